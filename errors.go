@@ -1,0 +1,38 @@
+package hoard
+
+import "errors"
+
+// Sentinel errors. Every error hoard returns wraps one of these (or a ctx
+// error), so callers match with [errors.Is] and never compare strings.
+var (
+	// ErrNotFound reports a key that has no entry. A cache-aside loader may
+	// also return it to say the source has no such row (negative caching).
+	ErrNotFound = errors.New("hoard: not found")
+
+	// ErrTooLarge reports a value or key over a configured maximum size. The
+	// write is refused and whatever the cache held before is left in place.
+	ErrTooLarge = errors.New("hoard: too large")
+
+	// ErrConflict reports a compare-and-set that lost: the key was written or
+	// invalidated after its token was taken, so the stale value was not stored.
+	ErrConflict = errors.New("hoard: conflict: key changed since token was taken")
+
+	// ErrCorrupt reports bytes that do not decode: a malformed envelope read
+	// from Redis, a payload the codec rejects, a compressed frame that lies
+	// about its length.
+	ErrCorrupt = errors.New("hoard: corrupt data")
+
+	// ErrUnavailable reports a backend that could not be reached (connection
+	// refused or reset, pool exhausted, client closed). It wraps the cause.
+	ErrUnavailable = errors.New("hoard: backend unavailable")
+
+	// ErrBackend reports an error answered by a reachable backend (a Redis
+	// error reply such as WRONGTYPE or NOPERM). It wraps the cause.
+	ErrBackend = errors.New("hoard: backend error")
+
+	// ErrInvalidOption reports a bad option given to a constructor.
+	ErrInvalidOption = errors.New("hoard: invalid option")
+
+	// ErrClosed reports a call on a cache that has been closed.
+	ErrClosed = errors.New("hoard: closed")
+)
