@@ -1,0 +1,275 @@
+// Package memory is the in-process [hoard.Cache]: a bounded cache on
+// github.com/maypok86/otter/v2 (W-TinyLFU eviction, per-entry expiry, a byte
+// bound through a weigher) that holds typed values, so a hit costs no
+// decoding and no allocation.
+package memory
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/maypok86/otter/v2"
+
+	"github.com/hoard-cache/hoard"
+)
+
+// Cache is an in-process [hoard.Cache] of values of type V. It implements
+// every optional ability: [hoard.ManyGetter], [hoard.ManySetter],
+// [hoard.PrefixDeleter], [hoard.Clearer], [hoard.Counter] and
+// [hoard.CompareAndSetter]. Its methods never block on I/O and ignore ctx.
+//
+// A Cache runs otter's clean-up goroutine; [Cache.Close] stops it.
+type Cache[V any] struct {
+	entries  *otter.Cache[string, hoard.Entry[V]]
+	counters *otter.Cache[string, *counter]
+	gens     *generations
+	clock    hoard.Clock
+	weigher  func(string, V) int
+	maxValue int
+	// minWeight is what every entry is charged at least, so that a byte
+	// bound also bounds the entry count (see Options.MaxEntries).
+	minWeight int
+}
+
+var (
+	_ hoard.Cache[int]            = (*Cache[int])(nil)
+	_ hoard.ManyGetter[int]       = (*Cache[int])(nil)
+	_ hoard.ManySetter[int]       = (*Cache[int])(nil)
+	_ hoard.CompareAndSetter[int] = (*Cache[int])(nil)
+	_ hoard.PrefixDeleter         = (*Cache[int])(nil)
+	_ hoard.Clearer               = (*Cache[int])(nil)
+	_ hoard.Counter               = (*Cache[int])(nil)
+)
+
+// New returns a memory cache configured by opts; nil opts give the defaults
+// documented on [Options]. Bad options give an error wrapping
+// hoard.ErrInvalidOption.
+func New[V any](opts *Options[V]) (*Cache[V], error) {
+	if opts == nil {
+		opts = &Options[V]{}
+	}
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	o := opts.withDefaults()
+	c := &Cache[V]{
+		gens:     newGenerations(),
+		clock:    o.Clock,
+		weigher:  o.Weigher,
+		maxValue: o.MaxValueBytes,
+	}
+	oo := &otter.Options[string, hoard.Entry[V]]{
+		ExpiryCalculator: keepUntilExpiry[V]{},
+		Clock:            otterClock(o.Clock),
+	}
+	if o.MaxBytes > 0 {
+		if o.MaxEntries > 0 {
+			c.minWeight = int((o.MaxBytes + uint64(o.MaxEntries) - 1) / uint64(o.MaxEntries))
+		}
+		oo.MaximumWeight = o.MaxBytes
+		oo.Weigher = func(key string, e hoard.Entry[V]) uint32 { return c.weight(key, &e) }
+	} else {
+		oo.MaximumSize = o.MaxEntries
+	}
+	entries, err := otter.New(oo)
+	if err != nil {
+		return nil, fmt.Errorf("%w: memory: %w", hoard.ErrInvalidOption, err)
+	}
+	counters, err := otter.New(&otter.Options[string, *counter]{MaximumSize: o.MaxCounters})
+	if err != nil {
+		entries.StopAllGoroutines()
+		return nil, fmt.Errorf("%w: memory: %w", hoard.ErrInvalidOption, err)
+	}
+	c.entries, c.counters = entries, counters
+	return c, nil
+}
+
+// Get returns the entry under key, or hoard.ErrNotFound. The entry shares
+// its Value and Tags with the cache: treat them as read-only.
+func (c *Cache[V]) Get(_ context.Context, key string) (hoard.Entry[V], error) {
+	if e, ok := c.entries.GetIfPresent(key); ok {
+		return e, nil
+	}
+	return hoard.Entry[V]{}, hoard.ErrNotFound
+}
+
+// GetWithToken is Get that also returns the key's token for CompareAndSet.
+func (c *Cache[V]) GetWithToken(_ context.Context, key string) (hoard.Entry[V], hoard.Token, error) {
+	// The token is read before the entry: a write between the two reads
+	// then makes the token stale (a refused CompareAndSet), never the
+	// entry older than its token.
+	tok := c.gens.token(key)
+	if e, ok := c.entries.GetIfPresent(key); ok {
+		return e, tok, nil
+	}
+	return hoard.Entry[V]{}, tok, hoard.ErrNotFound
+}
+
+// GetMany returns the entries found under keys.
+func (c *Cache[V]) GetMany(_ context.Context, keys []string) (map[string]hoard.Entry[V], error) {
+	found := make(map[string]hoard.Entry[V], len(keys))
+	for _, k := range keys {
+		if e, ok := c.entries.GetIfPresent(k); ok {
+			found[k] = e
+		}
+	}
+	return found, nil
+}
+
+// Set stores e under key. See [hoard.Cache.Set].
+func (c *Cache[V]) Set(_ context.Context, key string, e hoard.Entry[V]) error {
+	if err := c.checkSize(key, &e); err != nil {
+		return err
+	}
+	s := c.gens.lock(key)
+	defer s.mu.Unlock()
+	c.store(s, key, e)
+	return nil
+}
+
+// SetMany stores every entry; a value over the maximum size fails the call
+// before anything is stored.
+func (c *Cache[V]) SetMany(_ context.Context, entries map[string]hoard.Entry[V]) error {
+	for k, e := range entries {
+		if err := c.checkSize(k, &e); err != nil {
+			return err
+		}
+	}
+	for k, e := range entries {
+		s := c.gens.lock(k)
+		c.store(s, k, e)
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// CompareAndSet stores e under key if the key's token is still tok.
+func (c *Cache[V]) CompareAndSet(_ context.Context, key string, tok hoard.Token, e hoard.Entry[V]) error {
+	if err := c.checkSize(key, &e); err != nil {
+		return err
+	}
+	s := c.gens.lock(key)
+	defer s.mu.Unlock()
+	if hoard.Token(s.gen.Load()) != tok {
+		return fmt.Errorf("%w: %q", hoard.ErrConflict, key)
+	}
+	c.store(s, key, e)
+	return nil
+}
+
+// store writes e under key with a new generation; s is key's stripe, locked.
+func (c *Cache[V]) store(s *stripe, key string, e hoard.Entry[V]) {
+	e.Generation = s.gen.Add(1)
+	if !e.IsKept(c.clock.Now()) {
+		c.entries.Invalidate(key)
+		return
+	}
+	c.entries.Set(key, e)
+}
+
+// Delete removes keys and invalidates their tokens.
+func (c *Cache[V]) Delete(_ context.Context, keys ...string) error {
+	for _, k := range keys {
+		s := c.gens.lock(k)
+		s.gen.Add(1)
+		c.entries.Invalidate(k)
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// DeletePrefix deletes every key starting with prefix, in O(n) of the
+// entries held. It invalidates every token taken before it, for any key: a
+// load of a key that was absent could otherwise store it after the call.
+func (c *Cache[V]) DeletePrefix(_ context.Context, prefix string) (int, error) {
+	c.gens.lockAll()
+	defer c.gens.unlockAll()
+	n := 0
+	for k := range c.entries.Keys() {
+		if strings.HasPrefix(k, prefix) {
+			if _, ok := c.entries.Invalidate(k); ok {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
+// Clear drops every entry (counters stay) and invalidates every token.
+func (c *Cache[V]) Clear(context.Context) error {
+	c.gens.lockAll()
+	defer c.gens.unlockAll()
+	c.entries.InvalidateAll()
+	return nil
+}
+
+// Len returns the number of entries held, counting some that have expired
+// but not yet been cleaned up.
+func (c *Cache[V]) Len() int { return c.entries.EstimatedSize() }
+
+// WeightedSize returns the sum of the weights of the entries held, when the
+// cache is bounded by MaxBytes; 0 otherwise.
+func (c *Cache[V]) WeightedSize() uint64 {
+	if !c.entries.IsWeighted() {
+		return 0
+	}
+	return c.entries.WeightedSize()
+}
+
+// Close stops the clean-up goroutine. The cache stays usable; expired
+// entries are then dropped when read or pushed out.
+func (c *Cache[V]) Close() error {
+	c.entries.StopAllGoroutines()
+	c.counters.StopAllGoroutines()
+	return nil
+}
+
+// checkSize refuses a value, key or tag set over the maximum value size.
+func (c *Cache[V]) checkSize(key string, e *hoard.Entry[V]) error {
+	if size := c.size(key, e); size > c.maxValue {
+		return fmt.Errorf("%w: memory: entry %q is %d bytes, more than MaxValueBytes %d",
+			hoard.ErrTooLarge, key, size, c.maxValue)
+	}
+	return nil
+}
+
+// size is what an entry occupies as the weigher sees it.
+func (c *Cache[V]) size(key string, e *hoard.Entry[V]) int {
+	n := len(key) + c.weigher(key, e.Value)
+	for _, t := range e.Tags {
+		n += len(t)
+	}
+	return n
+}
+
+// weight is an entry's charge against MaxBytes.
+func (c *Cache[V]) weight(key string, e *hoard.Entry[V]) uint32 {
+	w := max(c.size(key, e)+entryOverhead, c.minWeight)
+	return uint32(min(w, math.MaxUint32))
+}
+
+// keepUntilExpiry tells otter to drop each entry at its KeepUntil.
+type keepUntilExpiry[V any] struct{}
+
+func (keepUntilExpiry[V]) ExpireAfterCreate(e otter.Entry[string, hoard.Entry[V]]) time.Duration {
+	return keepFor(&e)
+}
+
+func (keepUntilExpiry[V]) ExpireAfterUpdate(e otter.Entry[string, hoard.Entry[V]], _ hoard.Entry[V]) time.Duration {
+	return keepFor(&e)
+}
+
+func (keepUntilExpiry[V]) ExpireAfterRead(e otter.Entry[string, hoard.Entry[V]]) time.Duration {
+	return e.ExpiresAfter()
+}
+
+func keepFor[V any](e *otter.Entry[string, hoard.Entry[V]]) time.Duration {
+	keep := e.Value.KeepUntil()
+	if keep.IsZero() {
+		return math.MaxInt64
+	}
+	return time.Duration(keep.UnixNano() - e.SnapshotAtNano)
+}

@@ -1,0 +1,87 @@
+package memory
+
+import (
+	"fmt"
+
+	"github.com/hoard-cache/hoard"
+)
+
+// Defaults of [Options].
+const (
+	// DefaultMaxEntries bounds a cache given neither MaxEntries nor MaxBytes.
+	DefaultMaxEntries = 10_000
+	// DefaultMaxValueBytes is the largest value a cache takes by default.
+	DefaultMaxValueBytes = 1 << 20
+	// DefaultMaxCounters bounds the counters kept beside the entries.
+	DefaultMaxCounters = 1 << 16
+)
+
+// Options configure a memory [Cache]. The zero Options (or nil) give a cache
+// of [DefaultMaxEntries] entries.
+type Options[V any] struct {
+	// MaxEntries bounds the number of entries. Default: DefaultMaxEntries
+	// when MaxBytes is unset too, otherwise no count bound.
+	MaxEntries int
+
+	// MaxBytes bounds the sum of entry sizes as the Weigher measures them.
+	// When MaxEntries is set as well, both bounds hold: each entry is
+	// charged at least MaxBytes/MaxEntries. Default: no byte bound.
+	MaxBytes uint64
+
+	// Weigher returns the size in bytes of a value. Default: len for string
+	// and []byte, Size() for values with a Size() int method, and the
+	// shallow size (unsafe.Sizeof) otherwise: give a Weigher when values hold
+	// pointers and MaxBytes must mean bytes. The key and the tags are added
+	// to the weight either way.
+	Weigher func(key string, value V) int
+
+	// MaxValueBytes refuses values larger than this (as the Weigher measures
+	// them) with hoard.ErrTooLarge. Default: DefaultMaxValueBytes, or
+	// MaxBytes if smaller.
+	MaxValueBytes int
+
+	// MaxCounters bounds the counters of IncrBy. A counter pushed out starts
+	// again from the current time (see hoard.Counter), so it never repeats
+	// an old value. Default: DefaultMaxCounters.
+	MaxCounters int
+
+	// Clock reads the time for expiry. Default: the system clock. A
+	// hoardtest.FakeClock makes expiry move only when the test says so.
+	Clock hoard.Clock
+}
+
+func (o *Options[V]) validate() error {
+	switch {
+	case o.MaxEntries < 0:
+		return fmt.Errorf("%w: memory: MaxEntries %d is negative", hoard.ErrInvalidOption, o.MaxEntries)
+	case o.MaxValueBytes < 0:
+		return fmt.Errorf("%w: memory: MaxValueBytes %d is negative", hoard.ErrInvalidOption, o.MaxValueBytes)
+	case o.MaxCounters < 0:
+		return fmt.Errorf("%w: memory: MaxCounters %d is negative", hoard.ErrInvalidOption, o.MaxCounters)
+	case o.MaxEntries > 0 && o.MaxBytes > 0 && o.MaxBytes < uint64(o.MaxEntries):
+		return fmt.Errorf("%w: memory: MaxBytes %d is less than one byte per entry of MaxEntries %d",
+			hoard.ErrInvalidOption, o.MaxBytes, o.MaxEntries)
+	}
+	return nil
+}
+
+// withDefaults returns a copy of o with every unset field at its default.
+func (o Options[V]) withDefaults() Options[V] {
+	if o.MaxEntries == 0 && o.MaxBytes == 0 {
+		o.MaxEntries = DefaultMaxEntries
+	}
+	if o.MaxValueBytes == 0 {
+		o.MaxValueBytes = DefaultMaxValueBytes
+		if o.MaxBytes > 0 && o.MaxBytes < uint64(o.MaxValueBytes) {
+			o.MaxValueBytes = int(o.MaxBytes)
+		}
+	}
+	if o.MaxCounters == 0 {
+		o.MaxCounters = DefaultMaxCounters
+	}
+	if o.Weigher == nil {
+		o.Weigher = defaultWeigher[V]
+	}
+	o.Clock = hoard.ClockOrSystem(o.Clock)
+	return o
+}
