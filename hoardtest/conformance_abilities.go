@@ -1,0 +1,198 @@
+package hoardtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hoard-cache/hoard"
+)
+
+func testCompareAndSet(t *testing.T, s *suite) {
+	cas, ok := s.Cache.(hoard.CompareAndSetter[Item])
+	if !ok {
+		t.Skip("hoardtest: cache is no CompareAndSetter")
+	}
+	ctx := context.Background()
+	k := s.key("cas")
+
+	take := func() hoard.Token {
+		t.Helper()
+		_, tok, err := cas.GetWithToken(ctx, k)
+		if err != nil && !errors.Is(err, hoard.ErrNotFound) {
+			t.Fatalf("GetWithToken: %v", err)
+		}
+		return tok
+	}
+	mustConflict := func(what string, tok hoard.Token, id int) {
+		t.Helper()
+		err := cas.CompareAndSet(ctx, k, tok, s.entry(id, time.Hour))
+		if !errors.Is(err, hoard.ErrConflict) {
+			t.Fatalf("CompareAndSet after %s: %v; want hoard.ErrConflict", what, err)
+		}
+	}
+
+	// A token taken on a miss stores.
+	tok := take()
+	if err := cas.CompareAndSet(ctx, k, tok, s.entry(1, time.Hour)); err != nil {
+		t.Fatalf("CompareAndSet with a fresh token: %v", err)
+	}
+	s.mustHoldItem(t, k, 1)
+	// The same token again is stale: the key was written with it.
+	mustConflict("its own write", tok, 2)
+
+	// A Set between token and CompareAndSet wins.
+	tok = take()
+	s.mustSet(t, k, s.entry(3, time.Hour))
+	mustConflict("a Set", tok, 4)
+	s.mustHoldItem(t, k, 3)
+
+	// A Delete between them wins: the stale value is not put back.
+	tok = take()
+	if err := s.Cache.Delete(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	mustConflict("a Delete", tok, 5)
+	s.mustMiss(t, k)
+
+	// A Delete of an absent key still invalidates a token taken on the miss.
+	tok = take()
+	if err := s.Cache.Delete(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	mustConflict("a Delete of an absent key", tok, 6)
+	s.mustMiss(t, k)
+
+	// Of many racing loads with one token, exactly one stores.
+	tok = take()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins := 0
+	for i := range 8 {
+		wg.Go(func() {
+			err := cas.CompareAndSet(ctx, k, tok, s.entry(10+i, time.Hour))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				wins++
+			case !errors.Is(err, hoard.ErrConflict):
+				t.Errorf("racing CompareAndSet: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if wins != 1 {
+		t.Fatalf("%d of 8 racing CompareAndSets with one token stored; want 1", wins)
+	}
+
+	if pd, ok := s.Cache.(hoard.PrefixDeleter); ok {
+		tok = take()
+		if _, err := pd.DeletePrefix(ctx, s.prefix); err != nil {
+			t.Fatal(err)
+		}
+		mustConflict("a DeletePrefix", tok, 20)
+	}
+}
+
+func testDeletePrefix(t *testing.T, s *suite) {
+	pd, ok := s.Cache.(hoard.PrefixDeleter)
+	if !ok {
+		t.Skip("hoardtest: cache is no PrefixDeleter")
+	}
+	ctx := context.Background()
+	// Glob characters in the prefix must be taken literally.
+	doomed := s.key("users*[?]:")
+	for i := range 25 {
+		s.mustSet(t, fmt.Sprint(doomed, i), s.entry(i, time.Hour))
+	}
+	lookalike := s.key("users-x:1") // matches the glob users*, not the prefix
+	kept := s.key("orders:1")
+	s.mustSet(t, lookalike, s.entry(100, time.Hour))
+	s.mustSet(t, kept, s.entry(101, time.Hour))
+
+	n, err := pd.DeletePrefix(ctx, doomed)
+	if err != nil {
+		t.Fatalf("DeletePrefix: %v", err)
+	}
+	if n != 25 {
+		t.Errorf("DeletePrefix deleted %d; want 25", n)
+	}
+	for i := range 25 {
+		s.mustMiss(t, fmt.Sprint(doomed, i))
+	}
+	s.mustHoldItem(t, lookalike, 100)
+	s.mustHoldItem(t, kept, 101)
+	if n, err := pd.DeletePrefix(ctx, s.key("nothing-here:")); err != nil || n != 0 {
+		t.Errorf("DeletePrefix of an unused prefix = %d, %v; want 0, nil", n, err)
+	}
+}
+
+func testClear(t *testing.T, s *suite) {
+	cl, ok := s.Cache.(hoard.Clearer)
+	if !ok {
+		t.Skip("hoardtest: cache is no Clearer")
+	}
+	ctx := context.Background()
+	k := s.key("clear")
+	s.mustSet(t, k, s.entry(1, time.Hour))
+	var tok hoard.Token
+	cas, isCAS := s.Cache.(hoard.CompareAndSetter[Item])
+	if isCAS {
+		_, tok, _ = cas.GetWithToken(ctx, k)
+	}
+	if err := cl.Clear(ctx); err != nil {
+		t.Fatalf("Clear: %v", err)
+	}
+	s.mustMiss(t, k)
+	if isCAS {
+		if err := cas.CompareAndSet(ctx, k, tok, s.entry(2, time.Hour)); !errors.Is(err, hoard.ErrConflict) {
+			t.Fatalf("CompareAndSet after Clear: %v; want hoard.ErrConflict", err)
+		}
+	}
+}
+
+func testCounter(t *testing.T, s *suite) {
+	c, ok := s.Cache.(hoard.Counter)
+	if !ok {
+		t.Skip("hoardtest: cache is no Counter")
+	}
+	ctx := context.Background()
+	k := s.key("counter")
+	start, err := c.IncrBy(ctx, k, 0)
+	if err != nil {
+		t.Fatalf("IncrBy(0): %v", err)
+	}
+	// A new counter starts from the time in microseconds, so a lost one
+	// never repeats an old value.
+	now := s.now().UnixMicro()
+	if start < now-int64(time.Hour/time.Microsecond) || start > now+int64(time.Hour/time.Microsecond) {
+		t.Errorf("new counter = %d; want about the time in µs, %d", start, now)
+	}
+	const workers, incs = 8, 50
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range incs {
+				if _, err := c.IncrBy(ctx, k, 1); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	got, err := c.IncrBy(ctx, k, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := start + workers*incs; got != want {
+		t.Errorf("counter = %d after %d increments; want %d", got, workers*incs, want)
+	}
+	if got, _ := c.IncrBy(ctx, k, -3); got != start+workers*incs-3 {
+		t.Errorf("IncrBy(-3) = %d; want %d", got, start+workers*incs-3)
+	}
+}

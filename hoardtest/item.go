@@ -1,0 +1,24 @@
+package hoardtest
+
+import "time"
+
+// Item is the value type the conformance suite stores. It has fields of
+// several kinds so a codec's round trip is exercised.
+type Item struct {
+	ID      int               `json:"id" msgpack:"id"`
+	Name    string            `json:"name" msgpack:"name"`
+	Data    []byte            `json:"data,omitempty" msgpack:"data,omitempty"`
+	Price   float64           `json:"price" msgpack:"price"`
+	Labels  map[string]string `json:"labels,omitempty" msgpack:"labels,omitempty"`
+	Updated time.Time         `json:"updated" msgpack:"updated"`
+}
+
+// Size is the Item's size in bytes as the memory backend's default weigher
+// measures it, so the suite's oversize test means the same on every backend.
+func (it Item) Size() int {
+	n := 64 + len(it.Name) + len(it.Data)
+	for k, v := range it.Labels {
+		n += len(k) + len(v)
+	}
+	return n
+}
