@@ -1,0 +1,105 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/hoard-cache/hoard"
+)
+
+// GetMany reads keys with MGETs of at most BatchSize keys. On Redis Cluster
+// the keys are grouped by hash slot, one MGET a slot, so no command spans
+// slots (no CROSSSLOT), and the MGETs go out in one pipeline, which
+// go-redis splits by node. On a Ring each key is its own GET in the
+// pipeline. See [hoard.ManyGetter] for how corrupt entries are reported.
+func (c *Cache[V]) GetMany(ctx context.Context, keys []string) (map[string]hoard.Entry[V], error) {
+	found := make(map[string]hoard.Entry[V], len(keys))
+	if len(keys) == 0 {
+		return found, nil
+	}
+	groups := c.groupKeys(keys)
+	var cmds []*goredis.SliceCmd
+	var err error
+	if len(groups) == 1 {
+		cmd := c.client.MGet(ctx, groups[0]...)
+		cmds, err = []*goredis.SliceCmd{cmd}, cmd.Err()
+	} else {
+		cmds = make([]*goredis.SliceCmd, len(groups))
+		_, err = c.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			for i, g := range groups {
+				cmds[i] = p.MGet(ctx, g...)
+			}
+			return nil
+		})
+	}
+	if err != nil {
+		return found, wrapErr("get many", fmt.Sprintf("%d keys", len(keys)), err)
+	}
+	var corrupt []error
+	for i, cmd := range cmds {
+		for j, v := range cmd.Val() {
+			s, ok := v.(string)
+			if !ok {
+				continue // nil: absent
+			}
+			key := groups[i][j]
+			e, _, err := c.decode(key, []byte(s))
+			switch {
+			case err == nil:
+				found[key] = e
+			case !errors.Is(err, hoard.ErrNotFound):
+				corrupt = append(corrupt, err)
+			}
+		}
+	}
+	return found, errors.Join(corrupt...)
+}
+
+// groupKeys splits keys into the groups one MGET each may ask for.
+func (c *Cache[V]) groupKeys(keys []string) [][]string {
+	switch c.client.(type) {
+	case *goredis.ClusterClient:
+		return chunk(groupBySlot(keys), c.opts.BatchSize)
+	case *goredis.Ring:
+		groups := make([][]string, len(keys))
+		for i := range keys {
+			groups[i] = keys[i : i+1]
+		}
+		return groups
+	default:
+		return chunk([][]string{keys}, c.opts.BatchSize)
+	}
+}
+
+// groupBySlot groups keys by hash slot, keeping their order within a group.
+func groupBySlot(keys []string) [][]string {
+	index := make(map[uint16]int)
+	var groups [][]string
+	for _, k := range keys {
+		s := slot(k)
+		i, ok := index[s]
+		if !ok {
+			i = len(groups)
+			index[s] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], k)
+	}
+	return groups
+}
+
+// chunk splits every group longer than n.
+func chunk(groups [][]string, n int) [][]string {
+	var out [][]string
+	for _, g := range groups {
+		for len(g) > n {
+			out = append(out, g[:n:n])
+			g = g[n:]
+		}
+		out = append(out, g)
+	}
+	return out
+}

@@ -1,0 +1,85 @@
+package redis
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hoard-cache/hoard"
+)
+
+// Defaults of [Options].
+const (
+	// DefaultMaxValueBytes is the largest encoded value a cache writes.
+	DefaultMaxValueBytes = 1 << 20
+	// DefaultTombstoneTTL is how long a Delete keeps out the loads that
+	// began before it.
+	DefaultTombstoneTTL = time.Minute
+	// DefaultScanCount is the COUNT hint of each SCAN of DeletePrefix.
+	DefaultScanCount = 1000
+	// DefaultBatchSize is how many keys go in one MGET of GetMany.
+	DefaultBatchSize = 1000
+)
+
+// Options configure a Redis [Cache]. The zero Options (or nil) give the
+// defaults.
+type Options struct {
+	// Codec turns values into bytes. Default: hoard.JSON.
+	Codec hoard.Codec
+
+	// MaxValueBytes refuses values whose encoding is longer than this with
+	// hoard.ErrTooLarge. Default: DefaultMaxValueBytes.
+	MaxValueBytes int
+
+	// TombstoneTTL is how long a Delete leaves a tombstone under the key.
+	// A load that read the key before the Delete cannot CompareAndSet its
+	// value while the tombstone lasts, so it must exceed the longest load
+	// (cache-aside refuses to write back loads older than this). Default:
+	// DefaultTombstoneTTL.
+	TombstoneTTL time.Duration
+
+	// ScanCount is the COUNT hint of the SCANs of DeletePrefix. Default:
+	// DefaultScanCount.
+	ScanCount int
+
+	// BatchSize is how many keys GetMany asks for in one MGET. Default:
+	// DefaultBatchSize.
+	BatchSize int
+
+	// Clock reads the time that entry times are measured against to set
+	// Redis TTLs. Default: the system clock.
+	Clock hoard.Clock
+}
+
+func (o *Options) validate() error {
+	switch {
+	case o.MaxValueBytes < 0:
+		return fmt.Errorf("%w: redis: MaxValueBytes %d is negative", hoard.ErrInvalidOption, o.MaxValueBytes)
+	case o.TombstoneTTL < 0:
+		return fmt.Errorf("%w: redis: TombstoneTTL %v is negative", hoard.ErrInvalidOption, o.TombstoneTTL)
+	case o.TombstoneTTL > 0 && o.TombstoneTTL < time.Millisecond:
+		return fmt.Errorf("%w: redis: TombstoneTTL %v is under Redis's 1ms resolution", hoard.ErrInvalidOption, o.TombstoneTTL)
+	case o.ScanCount < 0:
+		return fmt.Errorf("%w: redis: ScanCount %d is negative", hoard.ErrInvalidOption, o.ScanCount)
+	case o.BatchSize < 0:
+		return fmt.Errorf("%w: redis: BatchSize %d is negative", hoard.ErrInvalidOption, o.BatchSize)
+	}
+	return nil
+}
+
+func (o Options) withDefaults() Options {
+	o.Codec = hoard.CodecOrJSON(o.Codec)
+	o.Clock = hoard.ClockOrSystem(o.Clock)
+	if o.MaxValueBytes == 0 {
+		o.MaxValueBytes = DefaultMaxValueBytes
+	}
+	if o.TombstoneTTL == 0 {
+		o.TombstoneTTL = DefaultTombstoneTTL
+	}
+	if o.ScanCount == 0 {
+		o.ScanCount = DefaultScanCount
+	}
+	if o.BatchSize == 0 {
+		o.BatchSize = DefaultBatchSize
+	}
+	return o
+}

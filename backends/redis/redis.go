@@ -1,0 +1,240 @@
+// Package redis is the Redis [hoard.Cache], on github.com/redis/go-redis/v9
+// through redis.UniversalClient, so one code path serves a single node,
+// Sentinel failover and Redis Cluster.
+//
+// Entries travel as a small versioned binary envelope (see envelope.go):
+// metadata, then the payload a [hoard.Codec] made of the value. Atomic
+// multi-step operations are Lua scripts (scripts/*.lua), each touching a
+// single key so they run on Cluster. Multi-key reads are MGETs grouped by
+// hash slot and pipelined, so they never fail with CROSSSLOT.
+package redis
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/hoard-cache/hoard"
+)
+
+// Cache is a [hoard.Cache] on Redis. It implements [hoard.ManyGetter],
+// [hoard.ManySetter], [hoard.CompareAndSetter], [hoard.PrefixDeleter] and
+// [hoard.Counter]. It is safe for concurrent use; it starts no goroutines
+// and the client stays the caller's to close.
+type Cache[V any] struct {
+	client goredis.UniversalClient
+	opts   Options
+	// tombstoneMS is opts.TombstoneTTL in ms, as SET PX takes it.
+	tombstoneMS int64
+}
+
+var (
+	_ hoard.Cache[int]            = (*Cache[int])(nil)
+	_ hoard.ManyGetter[int]       = (*Cache[int])(nil)
+	_ hoard.ManySetter[int]       = (*Cache[int])(nil)
+	_ hoard.CompareAndSetter[int] = (*Cache[int])(nil)
+	_ hoard.PrefixDeleter         = (*Cache[int])(nil)
+	_ hoard.Counter               = (*Cache[int])(nil)
+)
+
+// New returns a cache of values of type V on client. nil opts give the
+// defaults documented on [Options].
+func New[V any](client goredis.UniversalClient, opts *Options) (*Cache[V], error) {
+	if client == nil {
+		return nil, fmt.Errorf("%w: redis: nil client", hoard.ErrInvalidOption)
+	}
+	if opts == nil {
+		opts = &Options{}
+	}
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	o := opts.withDefaults()
+	return &Cache[V]{client: client, opts: o, tombstoneMS: max(o.TombstoneTTL.Milliseconds(), 1)}, nil
+}
+
+// Get returns the entry under key, or an error wrapping hoard.ErrNotFound.
+func (c *Cache[V]) Get(ctx context.Context, key string) (hoard.Entry[V], error) {
+	e, _, err := c.GetWithToken(ctx, key)
+	return e, err
+}
+
+// GetWithToken is Get that also returns the key's token for CompareAndSet:
+// the generation of the entry or tombstone under key, 0 when there is none.
+func (c *Cache[V]) GetWithToken(ctx context.Context, key string) (hoard.Entry[V], hoard.Token, error) {
+	b, err := c.client.Get(ctx, key).Bytes()
+	if errors.Is(err, goredis.Nil) {
+		return hoard.Entry[V]{}, 0, hoard.ErrNotFound
+	}
+	if err != nil {
+		return hoard.Entry[V]{}, 0, wrapErr("get", key, err)
+	}
+	return c.decode(key, b)
+}
+
+// decode turns the bytes read under key into an entry and its token.
+func (c *Cache[V]) decode(key string, b []byte) (hoard.Entry[V], hoard.Token, error) {
+	var e hoard.Entry[V]
+	h, payload, err := decodeEnvelope(b)
+	if err != nil {
+		return e, 0, fmt.Errorf("redis: key %q: %w", key, err)
+	}
+	tok := hoard.Token(h.generation)
+	if h.flags&flagTombstone != 0 {
+		return e, tok, hoard.ErrNotFound
+	}
+	setMeta(&e, &h)
+	if !e.Negative {
+		if err := c.opts.Codec.Unmarshal(payload, &e.Value); err != nil {
+			return hoard.Entry[V]{}, 0, fmt.Errorf("redis: key %q: %w", key, err)
+		}
+	}
+	return e, tok, nil
+}
+
+// Set stores e under key. See [hoard.Cache.Set].
+func (c *Cache[V]) Set(ctx context.Context, key string, e hoard.Entry[V]) error {
+	w, err := c.encode(key, &e)
+	if err != nil {
+		return err
+	}
+	return wrapErr("set", key, c.client.Set(ctx, key, w.envelope, w.ttl).Err())
+}
+
+// SetMany stores every entry in one pipeline. Every value is encoded and
+// checked before anything is sent.
+func (c *Cache[V]) SetMany(ctx context.Context, entries map[string]hoard.Entry[V]) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	writes := make(map[string]write, len(entries))
+	for k, e := range entries {
+		w, err := c.encode(k, &e)
+		if err != nil {
+			return err
+		}
+		writes[k] = w
+	}
+	_, err := c.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for k, w := range writes {
+			p.Set(ctx, k, w.envelope, w.ttl)
+		}
+		return nil
+	})
+	return wrapErr("set many", fmt.Sprintf("%d keys", len(entries)), err)
+}
+
+// CompareAndSet stores e under key if the key's generation is still tok,
+// atomically (scripts/cas.lua).
+func (c *Cache[V]) CompareAndSet(ctx context.Context, key string, tok hoard.Token, e hoard.Entry[V]) error {
+	w, err := c.encode(key, &e)
+	if err != nil {
+		return err
+	}
+	var expected []byte
+	if tok != 0 {
+		expected = binary.BigEndian.AppendUint64(nil, uint64(tok))
+	}
+	stored, err := casScript.Run(ctx, c.client, []string{key}, expected, w.envelope, w.ttl.Milliseconds()).Int()
+	if err != nil {
+		return wrapErr("compare-and-set", key, err)
+	}
+	if stored == 0 {
+		return fmt.Errorf("%w: %q", hoard.ErrConflict, key)
+	}
+	return nil
+}
+
+// write is an encoded entry ready to send: its envelope and Redis TTL
+// (0: none).
+type write struct {
+	envelope []byte
+	ttl      time.Duration
+}
+
+// encode makes the envelope of e with a new generation. An entry that is no
+// longer kept becomes a tombstone: writing it deletes the key.
+func (c *Cache[V]) encode(key string, e *hoard.Entry[V]) (write, error) {
+	var payload []byte
+	if !e.Negative {
+		var err error
+		if payload, err = c.opts.Codec.Marshal(e.Value); err != nil {
+			return write{}, fmt.Errorf("redis: key %q: %w", key, err)
+		}
+	}
+	if len(payload) > c.opts.MaxValueBytes {
+		return write{}, fmt.Errorf("%w: redis: value of %q encodes to %d bytes, more than MaxValueBytes %d",
+			hoard.ErrTooLarge, key, len(payload), c.opts.MaxValueBytes)
+	}
+	if err := checkTags(e.Tags); err != nil {
+		return write{}, fmt.Errorf("redis: key %q: %w", key, err)
+	}
+	h := headerOf(e)
+	h.generation = newGeneration()
+	var ttl time.Duration
+	if keep := e.KeepUntil(); !keep.IsZero() {
+		ttl = keep.Sub(c.opts.Clock.Now())
+		if ttl <= 0 {
+			return c.tombstone(), nil
+		}
+		ttl = max(ttl, time.Millisecond) // PX has ms resolution; 0 would mean no TTL
+	}
+	return write{envelope: appendEnvelope(make([]byte, 0, envelopeSize(&h, len(payload))), &h, payload), ttl: ttl}, nil
+}
+
+// tombstone returns the write that deletes a key.
+func (c *Cache[V]) tombstone() write {
+	h := header{flags: flagTombstone, generation: newGeneration()}
+	return write{envelope: appendEnvelope(make([]byte, 0, headerLen), &h, nil), ttl: c.opts.TombstoneTTL}
+}
+
+// Delete replaces the entries under keys with tombstones that last
+// TombstoneTTL, in one pipeline.
+func (c *Cache[V]) Delete(ctx context.Context, keys ...string) error {
+	switch len(keys) {
+	case 0:
+		return nil
+	case 1:
+		w := c.tombstone()
+		return wrapErr("delete", keys[0], c.client.Set(ctx, keys[0], w.envelope, w.ttl).Err())
+	}
+	_, err := c.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for _, k := range keys {
+			w := c.tombstone()
+			p.Set(ctx, k, w.envelope, w.ttl)
+		}
+		return nil
+	})
+	return wrapErr("delete", fmt.Sprintf("%d keys", len(keys)), err)
+}
+
+// IncrBy adds delta to the counter under key (scripts/counter.lua). See
+// [hoard.Counter].
+func (c *Cache[V]) IncrBy(ctx context.Context, key string, delta int64) (int64, error) {
+	s, err := counterScript.Run(ctx, c.client, []string{key}, delta, c.opts.Clock.Now().UnixMicro()).Text()
+	if err != nil {
+		return 0, wrapErr("incrby", key, err)
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: redis: counter %q holds %q", hoard.ErrCorrupt, key, s)
+	}
+	return n, nil
+}
+
+// newGeneration returns a random non-zero generation. Generations are only
+// compared for equality, so random ones need no coordination between
+// clients; two writes of one key sharing one has odds of 2^-64.
+func newGeneration() uint64 {
+	for {
+		if g := rand.Uint64(); g != 0 {
+			return g
+		}
+	}
+}
