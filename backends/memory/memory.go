@@ -219,6 +219,11 @@ func (c *Cache[V]) WeightedSize() uint64 {
 	return c.entries.WeightedSize()
 }
 
+// CleanUp applies the evictions and expirations otter has pending. They
+// happen by themselves soon after the writes that cause them; call CleanUp
+// to read Len and WeightedSize at rest.
+func (c *Cache[V]) CleanUp() { c.entries.CleanUp() }
+
 // Close stops the clean-up goroutine. The cache stays usable; expired
 // entries are then dropped when read or pushed out.
 func (c *Cache[V]) Close() error {

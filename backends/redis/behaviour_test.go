@@ -1,0 +1,157 @@
+package redis_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/hoard-cache/hoard"
+	"github.com/hoard-cache/hoard/backends/redis"
+	"github.com/hoard-cache/hoard/hoardtest"
+	"github.com/hoard-cache/hoard/internal/redistest"
+)
+
+func TestNewRejectsBadOptions(t *testing.T) {
+	_, client := redistest.Miniredis(t)
+	if _, err := redis.New[int](nil, nil); !errors.Is(err, hoard.ErrInvalidOption) {
+		t.Errorf("New(nil client): %v; want ErrInvalidOption", err)
+	}
+	for name, o := range map[string]redis.Options{
+		"negative MaxValueBytes": {MaxValueBytes: -1},
+		"negative TombstoneTTL":  {TombstoneTTL: -time.Second},
+		"sub-ms TombstoneTTL":    {TombstoneTTL: time.Microsecond},
+		"negative ScanCount":     {ScanCount: -1},
+		"negative BatchSize":     {BatchSize: -5},
+	} {
+		_, err := redis.New[int](client, &o)
+		if !errors.Is(err, hoard.ErrInvalidOption) || !strings.HasPrefix(err.Error(), "hoard:") {
+			t.Errorf("%s: %v; want a hoard: ErrInvalidOption", name, err)
+		}
+	}
+}
+
+// Bytes under a key that hoard did not write (or that a broken server
+// mangled) are a clear ErrCorrupt, never a panic or a silent zero value.
+func TestCorruptBytesInRedis(t *testing.T) {
+	_, client := redistest.Miniredis(t)
+	ctx := context.Background()
+	c := newCache(t, client, nil)
+	good := hoard.Entry[hoardtest.Item]{Value: hoardtest.Item{ID: 1, Name: "one"}}
+	if err := c.Set(ctx, "good", good); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := client.Get(ctx, "good").Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	badPayload := append(append([]byte{}, raw[:42]...), "{not json"...)
+	for key, val := range map[string][]byte{
+		"plain":       []byte("hello"),
+		"truncated":   raw[:10],
+		"bad payload": badPayload,
+	} {
+		if err := client.Set(ctx, key, val, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		_, err := c.Get(ctx, key)
+		if !errors.Is(err, hoard.ErrCorrupt) || !strings.Contains(err.Error(), key) {
+			t.Errorf("Get(%q): %v; want ErrCorrupt naming the key", key, err)
+		}
+	}
+	got, err := c.GetMany(ctx, []string{"good", "plain", "absent", "bad payload"})
+	if !errors.Is(err, hoard.ErrCorrupt) {
+		t.Errorf("GetMany err = %v; want ErrCorrupt", err)
+	}
+	if len(got) != 1 || got["good"].Value.Name != "one" {
+		t.Errorf("GetMany = %v; want the one good entry despite the corrupt ones", got)
+	}
+}
+
+// An unreachable server is a hoard: ErrUnavailable error that wraps the
+// cause, returned within the ctx deadline.
+func TestUnreachableServer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close() // nothing listens there now
+	client := goredis.NewClient(&goredis.Options{Addr: addr, MaxRetries: -1})
+	defer client.Close()
+	c := newCache(t, client, nil)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err = c.Get(ctx, "k")
+	if !errors.Is(err, hoard.ErrUnavailable) {
+		t.Fatalf("Get: %v; want ErrUnavailable", err)
+	}
+	var opErr *net.OpError
+	if !errors.As(err, &opErr) {
+		t.Errorf("Get: %v does not wrap the connection error", err)
+	}
+	if !strings.HasPrefix(err.Error(), "hoard:") {
+		t.Errorf("Get: %q is not prefixed hoard:", err)
+	}
+	if err := c.Set(ctx, "k", hoard.Entry[hoardtest.Item]{}); !errors.Is(err, hoard.ErrUnavailable) {
+		t.Errorf("Set: %v; want ErrUnavailable", err)
+	}
+	if _, err := c.GetMany(ctx, []string{"a", "b"}); !errors.Is(err, hoard.ErrUnavailable) {
+		t.Errorf("GetMany: %v; want ErrUnavailable", err)
+	}
+	if time.Since(start) > 2*time.Second {
+		t.Errorf("calls took %v, past the ctx deadline", time.Since(start))
+	}
+}
+
+// A Redis error reply is ErrBackend, not ErrUnavailable.
+func TestErrorReplyIsBackendError(t *testing.T) {
+	_, client := redistest.Miniredis(t)
+	ctx := context.Background()
+	if err := client.LPush(ctx, "list", "x").Err(); err != nil {
+		t.Fatal(err)
+	}
+	c := newCache(t, client, nil)
+	_, err := c.Get(ctx, "list")
+	if !errors.Is(err, hoard.ErrBackend) || errors.Is(err, hoard.ErrUnavailable) {
+		t.Errorf("Get of a list: %v; want ErrBackend", err)
+	}
+}
+
+// The Redis TTL follows the entry: KeepUntil for values, TombstoneTTL for
+// deletes, none for entries that never expire.
+func TestRedisTTLs(t *testing.T) {
+	mr, client := redistest.Miniredis(t)
+	ctx := context.Background()
+	clock := hoardtest.NewFakeClock(time.Now())
+	c, err := redis.New[int](client, &redis.Options{Clock: clock, TombstoneTTL: 7 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := clock.Now()
+	set := func(key string, e hoard.Entry[int]) {
+		t.Helper()
+		if err := c.Set(ctx, key, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set("fresh", hoard.Entry[int]{Value: 1, ExpiresAt: now.Add(time.Minute)})
+	set("stale", hoard.Entry[int]{Value: 1, ExpiresAt: now.Add(time.Minute), StaleUntil: now.Add(time.Hour)})
+	set("forever", hoard.Entry[int]{Value: 1})
+	if err := c.Delete(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]time.Duration{
+		"fresh": time.Minute, "stale": time.Hour, "forever": 0, "gone": 7 * time.Second,
+	} {
+		if got := mr.TTL(key); got != want {
+			t.Errorf("TTL(%q) = %v; want %v", key, got, want)
+		}
+	}
+}
