@@ -60,7 +60,7 @@ func testSetGetRoundTrip(t *testing.T, s *suite) {
 		t.Errorf("Value = %+v; want %+v", out.Value, in.Value)
 	}
 	for _, f := range []struct {
-		name     string
+		name      string
 		got, want time.Time
 	}{
 		{"WrittenAt", out.WrittenAt, in.WrittenAt},

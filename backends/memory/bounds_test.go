@@ -118,4 +118,3 @@ func TestWeigherAndMaxValueBytes(t *testing.T) {
 		t.Fatalf("after a refused Set the old value must stay: %v, %d bytes", err, len(e.Value.data))
 	}
 }
-
