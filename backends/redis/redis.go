@@ -183,7 +183,9 @@ func (c *Cache[V]) encode(key string, e *hoard.Entry[V]) (write, error) {
 		if ttl <= 0 {
 			return c.tombstone(), nil
 		}
-		ttl = max(ttl, time.Millisecond) // PX has ms resolution; 0 would mean no TTL
+		// PX has ms resolution: round up, so an entry is never dropped
+		// before its KeepUntil (and 0 would mean no TTL at all).
+		ttl = (ttl + time.Millisecond - 1).Truncate(time.Millisecond)
 	}
 	return write{envelope: appendEnvelope(make([]byte, 0, envelopeSize(&h, len(payload))), &h, payload), ttl: ttl}, nil
 }

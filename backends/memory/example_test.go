@@ -1,0 +1,76 @@
+package memory_test
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hoard-cache/hoard"
+	"github.com/hoard-cache/hoard/backends/memory"
+)
+
+type product struct {
+	ID    int
+	Name  string
+	Price float64
+}
+
+func Example() {
+	ctx := context.Background()
+	cache, err := memory.New(&memory.Options[product]{MaxEntries: 10_000})
+	if err != nil {
+		panic(err)
+	}
+	defer cache.Close()
+
+	now := time.Now()
+	_ = cache.Set(ctx, "product:42", hoard.Entry[product]{
+		Value:     product{ID: 42, Name: "kettle", Price: 29.5},
+		WrittenAt: now,
+		ExpiresAt: now.Add(time.Minute),
+	})
+	e, err := cache.Get(ctx, "product:42")
+	fmt.Println(e.Value.Name, e.IsFresh(time.Now()), err)
+
+	_, err = cache.Get(ctx, "product:43")
+	fmt.Println(err)
+	// Output:
+	// kettle true <nil>
+	// hoard: not found
+}
+
+// A load that read a key before someone else wrote it cannot put its older
+// value back: CompareAndSet refuses it.
+func ExampleCache_CompareAndSet() {
+	ctx := context.Background()
+	cache, _ := memory.New[string](nil)
+	defer cache.Close()
+
+	_, token, _ := cache.GetWithToken(ctx, "user:7") // a miss: the loader starts
+	_ = cache.Set(ctx, "user:7", hoard.Entry[string]{Value: "new name"})
+	err := cache.CompareAndSet(ctx, "user:7", token, hoard.Entry[string]{Value: "old name"})
+	e, _ := cache.Get(ctx, "user:7")
+	fmt.Println(err)
+	fmt.Println(e.Value)
+	// Output:
+	// hoard: conflict: key changed since token was taken: "user:7"
+	// new name
+}
+
+// With both bounds, the cache holds at most MaxEntries entries and at most
+// MaxBytes bytes as the weigher measures them.
+func ExampleOptions() {
+	cache, err := memory.New(&memory.Options[[]byte]{
+		MaxEntries:    100_000,
+		MaxBytes:      64 << 20,
+		MaxValueBytes: 1 << 20,
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer cache.Close()
+	err = cache.Set(context.Background(), "huge", hoard.Entry[[]byte]{Value: make([]byte, 2<<20)})
+	fmt.Println(err)
+	// Output:
+	// hoard: too large: memory: entry "huge" is 2097156 bytes, more than MaxValueBytes 1048576
+}

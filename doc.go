@@ -1,0 +1,48 @@
+// Package hoard is a library of application caching patterns for Go
+// services: cache-aside with loaders, stampede protection, fail-safe,
+// early refresh, write-through and write-behind, version and tag
+// invalidation, HTTP response caching. Each is configured per endpoint, with
+// its own key builder, over storage that is in process, in Redis, or both.
+//
+// # Storage
+//
+// Everything stores through [Cache], a small interface generic over the
+// value type. An [Entry] is a value with the metadata the patterns need:
+// when it was written and expires, how long a stale copy may be kept for a
+// fail-safe ([Entry.StaleUntil]), how long its load took (for early
+// refresh), whether it caches a "not found", its generation and its tags.
+//
+// Two backends implement it:
+//
+//   - backends/memory: a bounded in-process cache on otter v2 (W-TinyLFU)
+//     holding typed values, so a hit costs no decoding and no allocation;
+//     bounded by entry count, by bytes, or both.
+//   - backends/redis: go-redis v9 through redis.UniversalClient (one node,
+//     Sentinel or Cluster). Values travel in a small versioned binary
+//     envelope with a [Codec]'s payload: [JSON] by default, [MsgPack] for
+//     speed, [Compressed] for large values.
+//
+// Further abilities are optional interfaces found by type assertion:
+// [ManyGetter] and [ManySetter] (one round trip for many keys, cluster-safe),
+// [PrefixDeleter], [Clearer], [Counter] (version counters that never repeat
+// after a loss) and [CompareAndSetter], the stale-set protection: a load
+// that read a key before a write or delete of it cannot store its value
+// after it.
+//
+// # Keys
+//
+// A [KeyBuilder] composes keys from parts so that distinct part tuples never
+// collide, user input cannot forge a Redis Cluster hash tag or escape its
+// prefix, and over-long keys are hashed.
+//
+// # Errors
+//
+// Errors are sentinels prefixed "hoard:" ([ErrNotFound], [ErrTooLarge],
+// [ErrConflict], [ErrCorrupt], [ErrUnavailable], ...), wrapped with %w:
+// match them with [errors.Is].
+//
+// # Testing
+//
+// Package hoardtest holds a conformance suite any Cache implementation can
+// run, hoardtest.TestCache, and a fake clock.
+package hoard
