@@ -1,0 +1,132 @@
+package hoard
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"sync"
+)
+
+// FlightGroup runs one load per key at a time in this process: callers that
+// ask for a key while its load runs wait for that load's result instead of
+// starting their own. It is the in-process half of stampede protection; the
+// zero FlightGroup is ready to use.
+//
+// Unlike golang.org/x/sync/singleflight, every waiter may leave when its own
+// ctx ends, and the load is canceled when the last waiter has left. A load
+// that panics reaches every waiter as a [*PanicError] carrying the stack.
+type FlightGroup[V any] struct {
+	mu      sync.Mutex           // guards flights
+	flights map[string]*flight[V] // the loads running now, by key
+}
+
+// flight is one running load.
+type flight[V any] struct {
+	done   chan struct{} // closed when val and err are set
+	val    V
+	err    error
+	cancel context.CancelFunc // cancels the load's ctx
+	// waiters counts the callers still waiting; guarded by the group's mu.
+	waiters int
+}
+
+// Do returns the result of fn for key, running fn only if no load of key is
+// running; otherwise it waits for the running one. shared reports whether
+// the result came from a load other callers waited for too.
+//
+// fn runs in a goroutine of its own with a ctx that carries the values of
+// the first caller's ctx but not its cancellation: it is canceled only when
+// every waiter has left. A waiter whose ctx ends returns at once with an
+// error wrapping ctx.Err(); the load goes on for the others.
+func (g *FlightGroup[V]) Do(ctx context.Context, key string, fn func(ctx context.Context) (V, error)) (v V, err error, shared bool) {
+	g.mu.Lock()
+	if g.flights == nil {
+		g.flights = make(map[string]*flight[V])
+	}
+	f, running := g.flights[key]
+	if running {
+		f.waiters++
+	} else {
+		loadCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		f = &flight[V]{done: make(chan struct{}), cancel: cancel, waiters: 1}
+		g.flights[key] = f
+		go g.run(loadCtx, key, f, fn)
+	}
+	g.mu.Unlock()
+
+	select {
+	case <-f.done:
+		g.mu.Lock()
+		f.waiters--
+		shared = running || f.waiters > 0
+		g.mu.Unlock()
+		return f.val, f.err, shared
+	case <-ctx.Done():
+		g.leave(key, f)
+		var zero V
+		return zero, fmt.Errorf("hoard: gave up waiting for the load of %q: %w", key, context.Cause(ctx)), running
+	}
+}
+
+// leave is Do's exit for a waiter whose ctx ended: the last one out cancels
+// the load and forgets it, so the next caller starts afresh.
+func (g *FlightGroup[V]) leave(key string, f *flight[V]) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	f.waiters--
+	if f.waiters == 0 {
+		f.cancel()
+		if g.flights[key] == f {
+			delete(g.flights, key)
+		}
+	}
+}
+
+// run runs fn and hands its result, or its panic, to the waiters.
+func (g *FlightGroup[V]) run(ctx context.Context, key string, f *flight[V], fn func(context.Context) (V, error)) {
+	normalReturn := false
+	defer func() {
+		if !normalReturn {
+			if r := recover(); r != nil {
+				f.err = &PanicError{Key: key, Value: r, Stack: debug.Stack()}
+			} else {
+				f.err = fmt.Errorf("hoard: the load of %q called runtime.Goexit", key)
+			}
+		}
+		f.cancel()
+		g.mu.Lock()
+		if g.flights[key] == f {
+			delete(g.flights, key)
+		}
+		g.mu.Unlock()
+		close(f.done)
+	}()
+	f.val, f.err = fn(ctx)
+	normalReturn = true
+}
+
+// Forget makes the next Do of key start a new load even if one is running;
+// the callers already waiting keep waiting for the running one.
+func (g *FlightGroup[V]) Forget(key string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.flights, key)
+}
+
+// PanicError is the error every waiter of a load gets when the load panics.
+type PanicError struct {
+	Key   string // the key being loaded
+	Value any    // what the load panicked with
+	Stack []byte // the stack of the panicking goroutine
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("hoard: the load of %q panicked: %v\n\n%s", e.Key, e.Value, e.Stack)
+}
+
+// Unwrap returns the panic value when it is an error, so errors.Is and
+// errors.As see through the panic.
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}
