@@ -16,7 +16,7 @@ import (
 // ctx ends, and the load is canceled when the last waiter has left. A load
 // that panics reaches every waiter as a [*PanicError] carrying the stack.
 type FlightGroup[V any] struct {
-	mu      sync.Mutex           // guards flights
+	mu      sync.Mutex            // guards flights
 	flights map[string]*flight[V] // the loads running now, by key
 }
 
