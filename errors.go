@@ -33,6 +33,11 @@ var (
 	// ErrInvalidOption reports a bad option given to a constructor.
 	ErrInvalidOption = errors.New("hoard: invalid option")
 
+	// ErrServedStale is joined with a loader's error when cache-aside served
+	// a stale value instead (the fail-safe): the value returned with it is
+	// usable, only old. Test for it with errors.Is.
+	ErrServedStale = errors.New("hoard: served stale")
+
 	// ErrClosed reports a call on a cache that has been closed.
 	ErrClosed = errors.New("hoard: closed")
 )

@@ -1,0 +1,233 @@
+package hoard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Aside is cache-aside for one endpoint: Get reads the memory tier, then the
+// shared tier, then calls the loader, once per key at a time in the process,
+// and writes the result back to both tiers unless the key was written or
+// invalidated meanwhile. It caches "not found" answers, jitters TTLs, and
+// with a fail-safe serves a stale value when the loader fails.
+type Aside[V any] struct {
+	opts    AsideOptions[V]
+	flights FlightGroup[V]
+}
+
+// NewAside returns a cache-aside configured by opts. Bad options give an
+// error wrapping [ErrInvalidOption].
+func NewAside[V any](opts AsideOptions[V]) (*Aside[V], error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &Aside[V]{opts: o}, nil
+}
+
+// Metrics returns the cache's metrics.
+func (a *Aside[V]) Metrics() *Metrics { return a.opts.Metrics }
+
+// Key returns the storage key of id.
+func (a *Aside[V]) Key(id string) string { return a.opts.Keys.Key(id) }
+
+// Get returns the value of id: from the memory tier, the shared tier, or
+// loader. A "not found" from the loader (cached for the negative TTL) gives
+// an error wrapping [ErrNotFound]. When the loader fails and a value is
+// within the fail-safe window, Get returns that stale value with an error
+// joining [ErrServedStale] and the loader's error.
+//
+// A failing tier never fails Get: it is counted as a backend error in the
+// metrics and read past.
+func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, error) {
+	key := a.opts.Keys.Key(id)
+	now := a.opts.Clock.Now()
+	if a.opts.Memory != nil {
+		if e, err := a.opts.Memory.Get(ctx, key); err == nil && e.IsFresh(now) {
+			return a.answer(&e, TierMemory)
+		} else if err != nil && !errors.Is(err, ErrNotFound) {
+			a.opts.Metrics.Add(EventBackendError, TierMemory, 1)
+		}
+	}
+	if a.opts.Shared != nil {
+		// The memory tier's token is taken before the shared tier is read,
+		// so an invalidation in between keeps the value out of memory.
+		mem := a.read(ctx, a.opts.Memory, TierMemory, key)
+		if e, err := a.opts.Shared.Get(ctx, key); err == nil && e.IsFresh(now) {
+			a.writeBack(ctx, a.opts.Memory, &mem, key, a.forMemory(e, now))
+			return a.answer(&e, TierRedis)
+		} else if err != nil && !errors.Is(err, ErrNotFound) {
+			a.opts.Metrics.Add(EventBackendError, TierRedis, 1)
+		}
+	}
+	v, err, _ := a.flights.Do(ctx, key, func(ctx context.Context) (V, error) {
+		return a.load(ctx, id, key, loader)
+	})
+	return v, err
+}
+
+// answer turns a fresh entry into Get's result and counts it.
+func (a *Aside[V]) answer(e *Entry[V], tier Tier) (V, error) {
+	if e.Negative {
+		a.opts.Metrics.Add(EventNegativeHit, tier, 1)
+		var zero V
+		return zero, ErrNotFound
+	}
+	a.opts.Metrics.Hit(tier)
+	return e.Value, nil
+}
+
+// tierRead is what the load's own read of a tier found.
+type tierRead[V any] struct {
+	entry  Entry[V]
+	found  bool  // entry holds a (fresh or stale) entry
+	token  Token // the key's token, when hasTok
+	hasTok bool
+}
+
+// read reads key from c, taking its token when c can compare-and-set.
+func (a *Aside[V]) read(ctx context.Context, c Cache[V], tier Tier, key string) tierRead[V] {
+	var r tierRead[V]
+	if c == nil {
+		return r
+	}
+	var err error
+	if cas, ok := c.(CompareAndSetter[V]); ok {
+		r.entry, r.token, err = cas.GetWithToken(ctx, key)
+		r.hasTok = err == nil || errors.Is(err, ErrNotFound)
+	} else {
+		r.entry, err = c.Get(ctx, key)
+	}
+	r.found = err == nil
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		a.opts.Metrics.Add(EventBackendError, tier, 1)
+	}
+	return r
+}
+
+// load runs inside the flight: it reads both tiers again (another flight
+// may have filled them since Get looked: groupcache's double-check), taking
+// their tokens before the loader starts, then loads and writes back.
+func (a *Aside[V]) load(ctx context.Context, id, key string, loader Loader[V]) (V, error) {
+	mem := a.read(ctx, a.opts.Memory, TierMemory, key)
+	shared := a.read(ctx, a.opts.Shared, TierRedis, key)
+	now := a.opts.Clock.Now()
+	if mem.found && mem.entry.IsFresh(now) {
+		return a.answer(&mem.entry, TierMemory)
+	}
+	if shared.found && shared.entry.IsFresh(now) {
+		a.writeBack(ctx, a.opts.Memory, &mem, key, a.forMemory(shared.entry, now))
+		return a.answer(&shared.entry, TierRedis)
+	}
+	a.opts.Metrics.Miss()
+
+	loadCtx, cancel := ctx, context.CancelFunc(func() {})
+	if a.opts.LoadTimeout > 0 {
+		loadCtx, cancel = context.WithTimeout(ctx, a.opts.LoadTimeout)
+	}
+	start := a.opts.Clock.Now()
+	v, err := loader.Load(loadCtx, id)
+	cancel()
+	end := a.opts.Clock.Now()
+	took := end.Sub(start)
+	notFound := errors.Is(err, ErrNotFound)
+	a.opts.Metrics.ObserveLoad(took, err != nil && !notFound)
+
+	switch {
+	case err == nil:
+		e := Entry[V]{Value: v, WrittenAt: end, LoadDuration: took, ExpiresAt: end.Add(a.jittered(a.opts.TTL))}
+		if a.opts.FailSafe > 0 {
+			e.StaleUntil = e.ExpiresAt.Add(a.opts.FailSafe)
+		}
+		a.store(ctx, key, &mem, &shared, e, end)
+		return v, nil
+	case notFound:
+		if a.opts.NegativeTTL > 0 {
+			e := Entry[V]{Negative: true, WrittenAt: end, LoadDuration: took, ExpiresAt: end.Add(a.jittered(a.opts.NegativeTTL))}
+			a.store(ctx, key, &mem, &shared, e, end)
+		}
+		var zero V
+		return zero, err
+	}
+	if stale, ok := a.staleWithin(&mem, &shared, end); ok {
+		a.opts.Metrics.Add(EventStaleServe, TierNone, 1)
+		// Serve the stale value as fresh for the throttle, so the failing
+		// source is not asked again by every read.
+		stale.ExpiresAt = end.Add(a.opts.FailSafeThrottle)
+		a.store(ctx, key, &mem, &shared, stale, end)
+		if stale.Negative {
+			var zero V
+			return zero, errors.Join(ErrServedStale, ErrNotFound, err)
+		}
+		return stale.Value, errors.Join(ErrServedStale, err)
+	}
+	var zero V
+	return zero, fmt.Errorf("hoard: aside %q: load %q: %w", a.opts.Name, id, err)
+}
+
+// staleWithin returns the newest stale entry the tiers held that is still
+// within its fail-safe window at now.
+func (a *Aside[V]) staleWithin(mem, shared *tierRead[V], now time.Time) (Entry[V], bool) {
+	var best Entry[V]
+	found := false
+	for _, r := range []*tierRead[V]{mem, shared} {
+		if r.found && r.entry.IsKept(now) && (!found || r.entry.WrittenAt.After(best.WrittenAt)) {
+			best, found = r.entry, true
+		}
+	}
+	return best, found
+}
+
+// store writes e back to both tiers, each only if its token still holds.
+func (a *Aside[V]) store(ctx context.Context, key string, mem, shared *tierRead[V], e Entry[V], now time.Time) {
+	a.writeBack(ctx, a.opts.Shared, shared, key, e)
+	a.writeBack(ctx, a.opts.Memory, mem, key, a.forMemory(e, now))
+}
+
+// forMemory caps an entry's freshness at MemoryTTL from now, the memory
+// tier's max staleness.
+func (a *Aside[V]) forMemory(e Entry[V], now time.Time) Entry[V] {
+	if limit := now.Add(a.opts.MemoryTTL); e.ExpiresAt.IsZero() || e.ExpiresAt.After(limit) {
+		if e.StaleUntil.IsZero() && !e.ExpiresAt.IsZero() {
+			e.StaleUntil = e.ExpiresAt // keep the fail-safe window the shared tier has
+		}
+		e.ExpiresAt = limit
+	}
+	return e
+}
+
+// writeBack writes e to c with compare-and-set when c takes tokens: a load
+// that lost to a write or an invalidation of the key stores nothing.
+func (a *Aside[V]) writeBack(ctx context.Context, c Cache[V], r *tierRead[V], key string, e Entry[V]) {
+	if c == nil {
+		return
+	}
+	var err error
+	if cas, ok := c.(CompareAndSetter[V]); ok && r.hasTok {
+		err = cas.CompareAndSet(ctx, key, r.token, e)
+	} else if !ok {
+		err = c.Set(ctx, key, e)
+	} else {
+		return // the token could not be read: writing could put back a stale value
+	}
+	if err != nil && !errors.Is(err, ErrConflict) {
+		tier := TierRedis
+		if c == a.opts.Memory {
+			tier = TierMemory
+		}
+		a.opts.Metrics.Add(EventBackendError, tier, 1)
+	}
+}
+
+// jittered shortens ttl by a random share of up to Jitter.
+func (a *Aside[V]) jittered(ttl time.Duration) time.Duration {
+	if a.opts.Jitter <= 0 {
+		return ttl
+	}
+	return ttl - time.Duration(a.opts.Jitter*a.opts.Rand()*float64(ttl))
+}

@@ -1,0 +1,137 @@
+package hoard
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// Defaults of [AsideOptions].
+const (
+	DefaultTTL              = 5 * time.Minute
+	DefaultJitter           = 0.1
+	DefaultNegativeTTL      = 30 * time.Second
+	DefaultFailSafeThrottle = 30 * time.Second
+)
+
+// AsideOptions configure an [Aside], one per endpoint or repository method.
+// The zero value is valid once a tier is given.
+type AsideOptions[V any] struct {
+	// Name names the cache in metrics and errors, and is the key prefix
+	// when Keys is the zero KeyBuilder. Default: "aside".
+	Name string
+
+	// Keys turns ids into storage keys. Default: a KeyBuilder with Name as
+	// prefix, so ids of different caches never share a key.
+	Keys KeyBuilder
+
+	// Memory is the in-process tier, read first; nil for none.
+	Memory Cache[V]
+
+	// Shared is the tier shared by every instance (Redis), read when the
+	// memory tier misses; a value found there fills the memory tier. nil
+	// for none. At least one of Memory and Shared must be set.
+	Shared Cache[V]
+
+	// TTL is how long a loaded value stays fresh. Default: DefaultTTL.
+	TTL time.Duration
+
+	// Jitter shortens each TTL by a random share of up to Jitter (0 to 1),
+	// so keys loaded together do not expire together. Default:
+	// DefaultJitter; set a negative value for none.
+	Jitter float64
+
+	// MemoryTTL caps how long the memory tier keeps a value fresh: the
+	// longest an instance can serve a value another instance has replaced
+	// when no invalidation reaches it. Default: TTL.
+	MemoryTTL time.Duration
+
+	// NegativeTTL is how long a loader's "not found" is cached. Default:
+	// DefaultNegativeTTL; set a negative value to cache no "not found".
+	NegativeTTL time.Duration
+
+	// FailSafe is how long past its expiry a value is kept to be served
+	// stale when the loader fails or times out. Default: 0, no fail-safe.
+	FailSafe time.Duration
+
+	// FailSafeThrottle is how long a stale value served by the fail-safe is
+	// then served as fresh, so a failing source is not asked again on
+	// every read. Default: DefaultFailSafeThrottle.
+	FailSafeThrottle time.Duration
+
+	// LoadTimeout bounds each loader call (the hard timeout); past it the
+	// load fails, and the fail-safe applies. It should stay below the
+	// shared tier's tombstone TTL (redis.Options.TombstoneTTL), which is how
+	// long a delete keeps out older loads. Default: no bound but ctx's.
+	LoadTimeout time.Duration
+
+	// Metrics counts what the cache does. Default: a new Metrics named
+	// Name, with no Recorder; read it with [Aside.Metrics].
+	Metrics *Metrics
+
+	// Clock reads the time. Default: the system clock.
+	Clock Clock
+
+	// Rand returns uniform numbers in [0, 1) for the jitter. Default:
+	// math/rand/v2's Float64.
+	Rand func() float64
+}
+
+func (o *AsideOptions[V]) validate() error {
+	switch {
+	case o.Memory == nil && o.Shared == nil:
+		return fmt.Errorf("%w: aside %q: no tier: set Memory, Shared or both", ErrInvalidOption, o.Name)
+	case o.TTL < 0:
+		return fmt.Errorf("%w: aside %q: TTL %v is negative", ErrInvalidOption, o.Name, o.TTL)
+	case o.Jitter > 1:
+		return fmt.Errorf("%w: aside %q: Jitter %v is above 1", ErrInvalidOption, o.Name, o.Jitter)
+	case o.MemoryTTL < 0:
+		return fmt.Errorf("%w: aside %q: MemoryTTL %v is negative", ErrInvalidOption, o.Name, o.MemoryTTL)
+	case o.FailSafe < 0:
+		return fmt.Errorf("%w: aside %q: FailSafe %v is negative", ErrInvalidOption, o.Name, o.FailSafe)
+	case o.FailSafeThrottle < 0:
+		return fmt.Errorf("%w: aside %q: FailSafeThrottle %v is negative", ErrInvalidOption, o.Name, o.FailSafeThrottle)
+	case o.LoadTimeout < 0:
+		return fmt.Errorf("%w: aside %q: LoadTimeout %v is negative", ErrInvalidOption, o.Name, o.LoadTimeout)
+	}
+	return nil
+}
+
+func (o AsideOptions[V]) withDefaults() (AsideOptions[V], error) {
+	if o.Name == "" {
+		o.Name = "aside"
+	}
+	if o.Keys == (KeyBuilder{}) {
+		kb, err := NewKeyBuilder(o.Name, nil)
+		if err != nil {
+			return o, fmt.Errorf("aside name as key prefix: %w", err)
+		}
+		o.Keys = kb
+	}
+	if o.TTL == 0 {
+		o.TTL = DefaultTTL
+	}
+	switch {
+	case o.Jitter == 0:
+		o.Jitter = DefaultJitter
+	case o.Jitter < 0:
+		o.Jitter = 0
+	}
+	if o.MemoryTTL == 0 || o.MemoryTTL > o.TTL {
+		o.MemoryTTL = o.TTL
+	}
+	if o.NegativeTTL == 0 {
+		o.NegativeTTL = DefaultNegativeTTL
+	}
+	if o.FailSafeThrottle == 0 {
+		o.FailSafeThrottle = DefaultFailSafeThrottle
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(o.Name, nil)
+	}
+	o.Clock = ClockOrSystem(o.Clock)
+	if o.Rand == nil {
+		o.Rand = rand.Float64
+	}
+	return o, nil
+}
