@@ -100,6 +100,15 @@ type ManyGetter[V any] interface {
 	GetMany(ctx context.Context, keys []string) (map[string]Entry[V], error)
 }
 
+// ManyTokenGetter is a [CompareAndSetter] that reads many keys and their
+// tokens in one round trip, for batch loads with stale-set protection.
+type ManyTokenGetter[V any] interface {
+	// GetManyWithTokens is GetMany that also returns the token of every
+	// key, found or not, aligned with keys. A key whose token could not be
+	// read (a corrupt entry) has ok false in tokenOK.
+	GetManyWithTokens(ctx context.Context, keys []string) (found map[string]Entry[V], tokens []Token, tokenOK []bool, err error)
+}
+
 // ManySetter is a [Cache] that writes many entries in one round trip.
 type ManySetter[V any] interface {
 	// SetMany stores every entry as Set would. An entry over the maximum size

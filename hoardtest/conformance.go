@@ -33,6 +33,7 @@ var conformanceTests = []struct {
 	{"ContextCanceled", testContextCanceled},
 	{"ManyKeys", testManyKeys},
 	{"CompareAndSet", testCompareAndSet},
+	{"ManyTokens", testManyTokens},
 	{"DeletePrefix", testDeletePrefix},
 	{"Clear", testClear},
 	{"Counter", testCounter},

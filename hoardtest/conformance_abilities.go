@@ -98,6 +98,50 @@ func testCompareAndSet(t *testing.T, s *suite) {
 	}
 }
 
+func testManyTokens(t *testing.T, s *suite) {
+	mt, ok := s.Cache.(hoard.ManyTokenGetter[Item])
+	cas, isCAS := s.Cache.(hoard.CompareAndSetter[Item])
+	if !ok || !isCAS {
+		t.Skip("hoardtest: cache is no ManyTokenGetter and CompareAndSetter")
+	}
+	ctx := context.Background()
+	present, deleted, absent, rewritten := s.key("mt-present"), s.key("mt-deleted"), s.key("mt-absent"), s.key("mt-rewritten")
+	s.mustSet(t, present, s.entry(1, time.Hour))
+	s.mustSet(t, deleted, s.entry(2, time.Hour))
+	s.mustSet(t, rewritten, s.entry(3, time.Hour))
+	if err := s.Cache.Delete(ctx, deleted); err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{present, deleted, absent, rewritten}
+	found, tokens, tokenOK, err := mt.GetManyWithTokens(ctx, keys)
+	if err != nil {
+		t.Fatalf("GetManyWithTokens: %v", err)
+	}
+	if len(tokens) != len(keys) || len(tokenOK) != len(keys) {
+		t.Fatalf("%d tokens, %d oks for %d keys", len(tokens), len(tokenOK), len(keys))
+	}
+	if len(found) != 2 || !itemsEqual(found[present].Value, sampleItem(1)) {
+		t.Fatalf("found = %v; want the present and rewritten keys", found)
+	}
+	for i, ok := range tokenOK {
+		if !ok {
+			t.Fatalf("no token for %q", keys[i])
+		}
+	}
+	s.mustSet(t, rewritten, s.entry(4, time.Hour))
+	// Untouched keys store with their tokens, deleted and absent ones too;
+	// the key written since refuses.
+	for i, k := range keys[:3] {
+		if err := cas.CompareAndSet(ctx, k, tokens[i], s.entry(10+i, time.Hour)); err != nil {
+			t.Errorf("CompareAndSet(%q) with its batch token: %v", k, err)
+		}
+	}
+	if err := cas.CompareAndSet(ctx, rewritten, tokens[3], s.entry(13, time.Hour)); !errors.Is(err, hoard.ErrConflict) {
+		t.Errorf("CompareAndSet of a key written since: %v; want ErrConflict", err)
+	}
+	s.mustHoldItem(t, rewritten, 4)
+}
+
 func testDeletePrefix(t *testing.T, s *suite) {
 	pd, ok := s.Cache.(hoard.PrefixDeleter)
 	if !ok {

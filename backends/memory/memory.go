@@ -39,6 +39,7 @@ var (
 	_ hoard.ManyGetter[int]       = (*Cache[int])(nil)
 	_ hoard.ManySetter[int]       = (*Cache[int])(nil)
 	_ hoard.CompareAndSetter[int] = (*Cache[int])(nil)
+	_ hoard.ManyTokenGetter[int]  = (*Cache[int])(nil)
 	_ hoard.PrefixDeleter         = (*Cache[int])(nil)
 	_ hoard.Clearer               = (*Cache[int])(nil)
 	_ hoard.Counter               = (*Cache[int])(nil)
@@ -117,6 +118,19 @@ func (c *Cache[V]) GetMany(_ context.Context, keys []string) (map[string]hoard.E
 		}
 	}
 	return found, nil
+}
+
+// GetManyWithTokens is GetMany that also returns every key's token.
+func (c *Cache[V]) GetManyWithTokens(_ context.Context, keys []string) (map[string]hoard.Entry[V], []hoard.Token, []bool, error) {
+	found := make(map[string]hoard.Entry[V], len(keys))
+	tokens, ok := make([]hoard.Token, len(keys)), make([]bool, len(keys))
+	for i, k := range keys {
+		tokens[i], ok[i] = c.gens.token(k), true
+		if e, hit := c.entries.GetIfPresent(k); hit {
+			found[k] = e
+		}
+	}
+	return found, tokens, ok, nil
 }
 
 // Set stores e under key. See [hoard.Cache.Set].

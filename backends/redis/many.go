@@ -16,9 +16,25 @@ import (
 // go-redis splits by node. On a Ring each key is its own GET in the
 // pipeline. See [hoard.ManyGetter] for how corrupt entries are reported.
 func (c *Cache[V]) GetMany(ctx context.Context, keys []string) (map[string]hoard.Entry[V], error) {
+	found, _, _, err := c.getMany(ctx, keys, false)
+	return found, err
+}
+
+// GetManyWithTokens is GetMany that also returns every key's token, in the
+// same round trips.
+func (c *Cache[V]) GetManyWithTokens(ctx context.Context, keys []string) (map[string]hoard.Entry[V], []hoard.Token, []bool, error) {
+	return c.getMany(ctx, keys, true)
+}
+
+func (c *Cache[V]) getMany(ctx context.Context, keys []string, withTokens bool) (map[string]hoard.Entry[V], []hoard.Token, []bool, error) {
 	found := make(map[string]hoard.Entry[V], len(keys))
+	var tokens []hoard.Token
+	var tokenOK []bool
+	if withTokens {
+		tokens, tokenOK = make([]hoard.Token, len(keys)), make([]bool, len(keys))
+	}
 	if len(keys) == 0 {
-		return found, nil
+		return found, tokens, tokenOK, nil
 	}
 	groups := c.groupKeys(keys)
 	var cmds []*goredis.SliceCmd
@@ -36,26 +52,38 @@ func (c *Cache[V]) GetMany(ctx context.Context, keys []string) (map[string]hoard
 		})
 	}
 	if err != nil {
-		return found, wrapErr("get many", fmt.Sprintf("%d keys", len(keys)), err)
+		return found, tokens, tokenOK, wrapErr("get many", fmt.Sprintf("%d keys", len(keys)), err)
+	}
+	var index map[string]int
+	if withTokens {
+		index = make(map[string]int, len(keys))
+		for i, k := range keys {
+			index[k] = i
+		}
 	}
 	var corrupt []error
 	for i, cmd := range cmds {
 		for j, v := range cmd.Val() {
-			s, ok := v.(string)
-			if !ok {
-				continue // nil: absent
-			}
 			key := groups[i][j]
-			e, _, err := c.decode(key, []byte(s))
-			switch {
-			case err == nil:
-				found[key] = e
-			case !errors.Is(err, hoard.ErrNotFound):
-				corrupt = append(corrupt, err)
+			s, ok := v.(string)
+			var tok hoard.Token
+			var err error
+			if ok {
+				var e hoard.Entry[V]
+				e, tok, err = c.decode(key, []byte(s))
+				switch {
+				case err == nil:
+					found[key] = e
+				case !errors.Is(err, hoard.ErrNotFound):
+					corrupt = append(corrupt, err)
+				}
+			}
+			if withTokens && (err == nil || errors.Is(err, hoard.ErrNotFound)) {
+				tokens[index[key]], tokenOK[index[key]] = tok, true
 			}
 		}
 	}
-	return found, errors.Join(corrupt...)
+	return found, tokens, tokenOK, errors.Join(corrupt...)
 }
 
 // groupKeys splits keys into the groups one MGET each may ask for.

@@ -39,6 +39,7 @@ var (
 	_ hoard.ManyGetter[int]       = (*Cache[int])(nil)
 	_ hoard.ManySetter[int]       = (*Cache[int])(nil)
 	_ hoard.CompareAndSetter[int] = (*Cache[int])(nil)
+	_ hoard.ManyTokenGetter[int]  = (*Cache[int])(nil)
 	_ hoard.PrefixDeleter         = (*Cache[int])(nil)
 	_ hoard.Counter               = (*Cache[int])(nil)
 )
