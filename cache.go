@@ -109,6 +109,22 @@ type ManyTokenGetter[V any] interface {
 	GetManyWithTokens(ctx context.Context, keys []string) (found map[string]Entry[V], tokens []Token, tokenOK []bool, err error)
 }
 
+// TokenWrite is one write of [ManyCompareAndSetter.CompareAndSetMany].
+type TokenWrite[V any] struct {
+	Key   string
+	Token Token
+	Entry Entry[V]
+}
+
+// ManyCompareAndSetter is a [CompareAndSetter] that compares-and-sets many
+// keys in one round trip.
+type ManyCompareAndSetter[V any] interface {
+	// CompareAndSetMany does CompareAndSet for every write. Each write
+	// stands alone: err joins one error per write that failed (wrapping
+	// [ErrConflict] for a key that moved on), and the others are stored.
+	CompareAndSetMany(ctx context.Context, writes []TokenWrite[V]) error
+}
+
 // ManySetter is a [Cache] that writes many entries in one round trip.
 type ManySetter[V any] interface {
 	// SetMany stores every entry as Set would. An entry over the maximum size

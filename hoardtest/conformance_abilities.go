@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -131,13 +132,27 @@ func testManyTokens(t *testing.T, s *suite) {
 	s.mustSet(t, rewritten, s.entry(4, time.Hour))
 	// Untouched keys store with their tokens, deleted and absent ones too;
 	// the key written since refuses.
-	for i, k := range keys[:3] {
-		if err := cas.CompareAndSet(ctx, k, tokens[i], s.entry(10+i, time.Hour)); err != nil {
-			t.Errorf("CompareAndSet(%q) with its batch token: %v", k, err)
+	if many, ok := s.Cache.(hoard.ManyCompareAndSetter[Item]); ok {
+		writes := make([]hoard.TokenWrite[Item], len(keys))
+		for i, k := range keys {
+			writes[i] = hoard.TokenWrite[Item]{Key: k, Token: tokens[i], Entry: s.entry(10+i, time.Hour)}
+		}
+		err := many.CompareAndSetMany(ctx, writes)
+		if !errors.Is(err, hoard.ErrConflict) || !strings.Contains(err.Error(), "mt-rewritten") || strings.Contains(err.Error(), "mt-present") {
+			t.Errorf("CompareAndSetMany: %v; want one ErrConflict, for the rewritten key", err)
+		}
+	} else {
+		for i, k := range keys[:3] {
+			if err := cas.CompareAndSet(ctx, k, tokens[i], s.entry(10+i, time.Hour)); err != nil {
+				t.Errorf("CompareAndSet(%q) with its batch token: %v", k, err)
+			}
+		}
+		if err := cas.CompareAndSet(ctx, rewritten, tokens[3], s.entry(13, time.Hour)); !errors.Is(err, hoard.ErrConflict) {
+			t.Errorf("CompareAndSet of a key written since: %v; want ErrConflict", err)
 		}
 	}
-	if err := cas.CompareAndSet(ctx, rewritten, tokens[3], s.entry(13, time.Hour)); !errors.Is(err, hoard.ErrConflict) {
-		t.Errorf("CompareAndSet of a key written since: %v; want ErrConflict", err)
+	for i, k := range keys[:3] {
+		s.mustHoldItem(t, k, 10+i)
 	}
 	s.mustHoldItem(t, rewritten, 4)
 }

@@ -6,6 +6,7 @@ package memory
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -35,14 +36,15 @@ type Cache[V any] struct {
 }
 
 var (
-	_ hoard.Cache[int]            = (*Cache[int])(nil)
-	_ hoard.ManyGetter[int]       = (*Cache[int])(nil)
-	_ hoard.ManySetter[int]       = (*Cache[int])(nil)
-	_ hoard.CompareAndSetter[int] = (*Cache[int])(nil)
-	_ hoard.ManyTokenGetter[int]  = (*Cache[int])(nil)
-	_ hoard.PrefixDeleter         = (*Cache[int])(nil)
-	_ hoard.Clearer               = (*Cache[int])(nil)
-	_ hoard.Counter               = (*Cache[int])(nil)
+	_ hoard.Cache[int]                = (*Cache[int])(nil)
+	_ hoard.ManyGetter[int]           = (*Cache[int])(nil)
+	_ hoard.ManySetter[int]           = (*Cache[int])(nil)
+	_ hoard.CompareAndSetter[int]     = (*Cache[int])(nil)
+	_ hoard.ManyTokenGetter[int]      = (*Cache[int])(nil)
+	_ hoard.ManyCompareAndSetter[int] = (*Cache[int])(nil)
+	_ hoard.PrefixDeleter             = (*Cache[int])(nil)
+	_ hoard.Clearer                   = (*Cache[int])(nil)
+	_ hoard.Counter                   = (*Cache[int])(nil)
 )
 
 // New returns a memory cache configured by opts; nil opts give the defaults
@@ -172,6 +174,17 @@ func (c *Cache[V]) CompareAndSet(_ context.Context, key string, tok hoard.Token,
 	}
 	c.store(s, key, e)
 	return nil
+}
+
+// CompareAndSetMany does CompareAndSet for every write.
+func (c *Cache[V]) CompareAndSetMany(ctx context.Context, writes []hoard.TokenWrite[V]) error {
+	var errs []error
+	for _, w := range writes {
+		if err := c.CompareAndSet(ctx, w.Key, w.Token, w.Entry); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // store writes e under key with a new generation; s is key's stripe, locked.

@@ -35,13 +35,14 @@ type Cache[V any] struct {
 }
 
 var (
-	_ hoard.Cache[int]            = (*Cache[int])(nil)
-	_ hoard.ManyGetter[int]       = (*Cache[int])(nil)
-	_ hoard.ManySetter[int]       = (*Cache[int])(nil)
-	_ hoard.CompareAndSetter[int] = (*Cache[int])(nil)
-	_ hoard.ManyTokenGetter[int]  = (*Cache[int])(nil)
-	_ hoard.PrefixDeleter         = (*Cache[int])(nil)
-	_ hoard.Counter               = (*Cache[int])(nil)
+	_ hoard.Cache[int]                = (*Cache[int])(nil)
+	_ hoard.ManyGetter[int]           = (*Cache[int])(nil)
+	_ hoard.ManySetter[int]           = (*Cache[int])(nil)
+	_ hoard.CompareAndSetter[int]     = (*Cache[int])(nil)
+	_ hoard.ManyTokenGetter[int]      = (*Cache[int])(nil)
+	_ hoard.ManyCompareAndSetter[int] = (*Cache[int])(nil)
+	_ hoard.PrefixDeleter             = (*Cache[int])(nil)
+	_ hoard.Counter                   = (*Cache[int])(nil)
 )
 
 // New returns a cache of values of type V on client. nil opts give the
@@ -138,11 +139,7 @@ func (c *Cache[V]) CompareAndSet(ctx context.Context, key string, tok hoard.Toke
 	if err != nil {
 		return err
 	}
-	var expected []byte
-	if tok != 0 {
-		expected = binary.BigEndian.AppendUint64(nil, uint64(tok))
-	}
-	stored, err := casScript.Run(ctx, c.client, []string{key}, expected, w.envelope, w.ttl.Milliseconds()).Int()
+	stored, err := casScript.Run(ctx, c.client, []string{key}, expectedGeneration(tok), w.envelope, w.ttl.Milliseconds()).Int()
 	if err != nil {
 		return wrapErr("compare-and-set", key, err)
 	}
@@ -150,6 +147,51 @@ func (c *Cache[V]) CompareAndSet(ctx context.Context, key string, tok hoard.Toke
 		return fmt.Errorf("%w: %q", hoard.ErrConflict, key)
 	}
 	return nil
+}
+
+// CompareAndSetMany does CompareAndSet for every write in one pipeline.
+// Entries that cannot be encoded fail alone; the others are still sent.
+func (c *Cache[V]) CompareAndSetMany(ctx context.Context, writes []hoard.TokenWrite[V]) error {
+	var errs []error
+	type sent struct {
+		key string
+		cmd *goredis.Cmd
+	}
+	cmds := make([]sent, 0, len(writes))
+	_, err := c.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for _, tw := range writes {
+			w, err := c.encode(tw.Key, &tw.Entry)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			// EVAL, not EVALSHA: a pipeline cannot fall back on NOSCRIPT.
+			cmds = append(cmds, sent{tw.Key, casScript.Eval(ctx, p, []string{tw.Key}, expectedGeneration(tw.Token), w.envelope, w.ttl.Milliseconds())})
+		}
+		return nil
+	})
+	if err != nil && len(cmds) == 0 {
+		return wrapErr("compare-and-set many", fmt.Sprintf("%d keys", len(writes)), err)
+	}
+	for _, s := range cmds {
+		stored, err := s.cmd.Int()
+		switch {
+		case err != nil:
+			errs = append(errs, wrapErr("compare-and-set", s.key, err))
+		case stored == 0:
+			errs = append(errs, fmt.Errorf("%w: %q", hoard.ErrConflict, s.key))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// expectedGeneration is the cas.lua argument for tok: its 8 bytes, or
+// nothing when the key was absent.
+func expectedGeneration(tok hoard.Token) []byte {
+	if tok == 0 {
+		return nil
+	}
+	return binary.BigEndian.AppendUint64(nil, uint64(tok))
 }
 
 // write is an encoded entry ready to send: its envelope and Redis TTL
