@@ -140,11 +140,7 @@ func (a *Aside[V]) load(ctx context.Context, id, key string, loader Loader[V]) (
 
 	switch {
 	case err == nil:
-		e := Entry[V]{Value: v, WrittenAt: end, LoadDuration: took, ExpiresAt: end.Add(a.jittered(a.opts.TTL))}
-		if a.opts.FailSafe > 0 {
-			e.StaleUntil = e.ExpiresAt.Add(a.opts.FailSafe)
-		}
-		a.store(ctx, key, &mem, &shared, e, end)
+		a.store(ctx, key, &mem, &shared, a.freshEntry(v, end, took), end)
 		return v, nil
 	case notFound:
 		if a.opts.NegativeTTL > 0 {
@@ -168,6 +164,15 @@ func (a *Aside[V]) load(ctx context.Context, id, key string, loader Loader[V]) (
 	}
 	var zero V
 	return zero, fmt.Errorf("hoard: aside %q: load %q: %w", a.opts.Name, id, err)
+}
+
+// freshEntry is the entry of a value loaded at now in took.
+func (a *Aside[V]) freshEntry(v V, now time.Time, took time.Duration) Entry[V] {
+	e := Entry[V]{Value: v, WrittenAt: now, LoadDuration: took, ExpiresAt: now.Add(a.jittered(a.opts.TTL))}
+	if a.opts.FailSafe > 0 {
+		e.StaleUntil = e.ExpiresAt.Add(a.opts.FailSafe)
+	}
+	return e
 }
 
 // staleWithin returns the newest stale entry the tiers held that is still
