@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -110,22 +111,148 @@ func (a *Aside[V]) read(ctx context.Context, c Cache[V], tier Tier, key string) 
 	return r
 }
 
-// load runs inside the flight: it reads both tiers again (another flight
+// load runs inside the flight. It reads both tiers again (another flight
 // may have filled them since Get looked: groupcache's double-check), taking
-// their tokens before the loader starts, then loads and writes back.
+// their tokens before the loader starts. With a Locker it first takes the
+// key's lock, or waits for the holder's value.
 func (a *Aside[V]) load(ctx context.Context, id, key string, loader Loader[V]) (V, error) {
-	mem := a.read(ctx, a.opts.Memory, TierMemory, key)
-	shared := a.read(ctx, a.opts.Shared, TierRedis, key)
+	if a.opts.Locker == nil {
+		mem, shared := a.readBoth(ctx, key)
+		if v, err, ok := a.freshIn(ctx, key, &mem, &shared); ok {
+			return v, err
+		}
+		return a.loadAndStore(ctx, id, key, loader, &mem, &shared)
+	}
+	// The wait is measured in real time, as the polls sleep: Clock is for
+	// entry times.
+	var waitStart time.Time
+	poll := minLockPoll
+	for {
+		lock, lockErr := a.opts.Locker.TryLock(ctx, key, a.opts.LockTTL)
+		if lockErr != nil && !errors.Is(lockErr, ErrLockHeld) {
+			// The locker failed (Redis down): protect the source per
+			// process only, rather than not answering.
+			a.opts.Metrics.Add(EventBackendError, TierRedis, 1)
+		}
+		// Read after taking the lock: a holder that wrote and released
+		// just before is seen, and not loaded again.
+		mem, shared := a.readBoth(ctx, key)
+		if v, err, ok := a.freshIn(ctx, key, &mem, &shared); ok {
+			if lock != nil {
+				a.release(ctx, lock)
+			}
+			if !waitStart.IsZero() {
+				a.opts.Metrics.ObserveLockWait(time.Since(waitStart))
+			}
+			return v, err
+		}
+		if lockErr == nil || !errors.Is(lockErr, ErrLockHeld) {
+			return a.loadLocked(ctx, id, key, loader, lock, &mem, &shared)
+		}
+		if waitStart.IsZero() {
+			waitStart = time.Now()
+		}
+		if waited := time.Since(waitStart); waited >= a.opts.LockWait {
+			a.opts.Metrics.Add(EventLockTimeout, TierNone, 1)
+			a.opts.Metrics.ObserveLockWait(waited)
+			return a.lockFallback(ctx, id, key, loader, &mem, &shared)
+		}
+		if err := sleepCtx(ctx, poll); err != nil {
+			var zero V
+			return zero, fmt.Errorf("hoard: aside %q: waiting for the load of %q: %w", a.opts.Name, id, err)
+		}
+		poll = min(poll*2, maxLockPoll)
+	}
+}
+
+// The bounds of the backoff of a reader polling for another process's load.
+const (
+	minLockPoll = 2 * time.Millisecond
+	maxLockPoll = 50 * time.Millisecond
+)
+
+// readBoth reads both tiers with their tokens.
+func (a *Aside[V]) readBoth(ctx context.Context, key string) (mem, shared tierRead[V]) {
+	return a.read(ctx, a.opts.Memory, TierMemory, key), a.read(ctx, a.opts.Shared, TierRedis, key)
+}
+
+// freshIn answers from what the tiers hold when it is fresh, filling the
+// memory tier from the shared one.
+func (a *Aside[V]) freshIn(ctx context.Context, key string, mem, shared *tierRead[V]) (V, error, bool) {
 	now := a.opts.Clock.Now()
 	if mem.found && mem.entry.IsFresh(now) {
-		return a.answer(&mem.entry, TierMemory)
+		v, err := a.answer(&mem.entry, TierMemory)
+		return v, err, true
 	}
 	if shared.found && shared.entry.IsFresh(now) {
-		a.writeBack(ctx, a.opts.Memory, &mem, key, a.forMemory(shared.entry, now))
-		return a.answer(&shared.entry, TierRedis)
+		a.writeBack(ctx, a.opts.Memory, mem, key, a.forMemory(shared.entry, now))
+		v, err := a.answer(&shared.entry, TierRedis)
+		return v, err, true
 	}
-	a.opts.Metrics.Miss()
+	var zero V
+	return zero, nil, false
+}
 
+// loadLocked loads while holding lock (nil when the locker failed),
+// refreshing it every LockTTL/3 until the load is done, then releases it.
+func (a *Aside[V]) loadLocked(ctx context.Context, id, key string, loader Loader[V], lock Lock, mem, shared *tierRead[V]) (V, error) {
+	if lock == nil {
+		return a.loadAndStore(ctx, id, key, loader, mem, shared)
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(a.opts.LockTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if err := lock.Refresh(context.WithoutCancel(ctx), a.opts.LockTTL); err != nil {
+					a.opts.Metrics.Add(EventBackendError, TierRedis, 1)
+				}
+			}
+		}
+	})
+	v, err := a.loadAndStore(ctx, id, key, loader, mem, shared)
+	close(done)
+	wg.Wait()
+	a.release(ctx, lock)
+	return v, err
+}
+
+// release gives lock up. A lock that expired meanwhile is only counted:
+// the write-back already went through compare-and-set.
+func (a *Aside[V]) release(ctx context.Context, lock Lock) {
+	if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
+		a.opts.Metrics.Add(EventBackendError, TierRedis, 1)
+	}
+}
+
+// lockFallback is what a reader does after waiting LockWait in vain.
+func (a *Aside[V]) lockFallback(ctx context.Context, id, key string, loader Loader[V], mem, shared *tierRead[V]) (V, error) {
+	var zero V
+	switch a.opts.LockFallback {
+	case LockFallbackStale:
+		if stale, ok := a.staleWithin(mem, shared, a.opts.Clock.Now()); ok {
+			a.opts.Metrics.Add(EventStaleServe, TierNone, 1)
+			if stale.Negative {
+				return zero, errors.Join(ErrServedStale, ErrLockTimeout, ErrNotFound)
+			}
+			return stale.Value, errors.Join(ErrServedStale, ErrLockTimeout)
+		}
+		fallthrough
+	case LockFallbackError:
+		return zero, fmt.Errorf("%w: aside %q: %q after %v", ErrLockTimeout, a.opts.Name, id, a.opts.LockWait)
+	}
+	return a.loadAndStore(ctx, id, key, loader, mem, shared)
+}
+
+// loadAndStore calls the loader under LoadTimeout and writes the result
+// back; on failure it serves a stale value within the fail-safe window.
+func (a *Aside[V]) loadAndStore(ctx context.Context, id, key string, loader Loader[V], mem, shared *tierRead[V]) (V, error) {
+	a.opts.Metrics.Miss()
 	loadCtx, cancel := ctx, context.CancelFunc(func() {})
 	if a.opts.LoadTimeout > 0 {
 		loadCtx, cancel = context.WithTimeout(ctx, a.opts.LoadTimeout)
@@ -140,22 +267,22 @@ func (a *Aside[V]) load(ctx context.Context, id, key string, loader Loader[V]) (
 
 	switch {
 	case err == nil:
-		a.store(ctx, key, &mem, &shared, a.freshEntry(v, end, took), end)
+		a.store(ctx, key, mem, shared, a.freshEntry(v, end, took), end)
 		return v, nil
 	case notFound:
 		if a.opts.NegativeTTL > 0 {
 			e := Entry[V]{Negative: true, WrittenAt: end, LoadDuration: took, ExpiresAt: end.Add(a.jittered(a.opts.NegativeTTL))}
-			a.store(ctx, key, &mem, &shared, e, end)
+			a.store(ctx, key, mem, shared, e, end)
 		}
 		var zero V
 		return zero, err
 	}
-	if stale, ok := a.staleWithin(&mem, &shared, end); ok {
+	if stale, ok := a.staleWithin(mem, shared, end); ok {
 		a.opts.Metrics.Add(EventStaleServe, TierNone, 1)
 		// Serve the stale value as fresh for the throttle, so the failing
 		// source is not asked again by every read.
 		stale.ExpiresAt = end.Add(a.opts.FailSafeThrottle)
-		a.store(ctx, key, &mem, &shared, stale, end)
+		a.store(ctx, key, mem, shared, stale, end)
 		if stale.Negative {
 			var zero V
 			return zero, errors.Join(ErrServedStale, ErrNotFound, err)
@@ -164,6 +291,18 @@ func (a *Aside[V]) load(ctx context.Context, id, key string, loader Loader[V]) (
 	}
 	var zero V
 	return zero, fmt.Errorf("hoard: aside %q: load %q: %w", a.opts.Name, id, err)
+}
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
 }
 
 // freshEntry is the entry of a value loaded at now in took.

@@ -12,6 +12,25 @@ const (
 	DefaultJitter           = 0.1
 	DefaultNegativeTTL      = 30 * time.Second
 	DefaultFailSafeThrottle = 30 * time.Second
+	DefaultLockTTL          = 10 * time.Second
+	DefaultLockWait         = 5 * time.Second
+)
+
+// LockFallback says what a reader does when it has waited LockWait for
+// another process's load and no value has appeared.
+type LockFallback uint8
+
+// The fallbacks.
+const (
+	// LockFallbackLoad loads anyway: the source may see a second load, the
+	// reader gets a value. The default.
+	LockFallbackLoad LockFallback = iota
+	// LockFallbackStale serves a stale value within the fail-safe window,
+	// joined with ErrServedStale and ErrLockTimeout, or fails with
+	// ErrLockTimeout when there is none.
+	LockFallbackStale
+	// LockFallbackError fails with ErrLockTimeout.
+	LockFallbackError
 )
 
 // AsideOptions configure an [Aside], one per endpoint or repository method.
@@ -65,6 +84,26 @@ type AsideOptions[V any] struct {
 	// long a delete keeps out older loads. Default: no bound but ctx's.
 	LoadTimeout time.Duration
 
+	// Locker, when set, makes a miss one load across every process sharing
+	// it (distributed stampede protection): the process that takes the
+	// key's lock loads; the others wait for the value to appear in the
+	// shared tier, polling it with backoff from 2ms to 50ms. Default: nil,
+	// one load per process.
+	Locker Locker
+
+	// LockTTL is how long a lock lasts; the holder refreshes it every
+	// LockTTL/3 while its loader runs, so a crashed holder frees the key
+	// within LockTTL. Default: DefaultLockTTL.
+	LockTTL time.Duration
+
+	// LockWait bounds a wait for another process's load; then LockFallback
+	// applies. Default: DefaultLockWait.
+	LockWait time.Duration
+
+	// LockFallback is what a reader does after LockWait. Default:
+	// LockFallbackLoad.
+	LockFallback LockFallback
+
 	// Metrics counts what the cache does. Default: a new Metrics named
 	// Name, with no Recorder; read it with [Aside.Metrics].
 	Metrics *Metrics
@@ -91,6 +130,12 @@ func (o *AsideOptions[V]) validate() error {
 		return fmt.Errorf("%w: aside %q: FailSafe %v is negative", ErrInvalidOption, o.Name, o.FailSafe)
 	case o.FailSafeThrottle < 0:
 		return fmt.Errorf("%w: aside %q: FailSafeThrottle %v is negative", ErrInvalidOption, o.Name, o.FailSafeThrottle)
+	case o.LockTTL < 0 || (o.LockTTL > 0 && o.LockTTL < 3*time.Millisecond):
+		return fmt.Errorf("%w: aside %q: LockTTL %v is negative or below 3ms", ErrInvalidOption, o.Name, o.LockTTL)
+	case o.LockWait < 0:
+		return fmt.Errorf("%w: aside %q: LockWait %v is negative", ErrInvalidOption, o.Name, o.LockWait)
+	case o.LockFallback > LockFallbackError:
+		return fmt.Errorf("%w: aside %q: unknown LockFallback %d", ErrInvalidOption, o.Name, o.LockFallback)
 	case o.LoadTimeout < 0:
 		return fmt.Errorf("%w: aside %q: LoadTimeout %v is negative", ErrInvalidOption, o.Name, o.LoadTimeout)
 	}
@@ -125,6 +170,12 @@ func (o AsideOptions[V]) withDefaults() (AsideOptions[V], error) {
 	}
 	if o.FailSafeThrottle == 0 {
 		o.FailSafeThrottle = DefaultFailSafeThrottle
+	}
+	if o.LockTTL == 0 {
+		o.LockTTL = DefaultLockTTL
+	}
+	if o.LockWait == 0 {
+		o.LockWait = DefaultLockWait
 	}
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics(o.Name, nil)

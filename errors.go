@@ -38,6 +38,17 @@ var (
 	// usable, only old. Test for it with errors.Is.
 	ErrServedStale = errors.New("hoard: served stale")
 
+	// ErrLockHeld reports a lock that another caller holds.
+	ErrLockHeld = errors.New("hoard: lock held by another")
+
+	// ErrLockNotHeld reports a refresh or release of a lock that is no
+	// longer held: it expired, or was never taken.
+	ErrLockNotHeld = errors.New("hoard: lock not held")
+
+	// ErrLockTimeout reports a wait for another process's load that ran
+	// past its limit (AsideOptions.LockWait) with LockFallbackError.
+	ErrLockTimeout = errors.New("hoard: lock wait timed out")
+
 	// ErrClosed reports a call on a cache that has been closed.
 	ErrClosed = errors.New("hoard: closed")
 )
