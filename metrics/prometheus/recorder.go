@@ -1,0 +1,212 @@
+package prometheus
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hoard-cache/hoard"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Recorder is a [hoard.Recorder] that feeds Prometheus collectors. Make one
+// with [New]. It is safe for concurrent use; a nil *Recorder records
+// nothing.
+type Recorder struct {
+	events   *prometheus.CounterVec   // {cache, event, tier}
+	loads    *prometheus.HistogramVec // {cache, outcome}
+	lockWait *prometheus.HistogramVec // {cache}
+
+	// The series bound so far, so the hot path skips the vectors' label
+	// hashing and locking.
+	counters  boundMap[eventKey, prometheus.Counter]
+	loadObs   boundMap[loadKey, prometheus.Observer]
+	lockWaits boundMap[string, prometheus.Observer]
+}
+
+var _ hoard.Recorder = (*Recorder)(nil)
+
+type eventKey struct {
+	cache string
+	ev    hoard.Event
+	tier  hoard.Tier
+}
+
+type loadKey struct {
+	cache  string
+	failed bool
+}
+
+// New returns a Recorder whose collectors are registered on
+// opts.Registerer; opts may be nil for the defaults. A bad option returns
+// an error wrapping [hoard.ErrInvalidOption]. Collectors already registered
+// under the same names, help and labels are reused (see
+// [Options.Registerer]); any other registration error is returned, and
+// then New leaves the registry as it found it.
+func New(opts *Options) (*Recorder, error) {
+	o := opts.withDefaults()
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	events := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: o.Namespace,
+		Name:      "events_total",
+		Help:      "Cache events (hit, miss, load, eviction, ...) by cache, event and tier.",
+	}, []string{"cache", "event", "tier"})
+	loads := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: o.Namespace,
+		Name:      "load_duration_seconds",
+		Help:      "Duration of cache loader calls, by cache and outcome (ok or error).",
+		Buckets:   o.LoadBuckets,
+	}, []string{"cache", "outcome"})
+	lockWait := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: o.Namespace,
+		Name:      "lock_wait_seconds",
+		Help:      "Time spent waiting for another process's load of the same key, by cache.",
+		Buckets:   o.LockWaitBuckets,
+	}, []string{"cache"})
+
+	reg := &registration{reg: o.Registerer}
+	r := &Recorder{
+		events:   register(reg, events),
+		loads:    register(reg, loads),
+		lockWait: register(reg, lockWait),
+	}
+	if reg.err != nil {
+		reg.undo()
+		return nil, reg.err
+	}
+	return r, nil
+}
+
+// registration registers collectors one after another, keeping the first
+// error and which collectors it added, so that a failure can be undone.
+type registration struct {
+	reg   prometheus.Registerer
+	added []prometheus.Collector
+	err   error
+}
+
+// register registers c, or returns the collector already registered in its
+// place, or records an error and returns c.
+func register[C prometheus.Collector](r *registration, c C) C {
+	if r.err != nil {
+		return c
+	}
+	err := r.reg.Register(c)
+	if err == nil {
+		r.added = append(r.added, c)
+		return c
+	}
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing
+		}
+	}
+	r.err = fmt.Errorf("hoard: prometheus: register collector: %w", err)
+	return c
+}
+
+func (r *registration) undo() {
+	for _, c := range r.added {
+		r.reg.Unregister(c)
+	}
+}
+
+// Add counts n events of ev for cache at tier in hoard_events_total. n ≤ 0
+// is ignored: a Prometheus counter only goes up.
+func (r *Recorder) Add(cache string, ev hoard.Event, tier hoard.Tier, n int64) {
+	if r == nil || n <= 0 {
+		return
+	}
+	k := eventKey{cache, ev, tier}
+	c, ok := r.counters.get(k)
+	if !ok {
+		c = r.counters.put(k, r.events.WithLabelValues(label(cache), ev.String(), tier.String()))
+	}
+	c.Add(float64(n))
+}
+
+// ObserveLoad records a loader call's duration in
+// hoard_load_duration_seconds, with outcome "error" if it failed and "ok"
+// if not. A negative d counts as 0.
+func (r *Recorder) ObserveLoad(cache string, d time.Duration, failed bool) {
+	if r == nil {
+		return
+	}
+	k := loadKey{cache, failed}
+	o, ok := r.loadObs.get(k)
+	if !ok {
+		outcome := "ok"
+		if failed {
+			outcome = "error"
+		}
+		o = r.loadObs.put(k, r.loads.WithLabelValues(label(cache), outcome))
+	}
+	o.Observe(max(d, 0).Seconds())
+}
+
+// ObserveLockWait records a lock wait's duration in
+// hoard_lock_wait_seconds. A negative d counts as 0.
+func (r *Recorder) ObserveLockWait(cache string, d time.Duration) {
+	if r == nil {
+		return
+	}
+	o, ok := r.lockWaits.get(cache)
+	if !ok {
+		o = r.lockWaits.put(cache, r.lockWait.WithLabelValues(label(cache)))
+	}
+	o.Observe(max(d, 0).Seconds())
+}
+
+// label makes s a valid label value: client_golang panics on invalid UTF-8.
+func label(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
+
+// boundMap is a copy-on-write map from a key to the series bound for it.
+// A read is an atomic load and a map lookup: no lock, no allocation. A
+// write, once per key, copies the map; keys are few (caches × events ×
+// tiers), so copies are cheap and rare. The zero value is an empty map.
+type boundMap[K comparable, V any] struct {
+	m  atomic.Pointer[map[K]V] // never mutated once stored
+	mu sync.Mutex              // serialises put
+}
+
+// get returns the value for k, if any.
+func (b *boundMap[K, V]) get(k K) (V, bool) {
+	if m := b.m.Load(); m != nil {
+		v, ok := (*m)[k]
+		return v, ok
+	}
+	var zero V
+	return zero, false
+}
+
+// put stores v for k unless a value is there already, and returns the
+// value stored. Racing puts of one key keep the first; the vectors return
+// the same series for the same labels anyway.
+func (b *boundMap[K, V]) put(k K, v V) V {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	old := b.m.Load()
+	if old != nil {
+		if cur, ok := (*old)[k]; ok {
+			return cur
+		}
+	}
+	var m map[K]V
+	if old == nil {
+		m = make(map[K]V, 1)
+	} else {
+		m = make(map[K]V, len(*old)+1)
+		for k, v := range *old {
+			m[k] = v
+		}
+	}
+	m[k] = v
+	b.m.Store(&m)
+	return v
+}
