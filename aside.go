@@ -14,8 +14,9 @@ import (
 // invalidated meanwhile. It caches "not found" answers, jitters TTLs, and
 // with a fail-safe serves a stale value when the loader fails.
 type Aside[V any] struct {
-	opts    AsideOptions[V]
-	flights FlightGroup[V]
+	opts       AsideOptions[V]
+	flights    FlightGroup[V]
+	background backgroundLoads
 }
 
 // NewAside returns a cache-aside configured by opts. Bad options give an
@@ -29,6 +30,13 @@ func NewAside[V any](opts AsideOptions[V]) (*Aside[V], error) {
 		return nil, err
 	}
 	return &Aside[V]{opts: o}, nil
+}
+
+// Close waits until the loads running in the background (past their soft
+// timeout) have finished, or ctx ends. Get and GetMany may not be called
+// after Close.
+func (a *Aside[V]) Close(ctx context.Context) error {
+	return a.background.wait(ctx)
 }
 
 // Metrics returns the cache's metrics.
@@ -251,47 +259,107 @@ func (a *Aside[V]) lockFallback(ctx context.Context, id, key string, loader Load
 
 // loadAndStore calls the loader under LoadTimeout and writes the result
 // back; on failure it serves a stale value within the fail-safe window.
+// With SoftTimeout and a stale value at hand, a load still running after
+// SoftTimeout goes on in the background while the stale value is served.
 func (a *Aside[V]) loadAndStore(ctx context.Context, id, key string, loader Loader[V], mem, shared *tierRead[V]) (V, error) {
 	a.opts.Metrics.Miss()
-	loadCtx, cancel := ctx, context.CancelFunc(func() {})
+	if a.opts.SoftTimeout > 0 {
+		if stale, ok := a.staleWithin(mem, shared, a.opts.Clock.Now()); ok && !stale.Negative {
+			return a.loadWithSoftTimeout(ctx, id, key, loader, mem, shared, stale)
+		}
+	}
+	return a.finishLoad(ctx, id, key, mem, shared, a.callLoader(ctx, id, loader))
+}
+
+// loadResult is what one loader call gave.
+type loadResult[V any] struct {
+	value V
+	err   error
+	end   time.Time
+	took  time.Duration
+}
+
+// callLoader calls the loader under LoadTimeout and counts the call.
+func (a *Aside[V]) callLoader(ctx context.Context, id string, loader Loader[V]) loadResult[V] {
 	if a.opts.LoadTimeout > 0 {
-		loadCtx, cancel = context.WithTimeout(ctx, a.opts.LoadTimeout)
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, a.opts.LoadTimeout)
+		defer cancel()
 	}
 	start := a.opts.Clock.Now()
-	v, err := loader.Load(loadCtx, id)
-	cancel()
+	v, err := loader.Load(ctx, id)
 	end := a.opts.Clock.Now()
-	took := end.Sub(start)
-	notFound := errors.Is(err, ErrNotFound)
-	a.opts.Metrics.ObserveLoad(took, err != nil && !notFound)
+	r := loadResult[V]{value: v, err: err, end: end, took: end.Sub(start)}
+	a.opts.Metrics.ObserveLoad(r.took, err != nil && !errors.Is(err, ErrNotFound))
+	return r
+}
 
+// finishLoad writes a load's result back and turns it into Get's answer:
+// the value, a cached "not found", or on failure a stale value within the
+// fail-safe window.
+func (a *Aside[V]) finishLoad(ctx context.Context, id, key string, mem, shared *tierRead[V], r loadResult[V]) (V, error) {
+	var zero V
 	switch {
-	case err == nil:
-		a.store(ctx, key, mem, shared, a.freshEntry(v, end, took), end)
-		return v, nil
-	case notFound:
+	case r.err == nil:
+		a.store(ctx, key, mem, shared, a.freshEntry(r.value, r.end, r.took), r.end)
+		return r.value, nil
+	case errors.Is(r.err, ErrNotFound):
 		if a.opts.NegativeTTL > 0 {
-			e := Entry[V]{Negative: true, WrittenAt: end, LoadDuration: took, ExpiresAt: end.Add(a.jittered(a.opts.NegativeTTL))}
-			a.store(ctx, key, mem, shared, e, end)
+			e := Entry[V]{Negative: true, WrittenAt: r.end, LoadDuration: r.took, ExpiresAt: r.end.Add(a.jittered(a.opts.NegativeTTL))}
+			a.store(ctx, key, mem, shared, e, r.end)
 		}
-		var zero V
-		return zero, err
+		return zero, r.err
 	}
-	if stale, ok := a.staleWithin(mem, shared, end); ok {
+	if stale, ok := a.staleWithin(mem, shared, r.end); ok {
 		a.opts.Metrics.Add(EventStaleServe, TierNone, 1)
 		// Serve the stale value as fresh for the throttle, so the failing
 		// source is not asked again by every read.
-		stale.ExpiresAt = end.Add(a.opts.FailSafeThrottle)
-		a.store(ctx, key, mem, shared, stale, end)
+		stale.ExpiresAt = r.end.Add(a.opts.FailSafeThrottle)
+		a.store(ctx, key, mem, shared, stale, r.end)
 		if stale.Negative {
-			var zero V
-			return zero, errors.Join(ErrServedStale, ErrNotFound, err)
+			return zero, errors.Join(ErrServedStale, ErrNotFound, r.err)
 		}
-		return stale.Value, errors.Join(ErrServedStale, err)
+		return stale.Value, errors.Join(ErrServedStale, r.err)
 	}
-	var zero V
-	return zero, fmt.Errorf("hoard: aside %q: load %q: %w", a.opts.Name, id, err)
+	return zero, fmt.Errorf("hoard: aside %q: load %q: %w", a.opts.Name, id, r.err)
 }
+
+// loadWithSoftTimeout runs the load in the background and waits for it up
+// to SoftTimeout; past that it serves stale and lets the load finish and
+// write back on its own. A key whose background load still runs is served
+// stale at once, not loaded twice.
+func (a *Aside[V]) loadWithSoftTimeout(ctx context.Context, id, key string, loader Loader[V], mem, shared *tierRead[V], stale Entry[V]) (V, error) {
+	result := make(chan struct {
+		v   V
+		err error
+	}, 1)
+	started := a.background.start(key, func() {
+		// The caller may leave at the soft timeout: the load keeps its
+		// ctx's values, not its cancellation.
+		bctx := context.WithoutCancel(ctx)
+		v, err := a.finishLoad(bctx, id, key, mem, shared, a.callLoader(bctx, id, loader))
+		result <- struct {
+			v   V
+			err error
+		}{v, err}
+	})
+	if started {
+		timer := time.NewTimer(a.opts.SoftTimeout)
+		defer timer.Stop()
+		select {
+		case r := <-result:
+			return r.v, r.err
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+	}
+	a.opts.Metrics.Add(EventStaleServe, TierNone, 1)
+	return stale.Value, errors.Join(ErrServedStale, errSoftTimeout)
+}
+
+// errSoftTimeout is joined with ErrServedStale when a slow load was left to
+// finish in the background.
+var errSoftTimeout = errors.New("hoard: load past its soft timeout goes on in the background")
 
 // sleepCtx waits d or until ctx ends.
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -104,6 +104,13 @@ type AsideOptions[V any] struct {
 	// LockFallbackLoad.
 	LockFallback LockFallback
 
+	// SoftTimeout, when a stale value within the fail-safe window is at
+	// hand, bounds how long a reader waits for a load: past it the reader
+	// gets the stale value (with ErrServedStale) and the load goes on in
+	// the background, writing back when done (see Aside.Close). Default: 0,
+	// readers wait for the load (up to LoadTimeout).
+	SoftTimeout time.Duration
+
 	// Metrics counts what the cache does. Default: a new Metrics named
 	// Name, with no Recorder; read it with [Aside.Metrics].
 	Metrics *Metrics
@@ -136,6 +143,8 @@ func (o *AsideOptions[V]) validate() error {
 		return fmt.Errorf("%w: aside %q: LockWait %v is negative", ErrInvalidOption, o.Name, o.LockWait)
 	case o.LockFallback > LockFallbackError:
 		return fmt.Errorf("%w: aside %q: unknown LockFallback %d", ErrInvalidOption, o.Name, o.LockFallback)
+	case o.SoftTimeout < 0:
+		return fmt.Errorf("%w: aside %q: SoftTimeout %v is negative", ErrInvalidOption, o.Name, o.SoftTimeout)
 	case o.LoadTimeout < 0:
 		return fmt.Errorf("%w: aside %q: LoadTimeout %v is negative", ErrInvalidOption, o.Name, o.LoadTimeout)
 	}
