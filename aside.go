@@ -39,6 +39,35 @@ func (a *Aside[V]) Close(ctx context.Context) error {
 	return a.background.wait(ctx)
 }
 
+// Delete invalidates ids in both tiers: the shared tier first, then the
+// memory tier, so a concurrent read cannot refill memory from the old
+// shared value. Loads of these ids that began before Delete cannot write
+// their values afterwards (compare-and-set). Only this instance's memory
+// tier is reached; other instances learn of it through the invalidation
+// bus, or their MemoryTTL.
+func (a *Aside[V]) Delete(ctx context.Context, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = a.opts.Keys.Key(id)
+	}
+	var errs []error
+	for _, c := range []Cache[V]{a.opts.Shared, a.opts.Memory} {
+		if c != nil {
+			if err := c.Delete(ctx, keys...); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	a.opts.Metrics.Add(EventInvalidation, TierNone, int64(len(ids)))
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("hoard: aside %q: delete: %w", a.opts.Name, err)
+	}
+	return nil
+}
+
 // Metrics returns the cache's metrics.
 func (a *Aside[V]) Metrics() *Metrics { return a.opts.Metrics }
 

@@ -255,10 +255,7 @@ func TestAsideStaleSetProtection(t *testing.T) {
 	<-readV1
 	db.set("1", "v2", nil)
 	key := a.aside.Key("1")
-	if err := a.shared.Delete(ctx, key); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.memory.Delete(ctx, key); err != nil {
+	if err := a.aside.Delete(ctx, "1"); err != nil {
 		t.Fatal(err)
 	}
 	close(writerDone)
@@ -272,6 +269,9 @@ func TestAsideStaleSetProtection(t *testing.T) {
 	}
 	if v, err := a.aside.Get(ctx, "1", db); err != nil || v != "v2" {
 		t.Fatalf("Get after the race = %q, %v; want v2", v, err)
+	}
+	if n := a.aside.Metrics().Snapshot().Total(hoard.EventInvalidation); n != 1 {
+		t.Errorf("invalidations = %d; want 1", n)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hoard-cache/hoard"
 	"github.com/hoard-cache/hoard/backends/memory"
@@ -116,5 +117,27 @@ func TestWeigherAndMaxValueBytes(t *testing.T) {
 	}
 	if e, err := c.Get(ctx, "k"); err != nil || len(e.Value.data) != 900 {
 		t.Fatalf("after a refused Set the old value must stay: %v, %d bytes", err, len(e.Value.data))
+	}
+}
+
+// Evictions for room reach the metrics.
+func TestEvictionsCounted(t *testing.T) {
+	m := hoard.NewMetrics("evict", nil)
+	c, err := memory.New(&memory.Options[int]{MaxEntries: 100, Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range 1000 {
+		_ = c.Set(context.Background(), fmt.Sprint("k", i), hoard.Entry[int]{Value: i})
+	}
+	c.CleanUp()
+	// otter runs deletion listeners asynchronously; wait for them.
+	deadline := time.Now().Add(10 * time.Second)
+	for m.Snapshot().Total(hoard.EventEviction) < 900 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := m.Snapshot().Total(hoard.EventEviction); n < 900 {
+		t.Fatalf("%d evictions counted for 1000 writes into 100 entries; want at least 900", n)
 	}
 }

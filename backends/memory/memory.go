@@ -68,6 +68,13 @@ func New[V any](opts *Options[V]) (*Cache[V], error) {
 		ExpiryCalculator: keepUntilExpiry[V]{},
 		Clock:            otterClock(o.Clock),
 	}
+	if m := o.Metrics; m != nil {
+		oo.OnDeletion = func(e otter.DeletionEvent[string, hoard.Entry[V]]) {
+			if e.Cause == otter.CauseOverflow || e.Cause == otter.CauseExpiration {
+				m.Add(hoard.EventEviction, hoard.TierMemory, 1)
+			}
+		}
+	}
 	if o.MaxBytes > 0 {
 		if o.MaxEntries > 0 {
 			c.minWeight = int((o.MaxBytes + uint64(o.MaxEntries) - 1) / uint64(o.MaxEntries))

@@ -45,6 +45,12 @@ type Options[V any] struct {
 	// an old value. Default: DefaultMaxCounters.
 	MaxCounters int
 
+	// Metrics, when set, counts the entries pushed out for room or by
+	// expiry as hoard.EventEviction at hoard.TierMemory. Give it the
+	// Metrics of the Aside in front of this cache to see evictions beside
+	// its hit rate.
+	Metrics *hoard.Metrics
+
 	// Clock reads the time for expiry. Default: the system clock. A
 	// hoardtest.FakeClock makes expiry move only when the test says so.
 	Clock hoard.Clock
