@@ -83,15 +83,15 @@ func (a *Aside[V]) Key(id string) string { return a.opts.Keys.Key(id) }
 // A failing tier never fails Get: it is counted as a backend error in the
 // metrics and read past.
 func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, error) {
-	key := a.opts.Keys.Key(id)
 	now := a.opts.Clock.Now()
 	if a.opts.Memory != nil {
-		if e, err := a.opts.Memory.Get(ctx, key); err == nil && e.IsFresh(now) {
+		if e, err := a.memoryGet(ctx, id); err == nil && e.IsFresh(now) {
 			return a.answer(&e, TierMemory)
 		} else if err != nil && !errors.Is(err, ErrNotFound) {
 			a.opts.Metrics.Add(EventBackendError, TierMemory, 1)
 		}
 	}
+	key := a.opts.Keys.Key(id)
 	if a.opts.Shared != nil {
 		// The memory tier's token is taken before the shared tier is read,
 		// so an invalidation in between keeps the value out of memory.
@@ -107,6 +107,25 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 		return a.load(ctx, id, key, loader)
 	})
 	return v, err
+}
+
+// keyBuffers are reused buffers for the memory tier's key on the hit path.
+var keyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 128); return &b }}
+
+// memoryGet reads id from the memory tier, building its key in a reused
+// buffer when the tier can look keys up from bytes: a hit allocates nothing.
+func (a *Aside[V]) memoryGet(ctx context.Context, id string) (Entry[V], error) {
+	bg, ok := a.opts.Memory.(KeyBytesGetter[V])
+	if !ok {
+		return a.opts.Memory.Get(ctx, a.opts.Keys.Key(id))
+	}
+	buf := keyBuffers.Get().(*[]byte)
+	*buf = a.opts.Keys.AppendKey((*buf)[:0], id)
+	e, err := bg.GetBytes(ctx, *buf)
+	if cap(*buf) <= 1024 {
+		keyBuffers.Put(buf)
+	}
+	return e, err
 }
 
 // answer turns a fresh entry into Get's result and counts it.

@@ -125,6 +125,19 @@ func (b KeyBuilder) Key(parts ...string) string {
 	return ownedString(key)
 }
 
+// AppendKey appends Key(parts...) to dst and returns the extended slice, so
+// a caller can build keys in a reused buffer.
+func (b KeyBuilder) AppendKey(dst []byte, parts ...string) []byte {
+	n := len(b.prefix)
+	for _, p := range parts {
+		n += 1 + escapedLen(p)
+	}
+	if n > b.MaxLen() {
+		return append(dst, b.hashedKey(n, parts)...)
+	}
+	return appendParts(append(dst, b.prefix...), parts)
+}
+
 // SlotKey returns a key that Redis Cluster stores in the slot of hashTag,
 // whatever the parts: prefix + ":{" + the encoded hashTag + "}", then ":" and
 // the encoded part for each part. Redis hashes only the text between the

@@ -560,3 +560,19 @@ func BenchmarkKeyBuilder(b *testing.B) {
 		}
 	})
 }
+
+func TestAppendKeyMatchesKey(t *testing.T) {
+	kb, err := NewKeyBuilder("shop", &KeyOptions{MaxLen: 120})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, parts := range [][]string{
+		nil, {""}, {"42"}, {"a:b", "{x}", "%"}, {strings.Repeat("long", 40)},
+	} {
+		dst := []byte("kept|")
+		got := kb.AppendKey(dst, parts...)
+		if want := "kept|" + kb.Key(parts...); string(got) != want {
+			t.Errorf("AppendKey(%q) = %q; want %q", parts, got, want)
+		}
+	}
+}

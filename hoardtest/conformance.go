@@ -28,6 +28,7 @@ var conformanceTests = []struct {
 	{"SetAlreadyExpired", testSetAlreadyExpired},
 	{"NegativeEntry", testNegativeEntry},
 	{"HostileKeys", testHostileKeys},
+	{"GetBytes", testGetBytes},
 	{"Oversize", testOversize},
 	{"Concurrent", testConcurrent},
 	{"ContextCanceled", testContextCanceled},
@@ -202,6 +203,29 @@ func testHostileKeys(t *testing.T, s *suite) {
 	}
 	for i, n := range names {
 		s.mustHoldItem(t, s.key(n), i)
+	}
+}
+
+func testGetBytes(t *testing.T, s *suite) {
+	bg, ok := s.Cache.(hoard.KeyBytesGetter[Item])
+	if !ok {
+		t.Skip("hoardtest: cache is no KeyBytesGetter")
+	}
+	ctx := context.Background()
+	k := s.key("bytes")
+	s.mustSet(t, k, s.entry(1, time.Hour))
+	buf := []byte(k)
+	e, err := bg.GetBytes(ctx, buf)
+	if err != nil || !itemsEqual(e.Value, sampleItem(1)) {
+		t.Fatalf("GetBytes = %+v, %v; want item 1", e.Value, err)
+	}
+	// The cache must not keep the bytes: overwrite them, read again.
+	for i := range buf {
+		buf[i] = 'x'
+	}
+	s.mustHoldItem(t, k, 1)
+	if _, err := bg.GetBytes(ctx, []byte(s.key("absent"))); !errors.Is(err, hoard.ErrNotFound) {
+		t.Fatalf("GetBytes of an absent key: %v; want ErrNotFound", err)
 	}
 }
 

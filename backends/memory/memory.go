@@ -11,6 +11,7 @@ import (
 	"math"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/maypok86/otter/v2"
 
@@ -101,6 +102,15 @@ func New[V any](opts *Options[V]) (*Cache[V], error) {
 // its Value and Tags with the cache: treat them as read-only.
 func (c *Cache[V]) Get(_ context.Context, key string) (hoard.Entry[V], error) {
 	if e, ok := c.entries.GetIfPresent(key); ok {
+		return e, nil
+	}
+	return hoard.Entry[V]{}, hoard.ErrNotFound
+}
+
+// GetBytes is Get without the string: otter only hashes and compares the
+// key on a read, so the bytes are not kept.
+func (c *Cache[V]) GetBytes(_ context.Context, key []byte) (hoard.Entry[V], error) {
+	if e, ok := c.entries.GetIfPresent(unsafe.String(unsafe.SliceData(key), len(key))); ok {
 		return e, nil
 	}
 	return hoard.Entry[V]{}, hoard.ErrNotFound
