@@ -25,8 +25,26 @@ func (f BatchLoaderFunc[V]) LoadMany(ctx context.Context, ids []string) (map[str
 // batchKey is one distinct id of a GetMany with what the tiers said of it.
 type batchKey[V any] struct {
 	id, key string
-	mem     tierRead[V]
-	shared  tierRead[V]
+	mem     batchRead[V]
+	shared  batchRead[V]
+}
+
+// batchRead is what a batch read of one tier found for a key it could not
+// answer: its token and a stale entry, if any. Kept small, as a batch holds
+// one per id.
+type batchRead[V any] struct {
+	stale  *Entry[V] // a kept but no longer fresh entry, nil when none
+	token  Token
+	hasTok bool
+}
+
+// asTierRead is r as the single-key paths see a read.
+func (r *batchRead[V]) asTierRead() *tierRead[V] {
+	t := &tierRead[V]{token: r.token, hasTok: r.hasTok}
+	if r.stale != nil {
+		t.entry, t.found = *r.stale, true
+	}
+	return t
 }
 
 // GetMany returns the values of ids: it asks the memory tier for all of
@@ -42,18 +60,22 @@ type batchKey[V any] struct {
 func (a *Aside[V]) GetMany(ctx context.Context, ids []string, loader BatchLoader[V]) (map[string]V, error) {
 	out := make(map[string]V, len(ids))
 	now := a.opts.Clock.Now()
-	pending := make([]*batchKey[V], 0, len(ids))
+	all := make([]batchKey[V], 0, len(ids))
 	seen := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		if !seen[id] {
 			seen[id] = true
-			pending = append(pending, &batchKey[V]{id: id, key: a.opts.Keys.Key(id)})
+			all = append(all, batchKey[V]{id: id, key: a.opts.Keys.Key(id)})
 		}
+	}
+	pending := make([]*batchKey[V], len(all))
+	for i := range all {
+		pending[i] = &all[i]
 	}
 	// The memory tier's tokens are taken here, before the shared tier is
 	// read, as in Get.
-	pending = a.readBatch(ctx, a.opts.Memory, TierMemory, pending, now, out, func(b *batchKey[V]) *tierRead[V] { return &b.mem })
-	pending = a.readBatch(ctx, a.opts.Shared, TierRedis, pending, now, out, func(b *batchKey[V]) *tierRead[V] { return &b.shared })
+	pending = a.readBatch(ctx, a.opts.Memory, TierMemory, pending, now, out, func(b *batchKey[V]) *batchRead[V] { return &b.mem })
+	pending = a.readBatch(ctx, a.opts.Shared, TierRedis, pending, now, out, func(b *batchKey[V]) *batchRead[V] { return &b.shared })
 	if len(pending) == 0 {
 		return out, nil
 	}
@@ -90,7 +112,7 @@ func (a *Aside[V]) GetMany(ctx context.Context, ids []string, loader BatchLoader
 	}
 	servedStale := false
 	for _, b := range pending {
-		stale, ok := a.staleWithin(&b.mem, &b.shared, end)
+		stale, ok := a.staleWithin(b.mem.asTierRead(), b.shared.asTierRead(), end)
 		if !ok {
 			continue
 		}
@@ -113,7 +135,7 @@ func (a *Aside[V]) GetMany(ctx context.Context, ids []string, loader BatchLoader
 // out, records what it saw in each key's slot, and returns the keys still
 // unanswered.
 func (a *Aside[V]) readBatch(ctx context.Context, c Cache[V], tier Tier, pending []*batchKey[V], now time.Time,
-	out map[string]V, slot func(*batchKey[V]) *tierRead[V]) []*batchKey[V] {
+	out map[string]V, slot func(*batchKey[V]) *batchRead[V]) []*batchKey[V] {
 	if c == nil || len(pending) == 0 {
 		return pending
 	}
@@ -142,9 +164,10 @@ func (a *Aside[V]) readBatch(ctx context.Context, c Cache[V], tier Tier, pending
 	var fill []batchWrite[V]
 	for _, b := range pending {
 		e, ok := found[b.key]
-		r := slot(b)
-		r.entry, r.found = e, ok
 		if !ok || !e.IsFresh(now) {
+			if ok && e.IsKept(now) {
+				slot(b).stale = &e
+			}
 			rest = append(rest, b)
 			continue
 		}
@@ -159,7 +182,7 @@ func (a *Aside[V]) readBatch(ctx context.Context, c Cache[V], tier Tier, pending
 		}
 	}
 	if len(fill) > 0 {
-		a.writeBatch(ctx, a.opts.Memory, TierMemory, fill, now, func(b *batchKey[V]) *tierRead[V] { return &b.mem })
+		a.writeBatch(ctx, a.opts.Memory, TierMemory, fill, now, func(b *batchKey[V]) *batchRead[V] { return &b.mem })
 	}
 	return rest
 }
@@ -194,14 +217,14 @@ func (a *Aside[V]) storeBatch(ctx context.Context, writes []batchWrite[V], now t
 	if len(writes) == 0 {
 		return
 	}
-	a.writeBatch(ctx, a.opts.Shared, TierRedis, writes, now, func(b *batchKey[V]) *tierRead[V] { return &b.shared })
-	a.writeBatch(ctx, a.opts.Memory, TierMemory, writes, now, func(b *batchKey[V]) *tierRead[V] { return &b.mem })
+	a.writeBatch(ctx, a.opts.Shared, TierRedis, writes, now, func(b *batchKey[V]) *batchRead[V] { return &b.shared })
+	a.writeBatch(ctx, a.opts.Memory, TierMemory, writes, now, func(b *batchKey[V]) *batchRead[V] { return &b.mem })
 }
 
 // writeBatch writes entries to tier c, with one CompareAndSetMany when c has
 // it, else key by key as writeBack does.
 func (a *Aside[V]) writeBatch(ctx context.Context, c Cache[V], tier Tier, writes []batchWrite[V], now time.Time,
-	slot func(*batchKey[V]) *tierRead[V]) {
+	slot func(*batchKey[V]) *batchRead[V]) {
 	if c == nil {
 		return
 	}
@@ -224,7 +247,7 @@ func (a *Aside[V]) writeBatch(ctx context.Context, c Cache[V], tier Tier, writes
 		return
 	}
 	for _, w := range writes {
-		a.writeBack(ctx, c, slot(w.b), w.b.key, prepare(w.entry))
+		a.writeBack(ctx, c, slot(w.b).asTierRead(), w.b.key, prepare(w.entry))
 	}
 }
 

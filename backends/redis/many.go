@@ -40,13 +40,13 @@ func (c *Cache[V]) getMany(ctx context.Context, keys []string, withTokens bool) 
 	var cmds []*goredis.SliceCmd
 	var err error
 	if len(groups) == 1 {
-		cmd := c.client.MGet(ctx, groups[0]...)
+		cmd := c.client.MGet(ctx, groupArgs(keys, groups[0])...)
 		cmds, err = []*goredis.SliceCmd{cmd}, cmd.Err()
 	} else {
 		cmds = make([]*goredis.SliceCmd, len(groups))
 		_, err = c.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
 			for i, g := range groups {
-				cmds[i] = p.MGet(ctx, g...)
+				cmds[i] = p.MGet(ctx, groupArgs(keys, g)...)
 			}
 			return nil
 		})
@@ -54,23 +54,17 @@ func (c *Cache[V]) getMany(ctx context.Context, keys []string, withTokens bool) 
 	if err != nil {
 		return found, tokens, tokenOK, wrapErr("get many", fmt.Sprintf("%d keys", len(keys)), err)
 	}
-	var index map[string]int
-	if withTokens {
-		index = make(map[string]int, len(keys))
-		for i, k := range keys {
-			index[k] = i
-		}
-	}
 	var corrupt []error
 	for i, cmd := range cmds {
 		for j, v := range cmd.Val() {
-			key := groups[i][j]
+			at := groups[i][j]
+			key := keys[at]
 			s, ok := v.(string)
 			var tok hoard.Token
 			var err error
 			if ok {
 				var e hoard.Entry[V]
-				e, tok, err = c.decode(key, []byte(s))
+				e, tok, err = c.decode(key, stringBytes(s))
 				switch {
 				case err == nil:
 					found[key] = e
@@ -79,34 +73,49 @@ func (c *Cache[V]) getMany(ctx context.Context, keys []string, withTokens bool) 
 				}
 			}
 			if withTokens && (err == nil || errors.Is(err, hoard.ErrNotFound)) {
-				tokens[index[key]], tokenOK[index[key]] = tok, true
+				tokens[at], tokenOK[at] = tok, true
 			}
 		}
 	}
 	return found, tokens, tokenOK, errors.Join(corrupt...)
 }
 
-// groupKeys splits keys into the groups one MGET each may ask for.
-func (c *Cache[V]) groupKeys(keys []string) [][]string {
+// groupArgs returns the keys at the positions of group.
+func groupArgs(keys []string, group []int) []string {
+	out := make([]string, len(group))
+	for i, at := range group {
+		out[i] = keys[at]
+	}
+	return out
+}
+
+// groupKeys splits the positions of keys into the groups one MGET each may
+// ask for.
+func (c *Cache[V]) groupKeys(keys []string) [][]int {
 	switch c.client.(type) {
 	case *goredis.ClusterClient:
 		return chunk(groupBySlot(keys), c.opts.BatchSize)
 	case *goredis.Ring:
-		groups := make([][]string, len(keys))
+		groups := make([][]int, len(keys))
 		for i := range keys {
-			groups[i] = keys[i : i+1]
+			groups[i] = []int{i}
 		}
 		return groups
 	default:
-		return chunk([][]string{keys}, c.opts.BatchSize)
+		all := make([]int, len(keys))
+		for i := range all {
+			all[i] = i
+		}
+		return chunk([][]int{all}, c.opts.BatchSize)
 	}
 }
 
-// groupBySlot groups keys by hash slot, keeping their order within a group.
-func groupBySlot(keys []string) [][]string {
+// groupBySlot groups the positions of keys by hash slot, keeping their
+// order within a group.
+func groupBySlot(keys []string) [][]int {
 	index := make(map[uint16]int)
-	var groups [][]string
-	for _, k := range keys {
+	var groups [][]int
+	for at, k := range keys {
 		s := slot(k)
 		i, ok := index[s]
 		if !ok {
@@ -114,14 +123,14 @@ func groupBySlot(keys []string) [][]string {
 			index[s] = i
 			groups = append(groups, nil)
 		}
-		groups[i] = append(groups[i], k)
+		groups[i] = append(groups[i], at)
 	}
 	return groups
 }
 
 // chunk splits every group longer than n.
-func chunk(groups [][]string, n int) [][]string {
-	var out [][]string
+func chunk(groups [][]int, n int) [][]int {
+	var out [][]int
 	for _, g := range groups {
 		for len(g) > n {
 			out = append(out, g[:n:n])

@@ -17,6 +17,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"time"
+	"unsafe"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -70,15 +71,20 @@ func (c *Cache[V]) Get(ctx context.Context, key string) (hoard.Entry[V], error) 
 // GetWithToken is Get that also returns the key's token for CompareAndSet:
 // the generation of the entry or tombstone under key, 0 when there is none.
 func (c *Cache[V]) GetWithToken(ctx context.Context, key string) (hoard.Entry[V], hoard.Token, error) {
-	b, err := c.client.Get(ctx, key).Bytes()
+	s, err := c.client.Get(ctx, key).Result()
 	if errors.Is(err, goredis.Nil) {
 		return hoard.Entry[V]{}, 0, hoard.ErrNotFound
 	}
 	if err != nil {
 		return hoard.Entry[V]{}, 0, wrapErr("get", key, err)
 	}
-	return c.decode(key, b)
+	return c.decode(key, stringBytes(s))
 }
+
+// stringBytes views the reply s as bytes without a copy. Nothing writes to
+// them: the decoder copies what it keeps (tags), and a Codec must not keep
+// the data it unmarshals.
+func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // decode turns the bytes read under key into an entry and its token.
 func (c *Cache[V]) decode(key string, b []byte) (hoard.Entry[V], hoard.Token, error) {
@@ -93,9 +99,13 @@ func (c *Cache[V]) decode(key string, b []byte) (hoard.Entry[V], hoard.Token, er
 	}
 	setMeta(&e, &h)
 	if !e.Negative {
-		if err := c.opts.Codec.Unmarshal(payload, &e.Value); err != nil {
+		// Into a variable of its own: &e.Value would move the whole entry
+		// to the heap, since the codec takes an interface.
+		v := new(V)
+		if err := c.opts.Codec.Unmarshal(payload, v); err != nil {
 			return hoard.Entry[V]{}, 0, fmt.Errorf("redis: key %q: %w", key, err)
 		}
+		e.Value = *v
 	}
 	return e, tok, nil
 }
