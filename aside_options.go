@@ -79,9 +79,10 @@ type AsideOptions[V any] struct {
 	FailSafeThrottle time.Duration
 
 	// LoadTimeout bounds each loader call (the hard timeout); past it the
-	// load fails, and the fail-safe applies. It should stay below the
-	// shared tier's tombstone TTL (redis.Options.TombstoneTTL), which is how
-	// long a delete keeps out older loads. Default: no bound but ctx's.
+	// load fails, and the fail-safe applies. Keep it below the Redis tier's
+	// TombstoneTTL: a load that read a key as absent and outlives that TTL
+	// is refused its write-back (the tombstone that would prove no delete
+	// came meanwhile is gone). Default: no bound but ctx's.
 	LoadTimeout time.Duration
 
 	// Locker, when set, makes a miss one load across every process sharing

@@ -155,3 +155,45 @@ func TestRedisTTLs(t *testing.T) {
 		}
 	}
 }
+
+// A load that read a key as absent, then outlived the tombstone of a Delete
+// that came after its read, must not store: the expired tombstone no longer
+// says the key moved on, the token's age does.
+func TestAbsentTokenOutlivingTombstone(t *testing.T) {
+	mr, client := redistest.Miniredis(t)
+	ctx := context.Background()
+	clock := hoardtest.NewFakeClock(time.Now())
+	c, err := redis.New[int](client, &redis.Options{Clock: clock, TombstoneTTL: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	advance := func(d time.Duration) { clock.Advance(d); mr.FastForward(d) }
+
+	_, tok, err := c.GetWithToken(ctx, "k") // the load reads "absent"
+	if !errors.Is(err, hoard.ErrNotFound) {
+		t.Fatal(err)
+	}
+	if err := c.Delete(ctx, "k"); err != nil { // a writer deletes
+		t.Fatal(err)
+	}
+	advance(11 * time.Second) // the tombstone expires while the load runs
+	if mr.Exists("k") {
+		t.Fatal("the tombstone did not expire")
+	}
+	err = c.CompareAndSet(ctx, "k", tok, hoard.Entry[int]{Value: 1})
+	if !errors.Is(err, hoard.ErrConflict) {
+		t.Fatalf("CompareAndSet with a token older than TombstoneTTL: %v; want ErrConflict", err)
+	}
+	if mr.Exists("k") {
+		t.Fatal("the stale load was stored")
+	}
+	// A fresh token of the absent key still stores.
+	_, tok, _ = c.GetWithToken(ctx, "k")
+	advance(5 * time.Second)
+	if err := c.CompareAndSet(ctx, "k", tok, hoard.Entry[int]{Value: 2}); err != nil {
+		t.Fatalf("CompareAndSet with a young token: %v", err)
+	}
+	if err := c.CompareAndSet(ctx, "k", 0, hoard.Entry[int]{Value: 3}); !errors.Is(err, hoard.ErrConflict) {
+		t.Fatalf("CompareAndSet with the zero token: %v; want ErrConflict", err)
+	}
+}

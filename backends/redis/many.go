@@ -60,7 +60,7 @@ func (c *Cache[V]) getMany(ctx context.Context, keys []string, withTokens bool) 
 			at := groups[i][j]
 			key := keys[at]
 			s, ok := v.(string)
-			var tok hoard.Token
+			tok := c.absentToken()
 			var err error
 			if ok {
 				var e hoard.Entry[V]

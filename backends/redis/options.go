@@ -32,8 +32,9 @@ type Options struct {
 
 	// TombstoneTTL is how long a Delete leaves a tombstone under the key.
 	// A load that read the key before the Delete cannot CompareAndSet its
-	// value while the tombstone lasts, so it must exceed the longest load
-	// (cache-aside refuses to write back loads older than this). Default:
+	// value while the tombstone lasts; a token of a key read as absent is
+	// refused once it is older than this, so a load slower than
+	// TombstoneTTL never stores after a Delete it did not see. Default:
 	// DefaultTombstoneTTL.
 	TombstoneTTL time.Duration
 

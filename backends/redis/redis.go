@@ -69,11 +69,12 @@ func (c *Cache[V]) Get(ctx context.Context, key string) (hoard.Entry[V], error) 
 }
 
 // GetWithToken is Get that also returns the key's token for CompareAndSet:
-// the generation of the entry or tombstone under key, 0 when there is none.
+// the generation of the entry or tombstone under key, or, when there is
+// none, the time of the read (see absentToken).
 func (c *Cache[V]) GetWithToken(ctx context.Context, key string) (hoard.Entry[V], hoard.Token, error) {
 	s, err := c.client.Get(ctx, key).Result()
 	if errors.Is(err, goredis.Nil) {
-		return hoard.Entry[V]{}, 0, hoard.ErrNotFound
+		return hoard.Entry[V]{}, c.absentToken(), hoard.ErrNotFound
 	}
 	if err != nil {
 		return hoard.Entry[V]{}, 0, wrapErr("get", key, err)
@@ -145,6 +146,9 @@ func (c *Cache[V]) SetMany(ctx context.Context, entries map[string]hoard.Entry[V
 // CompareAndSet stores e under key if the key's generation is still tok,
 // atomically (scripts/cas.lua).
 func (c *Cache[V]) CompareAndSet(ctx context.Context, key string, tok hoard.Token, e hoard.Entry[V]) error {
+	if err := c.checkTokenAge(key, tok); err != nil {
+		return err
+	}
 	w, err := c.encode(key, &e)
 	if err != nil {
 		return err
@@ -170,6 +174,10 @@ func (c *Cache[V]) CompareAndSetMany(ctx context.Context, writes []hoard.TokenWr
 	cmds := make([]sent, 0, len(writes))
 	_, err := c.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for _, tw := range writes {
+			if err := c.checkTokenAge(tw.Key, tw.Token); err != nil {
+				errs = append(errs, err)
+				continue
+			}
 			w, err := c.encode(tw.Key, &tw.Entry)
 			if err != nil {
 				errs = append(errs, err)
@@ -198,10 +206,40 @@ func (c *Cache[V]) CompareAndSetMany(ctx context.Context, writes []hoard.TokenWr
 // expectedGeneration is the cas.lua argument for tok: its 8 bytes, or
 // nothing when the key was absent.
 func expectedGeneration(tok hoard.Token) []byte {
-	if tok == 0 {
+	if tok&absentBit != 0 {
 		return nil
 	}
 	return binary.BigEndian.AppendUint64(nil, uint64(tok))
+}
+
+// absentBit marks the token of a key that held nothing; the bits below it
+// hold the time of the read in Unix ms. Generations never have it.
+const absentBit = 1 << 63
+
+// absentToken is the token of a key read as absent now.
+func (c *Cache[V]) absentToken() hoard.Token {
+	return hoard.Token(absentBit | uint64(c.opts.Clock.Now().UnixMilli())&^absentBit)
+}
+
+// checkTokenAge refuses a token of an absent key older than TombstoneTTL.
+// A Delete's tombstone keeps older loads out only while it lasts: once it
+// has expired the key is absent again, and a load that read it absent
+// before the Delete would otherwise store its stale value. Tokens of
+// present keys need no such bound: their generation is gone once the key
+// is deleted, whether the tombstone lasts or not.
+func (c *Cache[V]) checkTokenAge(key string, tok hoard.Token) error {
+	if tok == 0 {
+		return fmt.Errorf("%w: %q: the zero token is no token this cache gave", hoard.ErrConflict, key)
+	}
+	if tok&absentBit == 0 {
+		return nil
+	}
+	readAt := time.UnixMilli(int64(uint64(tok) &^ absentBit))
+	if age := c.opts.Clock.Now().Sub(readAt); age >= c.opts.TombstoneTTL {
+		return fmt.Errorf("%w: %q: read as absent %v ago, past the TombstoneTTL %v that keeps deletes in force",
+			hoard.ErrConflict, key, age.Round(time.Millisecond), c.opts.TombstoneTTL)
+	}
+	return nil
 }
 
 // write is an encoded entry ready to send: its envelope and Redis TTL
@@ -283,12 +321,13 @@ func (c *Cache[V]) IncrBy(ctx context.Context, key string, delta int64) (int64, 
 	return n, nil
 }
 
-// newGeneration returns a random non-zero generation. Generations are only
-// compared for equality, so random ones need no coordination between
-// clients; two writes of one key sharing one has odds of 2^-64.
+// newGeneration returns a random non-zero generation below absentBit.
+// Generations are only compared for equality, so random ones need no
+// coordination between clients; two writes of one key sharing one has odds
+// of 2^-63.
 func newGeneration() uint64 {
 	for {
-		if g := rand.Uint64(); g != 0 {
+		if g := rand.Uint64() &^ absentBit; g != 0 {
 			return g
 		}
 	}
