@@ -4,6 +4,21 @@
 // invalidation, HTTP response caching. Each is configured per endpoint, with
 // its own key builder, over storage that is in process, in Redis, or both.
 //
+// # Cache-aside
+//
+// [Aside] is the read path most services start with, configured per
+// endpoint by [AsideOptions]: Get reads the memory tier, then the shared
+// tier, then calls a [Loader], and writes the value back to both tiers.
+// Concurrent readers of one key share one load ([FlightGroup]); with a
+// [Locker], readers in every process do. A loader's [ErrNotFound] is cached
+// for the negative TTL, TTLs are jittered, and with a fail-safe window a
+// failing or slow source is answered with the stale value and
+// [ErrServedStale]. [Aside.GetMany] does the same for a batch with one
+// [BatchLoader] call. Every write-back is a compare-and-set, so a load that
+// raced a write or delete of its key never stores its stale value.
+// [Metrics] counts hits per tier, misses, loads and the rest, for
+// [Snapshot.HitRate] and for a [Recorder] (Prometheus, OpenTelemetry).
+//
 // # Storage
 //
 // Everything stores through [Cache], a small interface generic over the
