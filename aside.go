@@ -17,6 +17,7 @@ type Aside[V any] struct {
 	opts       AsideOptions[V]
 	flights    FlightGroup[V]
 	background backgroundLoads
+	backoff    refreshBackoff
 }
 
 // NewAside returns a cache-aside configured by opts. Bad options give an
@@ -33,8 +34,9 @@ func NewAside[V any](opts AsideOptions[V]) (*Aside[V], error) {
 }
 
 // Close waits until the loads running in the background (past their soft
-// timeout) have finished, or ctx ends. Get and GetMany may not be called
-// after Close.
+// timeout, or early refreshes) have finished, or ctx ends. The Aside stays
+// usable: loads that later calls send to the background are again waited
+// for by the next Close.
 func (a *Aside[V]) Close(ctx context.Context) error {
 	return a.background.wait(ctx)
 }
@@ -86,6 +88,7 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 	now := a.opts.Clock.Now()
 	if a.opts.Memory != nil {
 		if e, err := a.memoryGet(ctx, id); err == nil && e.IsFresh(now) {
+			a.maybeRefreshEarly(ctx, id, loader, &e, now)
 			return a.answer(&e, TierMemory)
 		} else if err != nil && !errors.Is(err, ErrNotFound) {
 			a.opts.Metrics.Add(EventBackendError, TierMemory, 1)
@@ -98,6 +101,7 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 		mem := a.read(ctx, a.opts.Memory, TierMemory, key)
 		if e, err := a.opts.Shared.Get(ctx, key); err == nil && e.IsFresh(now) {
 			a.writeBack(ctx, a.opts.Memory, &mem, key, a.forMemory(e, now))
+			a.maybeRefreshEarly(ctx, id, loader, &e, now)
 			return a.answer(&e, TierRedis)
 		} else if err != nil && !errors.Is(err, ErrNotFound) {
 			a.opts.Metrics.Add(EventBackendError, TierRedis, 1)
@@ -249,12 +253,22 @@ func (a *Aside[V]) freshIn(ctx context.Context, key string, mem, shared *tierRea
 	return zero, nil, false
 }
 
-// loadLocked loads while holding lock (nil when the locker failed),
-// refreshing it every LockTTL/3 until the load is done, then releases it.
+// loadLocked loads while holding lock (nil when the locker failed), then
+// releases it.
 func (a *Aside[V]) loadLocked(ctx context.Context, id, key string, loader Loader[V], lock Lock, mem, shared *tierRead[V]) (V, error) {
 	if lock == nil {
 		return a.loadAndStore(ctx, id, key, loader, mem, shared)
 	}
+	stop := a.keepRefreshed(ctx, lock)
+	v, err := a.loadAndStore(ctx, id, key, loader, mem, shared)
+	stop()
+	a.release(ctx, lock)
+	return v, err
+}
+
+// keepRefreshed refreshes lock every LockTTL/3 until the returned stop is
+// called; stop returns when the refresher has.
+func (a *Aside[V]) keepRefreshed(ctx context.Context, lock Lock) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -271,11 +285,10 @@ func (a *Aside[V]) loadLocked(ctx context.Context, id, key string, loader Loader
 			}
 		}
 	})
-	v, err := a.loadAndStore(ctx, id, key, loader, mem, shared)
-	close(done)
-	wg.Wait()
-	a.release(ctx, lock)
-	return v, err
+	return func() {
+		close(done)
+		wg.Wait()
+	}
 }
 
 // release gives lock up. A lock that expired meanwhile is only counted:
@@ -316,30 +329,58 @@ func (a *Aside[V]) loadAndStore(ctx context.Context, id, key string, loader Load
 			return a.loadWithSoftTimeout(ctx, id, key, loader, mem, shared, stale)
 		}
 	}
-	return a.finishLoad(ctx, id, key, mem, shared, a.callLoader(ctx, id, loader))
+	previous := a.previousOf(mem, shared, a.opts.Clock.Now())
+	return a.finishLoad(ctx, id, key, mem, shared, a.callLoader(ctx, id, loader, previous))
 }
 
 // loadResult is what one loader call gave.
 type loadResult[V any] struct {
-	value V
-	err   error
-	end   time.Time
-	took  time.Duration
+	value    V
+	err      error
+	end      time.Time
+	took     time.Duration
+	ttl      time.Duration // the loader's own TTL (SetTTL), 0 for the cache's
+	previous *Entry[V]     // the entry the load refreshed, nil when none
 }
 
-// callLoader calls the loader under LoadTimeout and counts the call.
-func (a *Aside[V]) callLoader(ctx context.Context, id string, loader Loader[V]) loadResult[V] {
+// callLoader calls the loader under LoadTimeout, with a ctx that lets it set
+// its result's TTL and see the previous entry, and counts the call.
+func (a *Aside[V]) callLoader(ctx context.Context, id string, loader Loader[V], previous *Entry[V]) loadResult[V] {
 	if a.opts.LoadTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, a.opts.LoadTimeout)
 		defer cancel()
 	}
+	ctx, lc := withLoadControl(ctx, previous)
 	start := a.opts.Clock.Now()
 	v, err := loader.Load(ctx, id)
 	end := a.opts.Clock.Now()
-	r := loadResult[V]{value: v, err: err, end: end, took: end.Sub(start)}
-	a.opts.Metrics.ObserveLoad(r.took, err != nil && !errors.Is(err, ErrNotFound))
+	r := loadResult[V]{value: v, err: err, end: end, took: end.Sub(start), ttl: lc.ttl, previous: previous}
+	if errors.Is(err, ErrNotModified) && previous == nil {
+		r.err = fmt.Errorf("hoard: the loader answered not modified, but nothing was cached: %w", err)
+	}
+	a.opts.Metrics.ObserveLoad(r.took, r.failed())
 	return r
+}
+
+// notModified reports a load that confirmed the entry it refreshes.
+func (r *loadResult[V]) notModified() bool {
+	return r.previous != nil && errors.Is(r.err, ErrNotModified)
+}
+
+// failed reports a load that gave neither a value, a "not found" nor a
+// confirmation of the previous value.
+func (r *loadResult[V]) failed() bool {
+	return r.err != nil && !errors.Is(r.err, ErrNotFound) && !r.notModified()
+}
+
+// previousOf returns the newest entry the tiers held for a load to refresh:
+// stale but kept, or nil.
+func (a *Aside[V]) previousOf(mem, shared *tierRead[V], now time.Time) *Entry[V] {
+	if e, ok := a.staleWithin(mem, shared, now); ok {
+		return &e
+	}
+	return nil
 }
 
 // finishLoad writes a load's result back and turns it into Get's answer:
@@ -349,8 +390,17 @@ func (a *Aside[V]) finishLoad(ctx context.Context, id, key string, mem, shared *
 	var zero V
 	switch {
 	case r.err == nil:
-		a.store(ctx, key, mem, shared, a.freshEntry(r.value, r.end, r.took), r.end)
+		a.store(ctx, key, mem, shared, a.freshEntry(r.value, r.end, r.took, r.ttl), r.end)
 		return r.value, nil
+	case r.notModified():
+		// The source confirms the previous value: renew its freshness.
+		e := a.freshEntry(r.previous.Value, r.end, r.took, r.ttl)
+		e.Negative, e.Tags = r.previous.Negative, r.previous.Tags
+		a.store(ctx, key, mem, shared, e, r.end)
+		if e.Negative {
+			return zero, ErrNotFound
+		}
+		return e.Value, nil
 	case errors.Is(r.err, ErrNotFound):
 		if a.opts.NegativeTTL > 0 {
 			e := Entry[V]{Negative: true, WrittenAt: r.end, LoadDuration: r.took, ExpiresAt: r.end.Add(a.jittered(a.opts.NegativeTTL))}
@@ -385,7 +435,7 @@ func (a *Aside[V]) loadWithSoftTimeout(ctx context.Context, id, key string, load
 		// The caller may leave at the soft timeout: the load keeps its
 		// ctx's values, not its cancellation.
 		bctx := context.WithoutCancel(ctx)
-		v, err := a.finishLoad(bctx, id, key, mem, shared, a.callLoader(bctx, id, loader))
+		v, err := a.finishLoad(bctx, id, key, mem, shared, a.callLoader(bctx, id, loader, &stale))
 		result <- struct {
 			v   V
 			err error
@@ -421,9 +471,13 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// freshEntry is the entry of a value loaded at now in took.
-func (a *Aside[V]) freshEntry(v V, now time.Time, took time.Duration) Entry[V] {
-	e := Entry[V]{Value: v, WrittenAt: now, LoadDuration: took, ExpiresAt: now.Add(a.jittered(a.opts.TTL))}
+// freshEntry is the entry of a value loaded at now in took, fresh for ttl
+// (0: the cache's TTL), jittered.
+func (a *Aside[V]) freshEntry(v V, now time.Time, took, ttl time.Duration) Entry[V] {
+	if ttl <= 0 {
+		ttl = a.opts.TTL
+	}
+	e := Entry[V]{Value: v, WrittenAt: now, LoadDuration: took, ExpiresAt: now.Add(a.jittered(ttl))}
 	if a.opts.FailSafe > 0 {
 		e.StaleUntil = e.ExpiresAt.Add(a.opts.FailSafe)
 	}

@@ -101,7 +101,7 @@ func (a *Aside[V]) GetMany(ctx context.Context, ids []string, loader BatchLoader
 		for _, b := range pending {
 			if v, ok := loaded[b.id]; ok {
 				out[b.id] = v
-				writes = append(writes, batchWrite[V]{b, a.freshEntry(v, end, took)})
+				writes = append(writes, batchWrite[V]{b, a.freshEntry(v, end, took, 0)})
 			} else if a.opts.NegativeTTL > 0 {
 				writes = append(writes, batchWrite[V]{b, Entry[V]{Negative: true, WrittenAt: end, LoadDuration: took,
 					ExpiresAt: end.Add(a.jittered(a.opts.NegativeTTL))}})

@@ -2,6 +2,7 @@ package hoard
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"time"
 )
@@ -14,6 +15,8 @@ const (
 	DefaultFailSafeThrottle = 30 * time.Second
 	DefaultLockTTL          = 10 * time.Second
 	DefaultLockWait         = 5 * time.Second
+	DefaultBeta             = 1.0
+	DefaultRefreshBackoff   = time.Second
 )
 
 // LockFallback says what a reader does when it has waited LockWait for
@@ -85,6 +88,25 @@ type AsideOptions[V any] struct {
 	// came meanwhile is gone). Default: no bound but ctx's.
 	LoadTimeout time.Duration
 
+	// EarlyRefresh turns on probabilistic early refresh (XFetch): a reader
+	// of a fresh entry that nears its expiry may start a refresh in the
+	// background, and still gets the current value at once. The chance
+	// grows as expiry nears, scaled by the entry's load duration and Beta,
+	// so about one reader refreshes before the entry expires and readers
+	// never wait for a recompute of a hot key. With a Locker, one process
+	// refreshes; the others keep serving. Default: off.
+	EarlyRefresh bool
+
+	// Beta scales how early XFetch refreshes: above 1 earlier, below 1
+	// later. Default: DefaultBeta (1, the paper's optimum).
+	Beta float64
+
+	// RefreshBackoff is how long a key waits before another background
+	// refresh after one failed; it doubles with each failure in a row, up
+	// to TTL. The old value is served meanwhile until it expires, then the
+	// fail-safe applies. Default: DefaultRefreshBackoff.
+	RefreshBackoff time.Duration
+
 	// Locker, when set, makes a miss one load across every process sharing
 	// it (distributed stampede protection): the process that takes the
 	// key's lock loads; the others wait for the value to appear in the
@@ -119,8 +141,8 @@ type AsideOptions[V any] struct {
 	// Clock reads the time. Default: the system clock.
 	Clock Clock
 
-	// Rand returns uniform numbers in [0, 1) for the jitter. Default:
-	// math/rand/v2's Float64.
+	// Rand returns uniform numbers in [0, 1) for the jitter and the XFetch
+	// draws. Default: math/rand/v2's Float64.
 	Rand func() float64
 }
 
@@ -144,6 +166,10 @@ func (o *AsideOptions[V]) validate() error {
 		return fmt.Errorf("%w: aside %q: LockWait %v is negative", ErrInvalidOption, o.Name, o.LockWait)
 	case o.LockFallback > LockFallbackError:
 		return fmt.Errorf("%w: aside %q: unknown LockFallback %d", ErrInvalidOption, o.Name, o.LockFallback)
+	case o.Beta < 0 || math.IsNaN(o.Beta) || math.IsInf(o.Beta, 0):
+		return fmt.Errorf("%w: aside %q: Beta %v is not a finite number ≥ 0", ErrInvalidOption, o.Name, o.Beta)
+	case o.RefreshBackoff < 0:
+		return fmt.Errorf("%w: aside %q: RefreshBackoff %v is negative", ErrInvalidOption, o.Name, o.RefreshBackoff)
 	case o.SoftTimeout < 0:
 		return fmt.Errorf("%w: aside %q: SoftTimeout %v is negative", ErrInvalidOption, o.Name, o.SoftTimeout)
 	case o.LoadTimeout < 0:
@@ -180,6 +206,12 @@ func (o AsideOptions[V]) withDefaults() (AsideOptions[V], error) {
 	}
 	if o.FailSafeThrottle == 0 {
 		o.FailSafeThrottle = DefaultFailSafeThrottle
+	}
+	if o.Beta == 0 {
+		o.Beta = DefaultBeta
+	}
+	if o.RefreshBackoff == 0 {
+		o.RefreshBackoff = DefaultRefreshBackoff
 	}
 	if o.LockTTL == 0 {
 		o.LockTTL = DefaultLockTTL
