@@ -4,11 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hoard-cache/hoard"
+	"github.com/hoard-cache/hoard/internal/cowmap"
 	otelglobal "go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -35,9 +34,9 @@ type Recorder struct {
 
 	// The measurement options made so far, each holding one attribute set,
 	// so the hot path builds no attributes.
-	eventOpts boundMap[eventKey, []metric.AddOption]
-	loadOpts  boundMap[loadKey, []metric.RecordOption]
-	waitOpts  boundMap[string, []metric.RecordOption]
+	eventOpts cowmap.Map[eventKey, []metric.AddOption]
+	loadOpts  cowmap.Map[loadKey, []metric.RecordOption]
+	waitOpts  cowmap.Map[string, []metric.RecordOption]
 }
 
 var _ hoard.Recorder = (*Recorder)(nil)
@@ -99,13 +98,13 @@ func (r *Recorder) Add(cache string, ev hoard.Event, tier hoard.Tier, n int64) {
 		return
 	}
 	k := eventKey{cache, ev, tier}
-	opts, ok := r.eventOpts.get(k)
+	opts, ok := r.eventOpts.Get(k)
 	if !ok {
 		set := attribute.NewSet(
 			attribute.String("cache", label(cache)),
 			attribute.String("event", ev.String()),
 			attribute.String("tier", tier.String()))
-		opts = r.eventOpts.put(k, []metric.AddOption{metric.WithAttributeSet(set)})
+		opts = r.eventOpts.Put(k, []metric.AddOption{metric.WithAttributeSet(set)})
 	}
 	r.events.Add(context.Background(), n, opts...)
 }
@@ -118,14 +117,14 @@ func (r *Recorder) ObserveLoad(cache string, d time.Duration, failed bool) {
 		return
 	}
 	k := loadKey{cache, failed}
-	opts, ok := r.loadOpts.get(k)
+	opts, ok := r.loadOpts.Get(k)
 	if !ok {
 		outcome := "ok"
 		if failed {
 			outcome = "error"
 		}
 		set := attribute.NewSet(attribute.String("cache", label(cache)), attribute.String("outcome", outcome))
-		opts = r.loadOpts.put(k, []metric.RecordOption{metric.WithAttributeSet(set)})
+		opts = r.loadOpts.Put(k, []metric.RecordOption{metric.WithAttributeSet(set)})
 	}
 	r.loads.Record(context.Background(), max(d, 0).Seconds(), opts...)
 }
@@ -136,10 +135,10 @@ func (r *Recorder) ObserveLockWait(cache string, d time.Duration) {
 	if r == nil {
 		return
 	}
-	opts, ok := r.waitOpts.get(cache)
+	opts, ok := r.waitOpts.Get(cache)
 	if !ok {
 		set := attribute.NewSet(attribute.String("cache", label(cache)))
-		opts = r.waitOpts.put(cache, []metric.RecordOption{metric.WithAttributeSet(set)})
+		opts = r.waitOpts.Put(cache, []metric.RecordOption{metric.WithAttributeSet(set)})
 	}
 	r.lockWait.Record(context.Background(), max(d, 0).Seconds(), opts...)
 }
@@ -147,47 +146,3 @@ func (r *Recorder) ObserveLockWait(cache string, d time.Duration) {
 // label makes s valid UTF-8, which OTLP's protobuf encoding requires of
 // every string.
 func label(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
-
-// boundMap is a copy-on-write map from a key to the options made for it.
-// A read is an atomic load and a map lookup: no lock, no allocation. A
-// write, once per key, copies the map; keys are few (caches × events ×
-// tiers), so copies are cheap and rare. The zero value is an empty map.
-type boundMap[K comparable, V any] struct {
-	m  atomic.Pointer[map[K]V] // never mutated once stored
-	mu sync.Mutex              // serialises put
-}
-
-// get returns the value for k, if any.
-func (b *boundMap[K, V]) get(k K) (V, bool) {
-	if m := b.m.Load(); m != nil {
-		v, ok := (*m)[k]
-		return v, ok
-	}
-	var zero V
-	return zero, false
-}
-
-// put stores v for k unless a value is there already, and returns the
-// value stored: racing puts of one key keep the first.
-func (b *boundMap[K, V]) put(k K, v V) V {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	old := b.m.Load()
-	if old != nil {
-		if cur, ok := (*old)[k]; ok {
-			return cur
-		}
-	}
-	var m map[K]V
-	if old == nil {
-		m = make(map[K]V, 1)
-	} else {
-		m = make(map[K]V, len(*old)+1)
-		for k, v := range *old {
-			m[k] = v
-		}
-	}
-	m[k] = v
-	b.m.Store(&m)
-	return v
-}

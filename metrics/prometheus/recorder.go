@@ -4,11 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hoard-cache/hoard"
+	"github.com/hoard-cache/hoard/internal/cowmap"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -22,9 +21,9 @@ type Recorder struct {
 
 	// The series bound so far, so the hot path skips the vectors' label
 	// hashing and locking.
-	counters  boundMap[eventKey, prometheus.Counter]
-	loadObs   boundMap[loadKey, prometheus.Observer]
-	lockWaits boundMap[string, prometheus.Observer]
+	counters  cowmap.Map[eventKey, prometheus.Counter]
+	loadObs   cowmap.Map[loadKey, prometheus.Observer]
+	lockWaits cowmap.Map[string, prometheus.Observer]
 }
 
 var _ hoard.Recorder = (*Recorder)(nil)
@@ -124,9 +123,9 @@ func (r *Recorder) Add(cache string, ev hoard.Event, tier hoard.Tier, n int64) {
 		return
 	}
 	k := eventKey{cache, ev, tier}
-	c, ok := r.counters.get(k)
+	c, ok := r.counters.Get(k)
 	if !ok {
-		c = r.counters.put(k, r.events.WithLabelValues(label(cache), ev.String(), tier.String()))
+		c = r.counters.Put(k, r.events.WithLabelValues(label(cache), ev.String(), tier.String()))
 	}
 	c.Add(float64(n))
 }
@@ -139,13 +138,13 @@ func (r *Recorder) ObserveLoad(cache string, d time.Duration, failed bool) {
 		return
 	}
 	k := loadKey{cache, failed}
-	o, ok := r.loadObs.get(k)
+	o, ok := r.loadObs.Get(k)
 	if !ok {
 		outcome := "ok"
 		if failed {
 			outcome = "error"
 		}
-		o = r.loadObs.put(k, r.loads.WithLabelValues(label(cache), outcome))
+		o = r.loadObs.Put(k, r.loads.WithLabelValues(label(cache), outcome))
 	}
 	o.Observe(max(d, 0).Seconds())
 }
@@ -156,57 +155,12 @@ func (r *Recorder) ObserveLockWait(cache string, d time.Duration) {
 	if r == nil {
 		return
 	}
-	o, ok := r.lockWaits.get(cache)
+	o, ok := r.lockWaits.Get(cache)
 	if !ok {
-		o = r.lockWaits.put(cache, r.lockWait.WithLabelValues(label(cache)))
+		o = r.lockWaits.Put(cache, r.lockWait.WithLabelValues(label(cache)))
 	}
 	o.Observe(max(d, 0).Seconds())
 }
 
 // label makes s a valid label value: client_golang panics on invalid UTF-8.
 func label(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
-
-// boundMap is a copy-on-write map from a key to the series bound for it.
-// A read is an atomic load and a map lookup: no lock, no allocation. A
-// write, once per key, copies the map; keys are few (caches × events ×
-// tiers), so copies are cheap and rare. The zero value is an empty map.
-type boundMap[K comparable, V any] struct {
-	m  atomic.Pointer[map[K]V] // never mutated once stored
-	mu sync.Mutex              // serialises put
-}
-
-// get returns the value for k, if any.
-func (b *boundMap[K, V]) get(k K) (V, bool) {
-	if m := b.m.Load(); m != nil {
-		v, ok := (*m)[k]
-		return v, ok
-	}
-	var zero V
-	return zero, false
-}
-
-// put stores v for k unless a value is there already, and returns the
-// value stored. Racing puts of one key keep the first; the vectors return
-// the same series for the same labels anyway.
-func (b *boundMap[K, V]) put(k K, v V) V {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	old := b.m.Load()
-	if old != nil {
-		if cur, ok := (*old)[k]; ok {
-			return cur
-		}
-	}
-	var m map[K]V
-	if old == nil {
-		m = make(map[K]V, 1)
-	} else {
-		m = make(map[K]V, len(*old)+1)
-		for k, v := range *old {
-			m[k] = v
-		}
-	}
-	m[k] = v
-	b.m.Store(&m)
-	return v
-}
