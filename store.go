@@ -79,7 +79,9 @@ func missingFunc(name string) error {
 
 type missingFuncError struct{ name string }
 
-func (e *missingFuncError) Error() string { return "hoard: invalid option: StoreFuncs." + e.name + " is nil" }
+func (e *missingFuncError) Error() string {
+	return "hoard: invalid option: StoreFuncs." + e.name + " is nil"
+}
 func (e *missingFuncError) Is(target error) bool { return target == ErrInvalidOption }
 
 // Versioner hands out the versions of writes: for each id, every version is
