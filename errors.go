@@ -49,6 +49,16 @@ var (
 	// past its limit (AsideOptions.LockWait) with LockFallbackError.
 	ErrLockTimeout = errors.New("hoard: lock wait timed out")
 
+	// ErrStoreFailed reports a write-through whose store write failed: the
+	// cache was left untouched.
+	ErrStoreFailed = errors.New("hoard: store write failed")
+
+	// ErrCacheFailed reports a write-through whose store write succeeded but
+	// whose cache update did not; the key was invalidated instead, or, when
+	// that failed too, the error says so and the cache may serve the old
+	// value until its TTL.
+	ErrCacheFailed = errors.New("hoard: cache update failed after the store write")
+
 	// ErrClosed reports a call on a cache that has been closed.
 	ErrClosed = errors.New("hoard: closed")
 )

@@ -1,0 +1,220 @@
+package hoard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// WriteMode says what a write-through does to the cache after the store
+// has the new value.
+type WriteMode uint8
+
+// The write modes.
+const (
+	// WriteUpdate writes the new value into the cache's tiers, so the next
+	// read is a hit. The default.
+	WriteUpdate WriteMode = iota
+	// WriteInvalidate deletes the key from the cache's tiers; the next read
+	// loads the new value.
+	WriteInvalidate
+)
+
+// Defaults of [WriteThroughOptions].
+const (
+	DefaultInvalidateAttempts = 3
+	DefaultInvalidateBackoff  = 50 * time.Millisecond
+)
+
+// WriteThroughOptions configure a [WriteThrough].
+type WriteThroughOptions[V any] struct {
+	// Aside is the cache-aside whose tiers and keys the writes keep
+	// coherent: its readers see every write-through. Required.
+	Aside *Aside[V]
+
+	// Store is the source of truth the writes go to first. Required.
+	Store Store[V]
+
+	// Versioner hands out the writes' versions. Default: a
+	// CounterVersioner on the Aside's shared tier when it is a Counter
+	// (shared by every process), else on its memory tier.
+	Versioner Versioner
+
+	// Mode is what a write does to the cache. Default: WriteUpdate.
+	Mode WriteMode
+
+	// InvalidateAttempts is how often a failed cache update is followed by
+	// attempts to invalidate the key. Default: DefaultInvalidateAttempts.
+	InvalidateAttempts int
+
+	// InvalidateBackoff is the wait before the first retry of an
+	// invalidation; it doubles with each. Default: DefaultInvalidateBackoff.
+	InvalidateBackoff time.Duration
+}
+
+// WriteThrough writes to the store first and then to the cache, so readers
+// of the [Aside] never see a value the store does not hold. A write that
+// loses a race (to another write, an invalidation, or a cache-aside load of
+// the old row) leaves the key invalidated rather than stale.
+type WriteThrough[V any] struct {
+	opts WriteThroughOptions[V]
+}
+
+// NewWriteThrough returns a write-through configured by opts.
+func NewWriteThrough[V any](opts WriteThroughOptions[V]) (*WriteThrough[V], error) {
+	switch {
+	case opts.Aside == nil:
+		return nil, fmt.Errorf("%w: write-through: no Aside", ErrInvalidOption)
+	case opts.Store == nil:
+		return nil, fmt.Errorf("%w: write-through %q: no Store", ErrInvalidOption, opts.Aside.opts.Name)
+	case opts.Mode > WriteInvalidate:
+		return nil, fmt.Errorf("%w: write-through %q: unknown Mode %d", ErrInvalidOption, opts.Aside.opts.Name, opts.Mode)
+	case opts.InvalidateAttempts < 0 || opts.InvalidateBackoff < 0:
+		return nil, fmt.Errorf("%w: write-through %q: negative InvalidateAttempts or InvalidateBackoff", ErrInvalidOption, opts.Aside.opts.Name)
+	}
+	if opts.Versioner == nil {
+		v, err := defaultVersioner(opts.Aside)
+		if err != nil {
+			return nil, err
+		}
+		opts.Versioner = v
+	}
+	if opts.InvalidateAttempts == 0 {
+		opts.InvalidateAttempts = DefaultInvalidateAttempts
+	}
+	if opts.InvalidateBackoff == 0 {
+		opts.InvalidateBackoff = DefaultInvalidateBackoff
+	}
+	return &WriteThrough[V]{opts: opts}, nil
+}
+
+// defaultVersioner is a CounterVersioner on the aside's shared tier, else
+// its memory tier, under the aside's key prefix.
+func defaultVersioner[V any](a *Aside[V]) (Versioner, error) {
+	for _, c := range []Cache[V]{a.opts.Shared, a.opts.Memory} {
+		if ctr, ok := c.(Counter); ok {
+			return CounterVersioner{Counter: ctr, Prefix: a.opts.Keys.Key("%version") + ":"}, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: write-through %q: no Versioner, and no tier of the Aside is a Counter", ErrInvalidOption, a.opts.Name)
+}
+
+// Put saves v as the value of id in the store, then updates (or
+// invalidates) the cache. If the store fails, the cache is untouched and
+// the error wraps [ErrStoreFailed]. If the cache fails after the store
+// succeeded, the key is invalidated, with retries, and the error wraps
+// [ErrCacheFailed].
+func (w *WriteThrough[V]) Put(ctx context.Context, id string, v V) error {
+	return w.write(ctx, id, &v)
+}
+
+// Delete removes id from the store, then invalidates it in the cache; the
+// errors are those of Put.
+func (w *WriteThrough[V]) Delete(ctx context.Context, id string) error {
+	return w.write(ctx, id, nil)
+}
+
+// write is Put (v set) or Delete (v nil).
+//
+// The order is what keeps the cache coherent with the store when writes of
+// one id race, here or in other processes. The cache tokens are taken
+// first, then the version, then the store is written, then each tier is
+// compare-and-set with its token. A write whose compare-and-set fails lost
+// to a later cache change and invalidates the key instead. A write whose
+// compare-and-set succeeds saw no cache change since its token; any write
+// that had finished before the token was taken also took its version
+// before, so this write's version is newer and the store holds this value.
+func (w *WriteThrough[V]) write(ctx context.Context, id string, v *V) error {
+	a := w.opts.Aside
+	key := a.opts.Keys.Key(id)
+	var mem, shared tierRead[V]
+	if w.opts.Mode == WriteUpdate && v != nil {
+		mem, shared = a.readBoth(ctx, key)
+	}
+	version, err := w.opts.Versioner.NextVersion(ctx, id)
+	if err != nil {
+		return fmt.Errorf("%w: write-through %q: version of %q: %w", ErrStoreFailed, a.opts.Name, id, err)
+	}
+	start := a.opts.Clock.Now()
+	if v != nil {
+		err = w.opts.Store.Save(ctx, id, *v, version)
+	} else {
+		err = w.opts.Store.Delete(ctx, id, version)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: write-through %q: %q: %w", ErrStoreFailed, a.opts.Name, id, err)
+	}
+	end := a.opts.Clock.Now()
+	if w.opts.Mode == WriteInvalidate || v == nil {
+		return w.invalidate(ctx, id, nil)
+	}
+	e := a.freshEntry(*v, end, end.Sub(start), 0)
+	var cacheErr error
+	if err := w.compareAndSet(ctx, a.opts.Shared, &shared, key, e); err != nil {
+		cacheErr = err
+	} else if err := w.compareAndSet(ctx, a.opts.Memory, &mem, key, a.forMemory(e, end)); err != nil {
+		cacheErr = err
+	}
+	if cacheErr == nil {
+		return nil
+	}
+	if errors.Is(cacheErr, ErrConflict) {
+		// Lost a race: invalidating is always safe, and the next read
+		// loads whatever the store now holds.
+		if err := w.invalidate(ctx, id, nil); err != nil {
+			return err
+		}
+		return nil
+	}
+	return w.invalidate(ctx, id, cacheErr)
+}
+
+// compareAndSet writes e to c if its token from r still holds; a tier that
+// could not give a token is refused the write (a conflict).
+func (w *WriteThrough[V]) compareAndSet(ctx context.Context, c Cache[V], r *tierRead[V], key string, e Entry[V]) error {
+	if c == nil {
+		return nil
+	}
+	cas, ok := c.(CompareAndSetter[V])
+	if !ok {
+		return c.Set(ctx, key, e)
+	}
+	if !r.hasTok {
+		return fmt.Errorf("%w: no token for %q", ErrConflict, key)
+	}
+	return cas.CompareAndSet(ctx, key, r.token, e)
+}
+
+// invalidate deletes id from the cache, retrying with backoff. cause is the
+// failed cache update that made it necessary, nil for a plain
+// invalidation. Any error returned wraps ErrCacheFailed.
+func (w *WriteThrough[V]) invalidate(ctx context.Context, id string, cause error) error {
+	a := w.opts.Aside
+	backoff := w.opts.InvalidateBackoff
+	var err error
+	for attempt := range w.opts.InvalidateAttempts {
+		if attempt > 0 {
+			if sleepErr := sleepCtx(ctx, backoff); sleepErr != nil {
+				err = errors.Join(err, sleepErr)
+				break
+			}
+			backoff *= 2
+		}
+		if err = a.Delete(ctx, id); err == nil {
+			break
+		}
+	}
+	switch {
+	case err != nil && cause != nil:
+		return fmt.Errorf("%w: write-through %q: %q stored; updating the cache failed (%w) and so did invalidating it: the cache may serve the old value until its TTL: %w",
+			ErrCacheFailed, a.opts.Name, id, cause, err)
+	case err != nil:
+		return fmt.Errorf("%w: write-through %q: %q stored; invalidating the cache failed: the cache may serve the old value until its TTL: %w",
+			ErrCacheFailed, a.opts.Name, id, err)
+	case cause != nil:
+		return fmt.Errorf("%w: write-through %q: %q stored; updating the cache failed, so the key was invalidated: %w",
+			ErrCacheFailed, a.opts.Name, id, cause)
+	}
+	return nil
+}
