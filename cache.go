@@ -167,6 +167,24 @@ type Counter interface {
 	IncrBy(ctx context.Context, key string, delta int64) (int64, error)
 }
 
+// TagClock is a [Cache] that keeps the clock of tag invalidation: one epoch
+// shared by every tag, and the epoch at which each tag was last
+// invalidated. An entry remembers the epoch read before its load began; it
+// is invalid once any of its tags was invalidated at a later epoch, so an
+// invalidation that lands while a load runs still poisons the load, even
+// though the load learns its tags only at its end.
+type TagClock interface {
+	// Epoch returns the current epoch. A clock that does not exist yet
+	// starts from the time in microseconds, as a [Counter] does.
+	Epoch(ctx context.Context) (int64, error)
+	// InvalidateTags advances the epoch and stamps every tag with the new
+	// epoch, atomically, and returns it.
+	InvalidateTags(ctx context.Context, tags ...string) (int64, error)
+	// TagEpochs returns the epoch at which each tag was last invalidated,
+	// aligned with tags; 0 for a tag never invalidated.
+	TagEpochs(ctx context.Context, tags []string) ([]int64, error)
+}
+
 // Token is a key's write position, taken by [CompareAndSetter.GetWithToken].
 // It is opaque: compare tokens only by handing them back to the cache.
 type Token uint64

@@ -38,6 +38,7 @@ var conformanceTests = []struct {
 	{"DeletePrefix", testDeletePrefix},
 	{"Clear", testClear},
 	{"Counter", testCounter},
+	{"TagClock", testTagClock},
 }
 
 func testGetMissing(t *testing.T, s *suite) {

@@ -255,3 +255,60 @@ func testCounter(t *testing.T, s *suite) {
 		t.Errorf("IncrBy(-3) = %d; want %d", got, start+workers*incs-3)
 	}
 }
+
+func testTagClock(t *testing.T, s *suite) {
+	tc, ok := s.Cache.(hoard.TagClock)
+	if !ok {
+		t.Skip("hoardtest: cache is no TagClock")
+	}
+	ctx := context.Background()
+	e0, err := tc.Epoch(ctx)
+	if err != nil {
+		t.Fatalf("Epoch: %v", err)
+	}
+	// The clock starts from the time in µs, so a lost one comes back later.
+	if now := s.now().UnixMicro(); e0 < now-int64(24*time.Hour/time.Microsecond) || e0 > now+int64(time.Hour/time.Microsecond) {
+		t.Errorf("epoch %d is not near the time in µs %d", e0, now)
+	}
+	a, b, never := s.key("tag-a"), s.key("tag-b"), s.key("tag-never")
+	e1, err := tc.InvalidateTags(ctx, a, b)
+	if err != nil {
+		t.Fatalf("InvalidateTags: %v", err)
+	}
+	if e1 <= e0 {
+		t.Fatalf("InvalidateTags returned epoch %d, not after %d", e1, e0)
+	}
+	e2, _ := tc.InvalidateTags(ctx, b)
+	got, err := tc.TagEpochs(ctx, []string{a, b, never})
+	if err != nil {
+		t.Fatalf("TagEpochs: %v", err)
+	}
+	if got[0] != e1 || got[1] != e2 || got[2] != 0 {
+		t.Errorf("TagEpochs = %v; want [%d %d 0]", got, e1, e2)
+	}
+	if cur, _ := tc.Epoch(ctx); cur < e2 {
+		t.Errorf("Epoch %d went back from %d", cur, e2)
+	}
+	// Concurrent invalidations each get an epoch of their own.
+	var mu sync.Mutex
+	seen := map[int64]bool{}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 20 {
+				e, err := tc.InvalidateTags(ctx, a)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				if seen[e] {
+					t.Errorf("epoch %d handed out twice", e)
+				}
+				seen[e] = true
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+}

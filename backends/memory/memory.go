@@ -28,6 +28,7 @@ type Cache[V any] struct {
 	entries  *otter.Cache[string, hoard.Entry[V]]
 	counters *otter.Cache[string, *counter]
 	gens     *generations
+	tags     tagClock
 	clock    hoard.Clock
 	weigher  func(string, V) int
 	maxValue int

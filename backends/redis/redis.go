@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 	"time"
 	"unsafe"
 
@@ -314,11 +313,7 @@ func (c *Cache[V]) IncrBy(ctx context.Context, key string, delta int64) (int64, 
 	if err != nil {
 		return 0, wrapErr("incrby", key, err)
 	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%w: redis: counter %q holds %q", hoard.ErrCorrupt, key, s)
-	}
-	return n, nil
+	return parseCount(key, s)
 }
 
 // newGeneration returns a random non-zero generation below absentBit.

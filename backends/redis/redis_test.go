@@ -1,6 +1,7 @@
 package redis_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -50,8 +51,30 @@ func TestConformanceMiniredis(t *testing.T) {
 	})
 }
 
+// cleanTagStamps deletes the tag stamps the suite leaves (they have no TTL:
+// a lost stamp would revive what it invalidated).
+func cleanTagStamps(t *testing.T, client goredis.UniversalClient) {
+	t.Cleanup(func() {
+		ctx := context.Background()
+		del := func(ctx context.Context, node *goredis.Client) error {
+			keys, err := node.Keys(ctx, "{hoard:tags}:tag:hoardtest:*").Result()
+			if err == nil && len(keys) > 0 {
+				err = node.Del(ctx, keys...).Err()
+			}
+			return err
+		}
+		switch c := client.(type) {
+		case *goredis.ClusterClient:
+			_ = c.ForEachMaster(ctx, del)
+		case *goredis.Client:
+			_ = del(ctx, c)
+		}
+	})
+}
+
 func TestConformanceRealRedis(t *testing.T) {
 	client := redistest.Real(t)
+	cleanTagStamps(t, client)
 	hoardtest.TestCache(t, func(t *testing.T) hoardtest.Subject {
 		return hoardtest.Subject{Cache: newCache(t, client, nil), MaxValueBytes: testMaxValue}
 	})
@@ -59,6 +82,7 @@ func TestConformanceRealRedis(t *testing.T) {
 
 func TestConformanceRedisCluster(t *testing.T) {
 	client := redistest.Cluster(t)
+	cleanTagStamps(t, client)
 	hoardtest.TestCache(t, func(t *testing.T) hoardtest.Subject {
 		return hoardtest.Subject{Cache: newCache(t, client, nil), MaxValueBytes: testMaxValue}
 	})
