@@ -65,6 +65,11 @@ type Entry[V any] struct {
 	// Tags name the families the entry belongs to (for example "product:42"),
 	// for tag invalidation.
 	Tags []string
+
+	// TagEpoch is the tag clock's epoch read before the load that produced
+	// the value (see [TagClock]): the entry is invalid once one of its Tags
+	// was invalidated at a later epoch.
+	TagEpoch int64
 }
 
 // KeepUntil is when a cache drops the entry: the later of ExpiresAt and

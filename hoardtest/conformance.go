@@ -56,6 +56,7 @@ func testSetGetRoundTrip(t *testing.T, s *suite) {
 		LoadDuration: 1234567 * time.Nanosecond,
 		Generation:   99, // ignored: the cache assigns its own
 		Tags:         []string{"product:7", "category:{x}", ""},
+		TagEpoch:     1_780_000_000_123_456,
 	}
 	s.mustSet(t, k, in)
 	out := s.mustGet(t, k)
@@ -82,6 +83,9 @@ func testSetGetRoundTrip(t *testing.T, s *suite) {
 	}
 	if !slices.Equal(out.Tags, in.Tags) {
 		t.Errorf("Tags = %q; want %q", out.Tags, in.Tags)
+	}
+	if out.TagEpoch != in.TagEpoch {
+		t.Errorf("TagEpoch = %d; want %d", out.TagEpoch, in.TagEpoch)
 	}
 	if out.Generation == 0 {
 		t.Error("Generation = 0; want the cache to assign one")

@@ -20,7 +20,8 @@ import (
 //	18     8    expires-at, Unix ns (0: never)
 //	26     8    stale-until, Unix ns (0: none)
 //	34     8    load duration, ns
-//	42     ...  if flagTags: uvarint count, then per tag uvarint length + bytes
+//	42     ...  if flagTags: uvarint count, then per tag uvarint length + bytes,
+//	            then the tag epoch as a uvarint
 //	...         payload: the codec's bytes (empty in negative entries and tombstones)
 //
 // A tombstone is what Delete leaves: an envelope with no payload whose only
@@ -50,6 +51,7 @@ type header struct {
 	staleUntil   int64
 	loadDuration int64
 	tags         []string
+	tagEpoch     int64
 }
 
 // appendEnvelope appends the envelope of h and payload to dst.
@@ -70,6 +72,7 @@ func appendEnvelope(dst []byte, h *header, payload []byte) []byte {
 			dst = binary.AppendUvarint(dst, uint64(len(t)))
 			dst = append(dst, t...)
 		}
+		dst = binary.AppendUvarint(dst, uint64(h.tagEpoch))
 	}
 	return append(dst, payload...)
 }
@@ -82,6 +85,7 @@ func envelopeSize(h *header, payloadLen int) int {
 		for _, t := range h.tags {
 			n += binary.MaxVarintLen64 + len(t)
 		}
+		n += binary.MaxVarintLen64
 	}
 	return n
 }
@@ -111,6 +115,11 @@ func decodeEnvelope(b []byte) (header, []byte, error) {
 		if h.tags, rest, err = decodeTags(rest); err != nil {
 			return h, nil, err
 		}
+		epoch, w := binary.Uvarint(rest)
+		if w <= 0 || epoch > math.MaxInt64 {
+			return h, nil, fmt.Errorf("%w: envelope tag epoch is malformed", hoard.ErrCorrupt)
+		}
+		h.tagEpoch, rest = int64(epoch), rest[w:]
 	}
 	h.flags &^= flagTags
 	if h.flags&(flagTombstone|flagNegative) != 0 && len(rest) > 0 {
@@ -159,6 +168,7 @@ func headerOf[V any](e *hoard.Entry[V]) header {
 		loadDuration: int64(e.LoadDuration),
 		generation:   e.Generation,
 		tags:         e.Tags,
+		tagEpoch:     max(e.TagEpoch, 0),
 	}
 	if e.Negative {
 		h.flags |= flagNegative
@@ -175,6 +185,7 @@ func setMeta[V any](e *hoard.Entry[V], h *header) {
 	e.Negative = h.flags&flagNegative != 0
 	e.Generation = h.generation
 	e.Tags = h.tags
+	e.TagEpoch = h.tagEpoch
 }
 
 // unixNano is t in Unix ns, 0 for the zero time, and clamped to the range

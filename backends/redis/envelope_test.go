@@ -18,7 +18,7 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 		{flags: flagTombstone, generation: ^uint64(0)},
 		{generation: 42, writtenAt: now.UnixNano(), expiresAt: now.Add(time.Hour).UnixNano(),
 			staleUntil: now.Add(2 * time.Hour).UnixNano(), loadDuration: int64(3 * time.Millisecond),
-			tags: []string{"a", "", "product:{42}", string(make([]byte, maxTagLen))}},
+			tags: []string{"a", "", "product:{42}", string(make([]byte, maxTagLen))}, tagEpoch: 1_800_000_000_000_000},
 	} {
 		var payload []byte
 		if h.flags == 0 {
@@ -34,7 +34,7 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 		}
 		if got.flags != h.flags || got.generation != h.generation || got.writtenAt != h.writtenAt ||
 			got.expiresAt != h.expiresAt || got.staleUntil != h.staleUntil ||
-			got.loadDuration != h.loadDuration || !slices.Equal(got.tags, h.tags) {
+			got.loadDuration != h.loadDuration || !slices.Equal(got.tags, h.tags) || got.tagEpoch != h.tagEpoch {
 			t.Errorf("decode = %+v; want %+v", got, h)
 		}
 		if !bytes.Equal(gotPayload, payload) {
@@ -61,6 +61,7 @@ func TestEnvelopeRejectsCorrupt(t *testing.T) {
 		"tag count huge":    append(append([]byte{}, valid[:headerLen]...), 0xff, 0xff, 0xff, 0xff, 0x0f),
 		"tag count zero":    append(append([]byte{}, valid[:headerLen]...), 0),
 		"tag past the end":  append(append([]byte{}, valid[:headerLen]...), 1, 50, 'a'),
+		"no tag epoch":      append(append([]byte{}, valid[:headerLen]...), 1, 1, 'a'),
 		"tag varint broken": append(append([]byte{}, valid[:headerLen]...), 0x80),
 		"tombstone payload": appendEnvelope(nil, &header{flags: flagTombstone}, []byte("x")),
 		"negative payload":  appendEnvelope(nil, &header{flags: flagNegative}, []byte("x")),
@@ -116,7 +117,7 @@ func FuzzDecodeEnvelope(f *testing.F) {
 		if again := appendEnvelope(nil, &h, payload); !bytes.Equal(again, b) {
 			// Only non-minimal varints may differ; they must decode the same.
 			h2, p2, err := decodeEnvelope(again)
-			if err != nil || !slices.Equal(h2.tags, h.tags) || !bytes.Equal(p2, payload) || h2.generation != h.generation {
+			if err != nil || !slices.Equal(h2.tags, h.tags) || !bytes.Equal(p2, payload) || h2.generation != h.generation || h2.tagEpoch != h.tagEpoch {
 				t.Fatalf("re-encoding changed the envelope: %x -> %x (%v)", b, again, err)
 			}
 		}
