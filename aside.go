@@ -18,6 +18,8 @@ type Aside[V any] struct {
 	flights    FlightGroup[V]
 	background backgroundLoads
 	backoff    refreshBackoff
+	// stopListening unsubscribes from the bus, once.
+	stopListening func()
 }
 
 // NewAside returns a cache-aside configured by opts. Bad options give an
@@ -30,15 +32,61 @@ func NewAside[V any](opts AsideOptions[V]) (*Aside[V], error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Aside[V]{opts: o}, nil
+	a := &Aside[V]{opts: o, stopListening: func() {}}
+	if o.Bus != nil {
+		a.stopListening = sync.OnceFunc(o.Bus.Subscribe(a.applyInvalidations))
+	}
+	return a, nil
 }
 
-// Close waits until the loads running in the background (past their soft
-// timeout, or early refreshes) have finished, or ctx ends. The Aside stays
-// usable: loads that later calls send to the background are again waited
-// for by the next Close.
+// Close stops listening to the bus and waits until the loads running in
+// the background (past their soft timeout, or early refreshes) have
+// finished, or ctx ends. The Aside stays usable, without the bus: loads
+// that later calls send to the background are waited for by the next Close.
 func (a *Aside[V]) Close(ctx context.Context) error {
+	a.stopListening()
 	return a.background.wait(ctx)
+}
+
+// applyInvalidations evicts what other instances invalidated from the
+// memory tier. A memory delete also poisons the loads in flight here: their
+// write-back to memory fails its compare-and-set.
+func (a *Aside[V]) applyInvalidations(events []Invalidation) {
+	mem := a.opts.Memory
+	if mem == nil {
+		return
+	}
+	ctx := context.Background()
+	for _, ev := range events {
+		var err error
+		switch ev.Kind {
+		case InvalidateKey:
+			err = mem.Delete(ctx, ev.Value)
+		case InvalidatePrefix:
+			if pd, ok := mem.(PrefixDeleter); ok {
+				_, err = pd.DeletePrefix(ctx, ev.Value)
+			} else {
+				err = a.flushMemory(ctx)
+			}
+		case InvalidateAll:
+			err = a.flushMemory(ctx)
+		default:
+			continue // tags and namespaces are checked on read
+		}
+		if err != nil {
+			a.opts.Metrics.Add(EventBackendError, TierMemory, 1)
+			continue
+		}
+		a.opts.Metrics.Add(EventInvalidation, TierMemory, 1)
+	}
+}
+
+// flushMemory empties the memory tier.
+func (a *Aside[V]) flushMemory(ctx context.Context) error {
+	if cl, ok := a.opts.Memory.(Clearer); ok {
+		return cl.Clear(ctx)
+	}
+	return fmt.Errorf("hoard: aside %q: the memory tier cannot be flushed (no Clear): it may serve stale values until MemoryTTL", a.opts.Name)
 }
 
 // Delete invalidates ids in both tiers: the shared tier first, then the
@@ -51,11 +99,16 @@ func (a *Aside[V]) Delete(ctx context.Context, ids ...string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	keys := make([]string, len(ids))
-	for i, id := range ids {
-		keys[i] = a.opts.Keys.Key(id)
-	}
+	keys := make([]string, 0, len(ids))
 	var errs []error
+	for _, id := range ids {
+		key, err := a.storageKey(ctx, id)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		keys = append(keys, key)
+	}
 	for _, c := range []Cache[V]{a.opts.Shared, a.opts.Memory} {
 		if c != nil {
 			if err := c.Delete(ctx, keys...); err != nil {
@@ -63,7 +116,16 @@ func (a *Aside[V]) Delete(ctx context.Context, ids ...string) error {
 			}
 		}
 	}
-	a.opts.Metrics.Add(EventInvalidation, TierNone, int64(len(ids)))
+	a.opts.Metrics.Add(EventInvalidation, TierNone, int64(len(keys)))
+	if a.opts.Bus != nil && len(keys) > 0 {
+		events := make([]Invalidation, len(keys))
+		for i, k := range keys {
+			events[i] = Invalidation{Kind: InvalidateKey, Value: k}
+		}
+		if err := a.opts.Bus.Publish(ctx, events...); err != nil {
+			errs = append(errs, fmt.Errorf("deleted here, but telling other instances failed (they see it within MemoryTTL): %w", err))
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("hoard: aside %q: delete: %w", a.opts.Name, err)
 	}
@@ -73,8 +135,49 @@ func (a *Aside[V]) Delete(ctx context.Context, ids ...string) error {
 // Metrics returns the cache's metrics.
 func (a *Aside[V]) Metrics() *Metrics { return a.opts.Metrics }
 
-// Key returns the storage key of id.
-func (a *Aside[V]) Key(id string) string { return a.opts.Keys.Key(id) }
+// Key returns the storage key of id: with a Namespace, under the version
+// this instance knows now, or "" when that cannot be read.
+func (a *Aside[V]) Key(id string) string {
+	k, _ := a.storageKey(context.Background(), id)
+	return k
+}
+
+// storageKey is the key of id in the tiers: with a Namespace, the
+// namespace's current version is a part of it.
+func (a *Aside[V]) storageKey(ctx context.Context, id string) (string, error) {
+	ns, err := a.namespaceText(ctx)
+	if err != nil {
+		return "", err
+	}
+	return a.keyIn(ns, id), nil
+}
+
+// keyIn is the key of id in namespace version ns ("" for none).
+func (a *Aside[V]) keyIn(ns, id string) string {
+	if ns == "" {
+		return a.opts.Keys.Key(id)
+	}
+	return a.opts.Keys.Key(ns, id)
+}
+
+// namespaceText is the namespace's version as a key part, "" without a
+// namespace.
+func (a *Aside[V]) namespaceText(ctx context.Context) (string, error) {
+	if a.opts.Namespace == "" {
+		return "", nil
+	}
+	v, err := a.opts.Invalidator.namespaceVersion(ctx, a.opts.Namespace)
+	if err != nil {
+		return "", fmt.Errorf("hoard: aside %q: %w", a.opts.Name, err)
+	}
+	return v.text, nil
+}
+
+// usable reports whether an entry may be served: no tag of it was
+// invalidated after its load began.
+func (a *Aside[V]) usable(ctx context.Context, e *Entry[V]) bool {
+	return len(e.Tags) == 0 || a.opts.Invalidator == nil || a.opts.Invalidator.valid(ctx, e.Tags, e.TagEpoch)
+}
 
 // Get returns the value of id: from the memory tier, the shared tier, or
 // loader. A "not found" from the loader (cached for the negative TTL) gives
@@ -86,20 +189,28 @@ func (a *Aside[V]) Key(id string) string { return a.opts.Keys.Key(id) }
 // metrics and read past.
 func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, error) {
 	now := a.opts.Clock.Now()
+	ns, err := a.namespaceText(ctx)
+	if err != nil {
+		// Without the namespace's version there is no key: answer from
+		// the source, uncached.
+		a.opts.Metrics.Add(EventBackendError, TierRedis, 1)
+		r := a.callLoader(ctx, id, loader, nil)
+		return r.value, r.err
+	}
 	if a.opts.Memory != nil {
-		if e, err := a.memoryGet(ctx, id); err == nil && e.IsFresh(now) {
+		if e, err := a.memoryGet(ctx, ns, id); err == nil && e.IsFresh(now) && a.usable(ctx, &e) {
 			a.maybeRefreshEarly(ctx, id, loader, &e, now)
 			return a.answer(&e, TierMemory)
 		} else if err != nil && !errors.Is(err, ErrNotFound) {
 			a.opts.Metrics.Add(EventBackendError, TierMemory, 1)
 		}
 	}
-	key := a.opts.Keys.Key(id)
+	key := a.keyIn(ns, id)
 	if a.opts.Shared != nil {
 		// The memory tier's token is taken before the shared tier is read,
 		// so an invalidation in between keeps the value out of memory.
 		mem := a.read(ctx, a.opts.Memory, TierMemory, key)
-		if e, err := a.opts.Shared.Get(ctx, key); err == nil && e.IsFresh(now) {
+		if e, err := a.opts.Shared.Get(ctx, key); err == nil && e.IsFresh(now) && a.usable(ctx, &e) {
 			a.writeBack(ctx, a.opts.Memory, &mem, key, a.forMemory(e, now))
 			a.maybeRefreshEarly(ctx, id, loader, &e, now)
 			return a.answer(&e, TierRedis)
@@ -118,13 +229,17 @@ var keyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 128); return &
 
 // memoryGet reads id from the memory tier, building its key in a reused
 // buffer when the tier can look keys up from bytes: a hit allocates nothing.
-func (a *Aside[V]) memoryGet(ctx context.Context, id string) (Entry[V], error) {
+func (a *Aside[V]) memoryGet(ctx context.Context, ns, id string) (Entry[V], error) {
 	bg, ok := a.opts.Memory.(KeyBytesGetter[V])
 	if !ok {
-		return a.opts.Memory.Get(ctx, a.opts.Keys.Key(id))
+		return a.opts.Memory.Get(ctx, a.keyIn(ns, id))
 	}
 	buf := keyBuffers.Get().(*[]byte)
-	*buf = a.opts.Keys.AppendKey((*buf)[:0], id)
+	if ns != "" {
+		*buf = a.opts.Keys.AppendKey((*buf)[:0], ns, id)
+	} else {
+		*buf = a.opts.Keys.AppendKey((*buf)[:0], id)
+	}
 	e, err := bg.GetBytes(ctx, *buf)
 	if cap(*buf) <= 1024 {
 		keyBuffers.Put(buf)
@@ -164,7 +279,9 @@ func (a *Aside[V]) read(ctx context.Context, c Cache[V], tier Tier, key string) 
 	} else {
 		r.entry, err = c.Get(ctx, key)
 	}
-	r.found = err == nil
+	// An entry whose tags were invalidated is as good as absent: never
+	// served, not even stale.
+	r.found = err == nil && a.usable(ctx, &r.entry)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		a.opts.Metrics.Add(EventBackendError, tier, 1)
 	}
@@ -341,6 +458,11 @@ type loadResult[V any] struct {
 	took     time.Duration
 	ttl      time.Duration // the loader's own TTL (SetTTL), 0 for the cache's
 	previous *Entry[V]     // the entry the load refreshed, nil when none
+	tags     []string      // the loader's tags (SetTags)
+	epoch    int64         // the tag epoch read before the load
+	// untaggable marks a load that set tags while the tag epoch could not
+	// be read: its value cannot be checked later, so it is not cached.
+	untaggable bool
 }
 
 // callLoader calls the loader under LoadTimeout, with a ctx that lets it set
@@ -351,11 +473,18 @@ func (a *Aside[V]) callLoader(ctx context.Context, id string, loader Loader[V], 
 		ctx, cancel = context.WithTimeout(ctx, a.opts.LoadTimeout)
 		defer cancel()
 	}
+	var epoch int64
+	var epochErr error
+	if a.opts.Invalidator != nil {
+		// Read before the load, so an invalidation during it poisons it.
+		epoch, epochErr = a.opts.Invalidator.epoch(ctx)
+	}
 	ctx, lc := withLoadControl(ctx, previous)
 	start := a.opts.Clock.Now()
 	v, err := loader.Load(ctx, id)
 	end := a.opts.Clock.Now()
-	r := loadResult[V]{value: v, err: err, end: end, took: end.Sub(start), ttl: lc.ttl, previous: previous}
+	r := loadResult[V]{value: v, err: err, end: end, took: end.Sub(start), ttl: lc.ttl, previous: previous,
+		tags: lc.tags, epoch: epoch, untaggable: len(lc.tags) > 0 && epochErr != nil}
 	if errors.Is(err, ErrNotModified) && previous == nil {
 		r.err = fmt.Errorf("hoard: the loader answered not modified, but nothing was cached: %w", err)
 	}
@@ -390,12 +519,21 @@ func (a *Aside[V]) finishLoad(ctx context.Context, id, key string, mem, shared *
 	var zero V
 	switch {
 	case r.err == nil:
-		a.store(ctx, key, mem, shared, a.freshEntry(r.value, r.end, r.took, r.ttl), r.end)
+		if r.untaggable {
+			a.opts.Metrics.Add(EventBackendError, TierRedis, 1)
+			return r.value, nil
+		}
+		e := a.freshEntry(r.value, r.end, r.took, r.ttl)
+		e.Tags, e.TagEpoch = r.tags, r.epoch
+		a.store(ctx, key, mem, shared, e, r.end)
 		return r.value, nil
 	case r.notModified():
 		// The source confirms the previous value: renew its freshness.
 		e := a.freshEntry(r.previous.Value, r.end, r.took, r.ttl)
-		e.Negative, e.Tags = r.previous.Negative, r.previous.Tags
+		e.Negative, e.Tags, e.TagEpoch = r.previous.Negative, r.previous.Tags, r.epoch
+		if len(r.tags) > 0 {
+			e.Tags = r.tags
+		}
 		a.store(ctx, key, mem, shared, e, r.end)
 		if e.Negative {
 			return zero, ErrNotFound

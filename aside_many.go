@@ -60,12 +60,19 @@ func (r *batchRead[V]) asTierRead() *tierRead[V] {
 func (a *Aside[V]) GetMany(ctx context.Context, ids []string, loader BatchLoader[V]) (map[string]V, error) {
 	out := make(map[string]V, len(ids))
 	now := a.opts.Clock.Now()
+	ns, err := a.namespaceText(ctx)
+	if err != nil {
+		// Without the namespace's version there are no keys: answer from
+		// the source, uncached.
+		a.opts.Metrics.Add(EventBackendError, TierRedis, 1)
+		return loader.LoadMany(ctx, ids)
+	}
 	all := make([]batchKey[V], 0, len(ids))
 	seen := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		if !seen[id] {
 			seen[id] = true
-			all = append(all, batchKey[V]{id: id, key: a.opts.Keys.Key(id)})
+			all = append(all, batchKey[V]{id: id, key: a.keyIn(ns, id)})
 		}
 	}
 	pending := make([]*batchKey[V], len(all))
@@ -164,6 +171,7 @@ func (a *Aside[V]) readBatch(ctx context.Context, c Cache[V], tier Tier, pending
 	var fill []batchWrite[V]
 	for _, b := range pending {
 		e, ok := found[b.key]
+		ok = ok && a.usable(ctx, &e) // invalidated by a tag: never served
 		if !ok || !e.IsFresh(now) {
 			if ok && e.IsKept(now) {
 				slot(b).stale = &e

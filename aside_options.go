@@ -134,6 +134,21 @@ type AsideOptions[V any] struct {
 	// readers wait for the load (up to LoadTimeout).
 	SoftTimeout time.Duration
 
+	// Bus, when set, carries this cache's invalidations to every other
+	// instance (Delete publishes the keys it deleted) and theirs to this
+	// one, which evicts them from its memory tier. Default: nil; other
+	// instances then see a change within MemoryTTL.
+	Bus Bus
+
+	// Invalidator enables namespaces and tags (see [Invalidator]). Default:
+	// nil.
+	Invalidator *Invalidator
+
+	// Namespace, with an Invalidator, puts the namespace's version in every
+	// key, so Invalidator.BumpNamespace makes them all unreachable at once.
+	// Default: "", no namespace.
+	Namespace string
+
 	// Metrics counts what the cache does. Default: a new Metrics named
 	// Name, with no Recorder; read it with [Aside.Metrics].
 	Metrics *Metrics
@@ -150,6 +165,8 @@ func (o *AsideOptions[V]) validate() error {
 	switch {
 	case o.Memory == nil && o.Shared == nil:
 		return fmt.Errorf("%w: aside %q: no tier: set Memory, Shared or both", ErrInvalidOption, o.Name)
+	case o.Namespace != "" && o.Invalidator == nil:
+		return fmt.Errorf("%w: aside %q: Namespace %q needs an Invalidator", ErrInvalidOption, o.Name, o.Namespace)
 	case o.TTL < 0:
 		return fmt.Errorf("%w: aside %q: TTL %v is negative", ErrInvalidOption, o.Name, o.TTL)
 	case o.Jitter > 1:

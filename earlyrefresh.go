@@ -51,6 +51,7 @@ var ErrNotModified = errors.New("hoard: not modified")
 type loadControl struct {
 	ttl      time.Duration // the TTL the loader chose; 0: the cache's
 	previous any           // *Entry[V] the load refreshes, or nil
+	tags     []string      // the tags the loader gave its value
 }
 
 type loadControlKey struct{}
@@ -72,6 +73,17 @@ func withLoadControl[V any](ctx context.Context, previous *Entry[V]) (context.Co
 func SetTTL(ctx context.Context, ttl time.Duration) {
 	if lc, ok := ctx.Value(loadControlKey{}).(*loadControl); ok && ttl > 0 {
 		lc.ttl = ttl
+	}
+}
+
+// SetTags, called by a loader with the ctx it was given, tags the value it
+// returns (for example "product:42", "category:7"), so that
+// [Invalidator.InvalidateTags] of any of them makes the cached value invalid
+// everywhere. It needs AsideOptions.Invalidator; it does nothing outside a
+// load. Batch loads cannot tag their values.
+func SetTags(ctx context.Context, tags ...string) {
+	if lc, ok := ctx.Value(loadControlKey{}).(*loadControl); ok {
+		lc.tags = append(lc.tags, tags...)
 	}
 }
 
@@ -106,8 +118,8 @@ func (a *Aside[V]) maybeRefreshEarly(ctx context.Context, id string, loader Load
 	if !xfetch(e.ExpiresAt, e.LoadDuration, now, a.opts.Beta, 1-a.opts.Rand()) {
 		return
 	}
-	key := a.opts.Keys.Key(id)
-	if a.backoff.waiting(key, now) {
+	key, err := a.storageKey(ctx, id)
+	if err != nil || a.backoff.waiting(key, now) {
 		return
 	}
 	current := *e

@@ -127,7 +127,10 @@ func (w *WriteThrough[V]) Delete(ctx context.Context, id string) error {
 // before, so this write's version is newer and the store holds this value.
 func (w *WriteThrough[V]) write(ctx context.Context, id string, v *V) error {
 	a := w.opts.Aside
-	key := a.opts.Keys.Key(id)
+	key, err := a.storageKey(ctx, id)
+	if err != nil {
+		return fmt.Errorf("%w: write-through %q: nothing written: %w", ErrStoreFailed, a.opts.Name, err)
+	}
 	var mem, shared tierRead[V]
 	if w.opts.Mode == WriteUpdate && v != nil {
 		mem, shared = a.readBoth(ctx, key)

@@ -1,0 +1,265 @@
+package hoard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/maypok86/otter/v2"
+)
+
+// Defaults of [InvalidatorOptions].
+const (
+	DefaultMaxStaleness    = time.Second
+	DefaultMaxLocalTags    = 100_000
+	DefaultNamespacePrefix = "hoard:ns:"
+)
+
+// InvalidatorOptions configure an [Invalidator].
+type InvalidatorOptions struct {
+	// Counter keeps the namespace versions; TagClock keeps the tag epoch
+	// and stamps. Give both the shared (Redis) tier so every instance sees
+	// the same, and they survive the data's TTLs (they have none). The
+	// Redis backend is both. Required.
+	Counter  Counter
+	TagClock TagClock
+
+	// Bus tells other instances of bumps and tag invalidations at once;
+	// without it they learn of them within MaxStaleness.
+	Bus Bus
+
+	// MaxStaleness is how long an instance trusts its local copy of a
+	// namespace version or a tag stamp before reading it again: the
+	// backstop for a lost bus message. Default: DefaultMaxStaleness.
+	MaxStaleness time.Duration
+
+	// MaxLocal bounds the versions and stamps kept locally. Default:
+	// DefaultMaxLocalTags.
+	MaxLocal int
+
+	// NamespacePrefix prefixes the namespace counters' keys. Default:
+	// DefaultNamespacePrefix.
+	NamespacePrefix string
+
+	// Clock reads the time for MaxStaleness. Default: the system clock.
+	Clock Clock
+}
+
+// Invalidator makes whole families of entries unreachable in O(1), without
+// scanning keys:
+//
+//   - Namespaces: an [Aside] with AsideOptions.Namespace puts the
+//     namespace's version in every key; [Invalidator.BumpNamespace]
+//     increments it, so every old key is unreachable at once and expires
+//     by its TTL.
+//   - Tags: a loader tags its value ([SetTags]); [Invalidator.InvalidateTags]
+//     stamps the tags, and every entry loaded before is invalid from then
+//     on, checked on read, as FusionCache and HybridCache do.
+//
+// Each instance keeps the versions and stamps it reads for MaxStaleness,
+// and drops them early when the bus tells of a change. The counters start
+// from the time, so a Redis restarted empty never brings old entries back.
+type Invalidator struct {
+	opts        InvalidatorOptions
+	namespaces  *otter.Cache[string, namespaceVersion]
+	stamps      *otter.Cache[string, int64]
+	unsubscribe func()
+}
+
+// namespaceVersion is a namespace's version and its text, kept together
+// so building a key does not format the number each time.
+type namespaceVersion struct {
+	n    int64
+	text string
+}
+
+// NewInvalidator returns an invalidator configured by opts. Close it to
+// stop listening to the bus.
+func NewInvalidator(opts InvalidatorOptions) (*Invalidator, error) {
+	switch {
+	case opts.Counter == nil || opts.TagClock == nil:
+		return nil, fmt.Errorf("%w: invalidator: Counter and TagClock are required (a Redis cache is both)", ErrInvalidOption)
+	case opts.MaxStaleness < 0 || opts.MaxLocal < 0:
+		return nil, fmt.Errorf("%w: invalidator: negative MaxStaleness or MaxLocal", ErrInvalidOption)
+	}
+	if opts.MaxStaleness == 0 {
+		opts.MaxStaleness = DefaultMaxStaleness
+	}
+	if opts.MaxLocal == 0 {
+		opts.MaxLocal = DefaultMaxLocalTags
+	}
+	if opts.NamespacePrefix == "" {
+		opts.NamespacePrefix = DefaultNamespacePrefix
+	}
+	opts.Clock = ClockOrSystem(opts.Clock)
+	clock := otterClockOf(opts.Clock)
+	namespaces, err := otter.New(&otter.Options[string, namespaceVersion]{
+		MaximumSize: opts.MaxLocal, ExpiryCalculator: otter.ExpiryWriting[string, namespaceVersion](opts.MaxStaleness), Clock: clock,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: invalidator: %w", ErrInvalidOption, err)
+	}
+	stamps, err := otter.New(&otter.Options[string, int64]{
+		MaximumSize: opts.MaxLocal, ExpiryCalculator: otter.ExpiryWriting[string, int64](opts.MaxStaleness), Clock: clock,
+	})
+	if err != nil {
+		namespaces.StopAllGoroutines()
+		return nil, fmt.Errorf("%w: invalidator: %w", ErrInvalidOption, err)
+	}
+	inv := &Invalidator{opts: opts, namespaces: namespaces, stamps: stamps}
+	if opts.Bus != nil {
+		inv.unsubscribe = opts.Bus.Subscribe(inv.apply)
+	}
+	return inv, nil
+}
+
+// apply drops the local copies the bus says are out of date.
+func (inv *Invalidator) apply(events []Invalidation) {
+	for _, ev := range events {
+		switch ev.Kind {
+		case InvalidateNamespace:
+			inv.namespaces.Invalidate(ev.Value)
+		case InvalidateTag:
+			inv.stamps.Invalidate(ev.Value)
+		case InvalidateAll:
+			inv.namespaces.InvalidateAll()
+			inv.stamps.InvalidateAll()
+		}
+	}
+}
+
+// Close stops listening to the bus and the local caches' clean-up.
+func (inv *Invalidator) Close() error {
+	if inv.unsubscribe != nil {
+		inv.unsubscribe()
+	}
+	inv.namespaces.StopAllGoroutines()
+	inv.stamps.StopAllGoroutines()
+	return nil
+}
+
+// NamespaceVersion returns the current version of namespace ns, from the
+// local copy when it is younger than MaxStaleness.
+func (inv *Invalidator) NamespaceVersion(ctx context.Context, ns string) (int64, error) {
+	v, err := inv.namespaceVersion(ctx, ns)
+	return v.n, err
+}
+
+func (inv *Invalidator) namespaceVersion(ctx context.Context, ns string) (namespaceVersion, error) {
+	if v, ok := inv.namespaces.GetIfPresent(ns); ok {
+		return v, nil
+	}
+	n, err := inv.opts.Counter.IncrBy(ctx, inv.opts.NamespacePrefix+ns, 0)
+	if err != nil {
+		return namespaceVersion{}, fmt.Errorf("hoard: namespace %q version: %w", ns, err)
+	}
+	v := namespaceVersion{n: n, text: strconv.FormatInt(n, 36)}
+	inv.namespaces.Set(ns, v)
+	return v, nil
+}
+
+// BumpNamespace makes every key of namespace ns unreachable, in O(1): the
+// namespace's version moves on, and keys carry the version. Other
+// instances learn of it through the bus at once, or within MaxStaleness.
+func (inv *Invalidator) BumpNamespace(ctx context.Context, ns string) (int64, error) {
+	n, err := inv.opts.Counter.IncrBy(ctx, inv.opts.NamespacePrefix+ns, 1)
+	if err != nil {
+		return 0, fmt.Errorf("hoard: bump namespace %q: %w", ns, err)
+	}
+	inv.namespaces.Set(ns, namespaceVersion{n: n, text: strconv.FormatInt(n, 36)})
+	return n, inv.publish(ctx, InvalidateNamespace, ns)
+}
+
+// InvalidateTags makes every entry tagged with one of tags, loaded before
+// the call, invalid everywhere: readers check an entry's tags on every read
+// and treat an invalidated one as absent, never serving it, not even stale.
+func (inv *Invalidator) InvalidateTags(ctx context.Context, tags ...string) error {
+	if len(tags) == 0 {
+		return nil
+	}
+	epoch, err := inv.opts.TagClock.InvalidateTags(ctx, tags...)
+	if err != nil {
+		return fmt.Errorf("hoard: invalidate tags %q: %w", tags, err)
+	}
+	for _, t := range tags {
+		inv.stamps.Set(t, epoch)
+	}
+	return inv.publish(ctx, InvalidateTag, tags...)
+}
+
+// publish tells the other instances, when there is a bus.
+func (inv *Invalidator) publish(ctx context.Context, kind InvalidationKind, values ...string) error {
+	if inv.opts.Bus == nil {
+		return nil
+	}
+	events := make([]Invalidation, len(values))
+	for i, v := range values {
+		events[i] = Invalidation{Kind: kind, Value: v}
+	}
+	if err := inv.opts.Bus.Publish(ctx, events...); err != nil {
+		return fmt.Errorf("hoard: invalidation done, but telling other instances failed (they learn within MaxStaleness): %w", err)
+	}
+	return nil
+}
+
+// epoch reads the tag clock's epoch for a load about to begin. It is read
+// from the tag clock every time: a load costs a round trip to its source
+// anyway, and a stale epoch would only make fresh entries look invalid.
+func (inv *Invalidator) epoch(ctx context.Context) (int64, error) {
+	return inv.opts.TagClock.Epoch(ctx)
+}
+
+// valid reports whether an entry loaded at epoch with tags is still valid:
+// no tag of it was invalidated at a later epoch. An error (the tag clock
+// unreachable) reports false: an entry that cannot be checked is not served.
+func (inv *Invalidator) valid(ctx context.Context, tags []string, epoch int64) bool {
+	var missing []string
+	for _, t := range tags {
+		stamp, ok := inv.stamps.GetIfPresent(t)
+		if !ok {
+			missing = append(missing, t)
+			continue
+		}
+		if stamp > epoch {
+			return false
+		}
+	}
+	if len(missing) == 0 {
+		return true
+	}
+	stamps, err := inv.opts.TagClock.TagEpochs(ctx, missing)
+	if err != nil {
+		return false
+	}
+	ok := true
+	for i, t := range missing {
+		inv.stamps.Set(t, stamps[i])
+		if stamps[i] > epoch {
+			ok = false
+		}
+	}
+	return ok
+}
+
+// errNoTagEpoch marks a load whose tag epoch could not be read: its value
+// is returned but not cached, since it could not be checked later.
+var errNoTagEpoch = errors.New("hoard: tag epoch unreadable")
+
+// otterClockOf gives otter the hoard clock: nil (otter's own) for the
+// system clock, else an adapter that never ticks.
+func otterClockOf(c Clock) otter.Clock {
+	if _, ok := c.(SystemClock); ok {
+		return nil
+	}
+	if oc, ok := c.(otter.Clock); ok {
+		return oc
+	}
+	return tickless{c}
+}
+
+type tickless struct{ Clock }
+
+func (t tickless) NowNano() int64                    { return t.Now().UnixNano() }
+func (tickless) Tick(time.Duration) <-chan time.Time { return nil }
