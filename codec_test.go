@@ -479,8 +479,11 @@ func TestCompressedLyingLength(t *testing.T) {
 		if !errors.Is(err, tc.want) {
 			t.Errorf("claim %d: err = %v, want %v", tc.claim, err, tc.want)
 		}
-		if allocated > 1<<20+64<<10 {
-			t.Errorf("claim %d: allocated %d bytes", tc.claim, allocated)
+		// Bounded by MaxDecodedSize (1 MiB here), whatever the claim: a
+		// 4 GiB claim allocates nothing like it. Twice the bound leaves room
+		// for size-class rounding and the runtime's own allocations.
+		if allocated > 2<<20 {
+			t.Errorf("claim %d: allocated %d bytes, over twice MaxDecodedSize", tc.claim, allocated)
 		}
 	}
 }
