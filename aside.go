@@ -48,6 +48,46 @@ func (a *Aside[V]) Close(ctx context.Context) error {
 	return a.background.wait(ctx)
 }
 
+// DeletePrefix invalidates every id that starts with idPrefix, in both
+// tiers of this instance, and tells other instances through the bus. On
+// Redis it SCANs the keyspace: O(n) in the keys Redis holds, and a key
+// written while it runs may survive it. Prefer a Namespace bump or tags,
+// which invalidate in O(1). It returns how many shared-tier keys it deleted.
+func (a *Aside[V]) DeletePrefix(ctx context.Context, idPrefix string) (int, error) {
+	ns, err := a.namespaceText(ctx)
+	if err != nil {
+		return 0, err
+	}
+	// Escaping is byte by byte, so the key of idPrefix is a prefix of the
+	// key of every id that starts with it. Only the trailing part
+	// separator is absent: a prefix of the last part.
+	prefix := a.keyIn(ns, idPrefix)
+	var errs []error
+	n := 0
+	if pd, ok := a.opts.Shared.(PrefixDeleter); ok {
+		n, err = pd.DeletePrefix(ctx, prefix)
+		errs = append(errs, err)
+	} else if a.opts.Shared != nil {
+		errs = append(errs, fmt.Errorf("hoard: aside %q: the shared tier cannot delete by prefix", a.opts.Name))
+	}
+	if a.opts.Memory != nil {
+		if pd, ok := a.opts.Memory.(PrefixDeleter); ok {
+			_, err = pd.DeletePrefix(ctx, prefix)
+		} else {
+			err = a.flushMemory(ctx)
+		}
+		errs = append(errs, err)
+	}
+	a.opts.Metrics.Add(EventInvalidation, TierNone, int64(n))
+	if a.opts.Bus != nil {
+		errs = append(errs, a.opts.Bus.Publish(ctx, Invalidation{Kind: InvalidatePrefix, Value: prefix}))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return n, fmt.Errorf("hoard: aside %q: delete prefix %q: %w", a.opts.Name, idPrefix, err)
+	}
+	return n, nil
+}
+
 // applyInvalidations evicts what other instances invalidated from the
 // memory tier. A memory delete also poisons the loads in flight here: their
 // write-back to memory fails its compare-and-set.

@@ -244,3 +244,32 @@ func TestMemoryTTLBoundsStaleness(t *testing.T) {
 		t.Fatalf("B after MemoryTTL = %q; want new", v)
 	}
 }
+
+func TestDeletePrefixEverywhere(t *testing.T) {
+	f := newFleet(t, 2, hoard.AsideOptions[string]{TTL: time.Hour, MemoryTTL: time.Hour})
+	ctx := context.Background()
+	src := &counting{}
+	src.value.Store("old")
+	ids := []string{"user:1", "user:2", "user:10", "team:1"}
+	for _, m := range f.instances {
+		for _, id := range ids {
+			_, _ = m.aside.Get(ctx, id, src)
+		}
+	}
+	src.value.Store("new")
+	n, err := f.instances[0].aside.DeletePrefix(ctx, "user:")
+	if err != nil || n != 3 {
+		t.Fatalf("DeletePrefix = %d, %v; want 3", n, err)
+	}
+	for i, m := range f.instances {
+		for _, id := range ids {
+			want := "new"
+			if id == "team:1" {
+				want = "old"
+			}
+			if v, _ := m.aside.Get(ctx, id, src); v != want {
+				t.Fatalf("instance %d: %s = %q; want %q", i, id, v, want)
+			}
+		}
+	}
+}

@@ -141,3 +141,27 @@ func TestEvictionsCounted(t *testing.T) {
 		t.Fatalf("%d evictions counted for 1000 writes into 100 entries; want at least 900", n)
 	}
 }
+
+func TestDeleteMatching(t *testing.T) {
+	c, err := memory.New[int](nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	for _, k := range []string{"user:1:profile", "user:2:profile", "user:2:orders", "team:1:profile"} {
+		_ = c.Set(ctx, k, hoard.Entry[int]{Value: 1})
+	}
+	n, err := c.DeleteMatching(ctx, "user:*:profile")
+	if err != nil || n != 2 {
+		t.Fatalf("DeleteMatching = %d, %v; want 2", n, err)
+	}
+	for k, want := range map[string]bool{"user:1:profile": false, "user:2:profile": false, "user:2:orders": true, "team:1:profile": true} {
+		if _, err := c.Get(ctx, k); (err == nil) != want {
+			t.Errorf("%s present = %v; want %v", k, err == nil, want)
+		}
+	}
+	if _, err := c.DeleteMatching(ctx, "user:[:"); !errors.Is(err, hoard.ErrInvalidOption) {
+		t.Errorf("malformed pattern: %v; want ErrInvalidOption", err)
+	}
+}

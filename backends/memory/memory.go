@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path"
 	"strings"
 	"time"
 	"unsafe"
@@ -322,4 +323,26 @@ func keepFor[V any](e *otter.Entry[string, hoard.Entry[V]]) time.Duration {
 		return math.MaxInt64
 	}
 	return time.Duration(keep.UnixNano() - e.SnapshotAtNano)
+}
+
+// DeleteMatching deletes every key that matches the glob pattern (the
+// syntax of path.Match: '*', '?', '[a-z]', '\' escapes) and returns how
+// many it deleted. Like DeletePrefix it is O(n) in the entries held and
+// invalidates every token taken before it. A malformed pattern is an error
+// wrapping hoard.ErrInvalidOption, and nothing is deleted.
+func (c *Cache[V]) DeleteMatching(_ context.Context, pattern string) (int, error) {
+	if _, err := path.Match(pattern, ""); err != nil {
+		return 0, fmt.Errorf("%w: memory: pattern %q: %w", hoard.ErrInvalidOption, pattern, err)
+	}
+	c.gens.lockAll()
+	defer c.gens.unlockAll()
+	n := 0
+	for k := range c.entries.Keys() {
+		if ok, _ := path.Match(pattern, k); ok {
+			if _, deleted := c.entries.Invalidate(k); deleted {
+				n++
+			}
+		}
+	}
+	return n, nil
 }
