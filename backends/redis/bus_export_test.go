@@ -1,0 +1,11 @@
+package redis
+
+import "github.com/hoard-cache/hoard"
+
+// BusMessageForTest encodes a bus message, for tests that forge one.
+func BusMessageForTest(sender string, seq, prevUS uint64, events ...hoard.Invalidation) []byte {
+	return appendBusMessage(nil, &busHeader{sender: sender, seq: seq, prevUS: prevUS}, events)
+}
+
+// QueuedPublishesForTest returns how many Publish calls wait in the queue.
+func (b *Bus) QueuedPublishesForTest() int { return len(b.reqs) }
