@@ -68,8 +68,14 @@ func New[V any](opts *Options[V]) (*Cache[V], error) {
 		maxValue: o.MaxValueBytes,
 	}
 	oo := &otter.Options[string, hoard.Entry[V]]{
-		ExpiryCalculator: keepUntilExpiry[V]{},
-		Clock:            otterClock(o.Clock),
+		// otter's own "expire after write" calculator: otter then skips
+		// all expiry work on reads, which a calculator type of our own
+		// would cost every hit. Creates and updates take the entry's
+		// KeepUntil; reads leave it alone, which is the same.
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, hoard.Entry[V]]) time.Duration {
+			return keepFor(&e)
+		}),
+		Clock: otterClock(o.Clock),
 	}
 	if m := o.Metrics; m != nil {
 		oo.OnDeletion = func(e otter.DeletionEvent[string, hoard.Entry[V]]) {
@@ -302,21 +308,7 @@ func (c *Cache[V]) weight(key string, e *hoard.Entry[V]) uint32 {
 	return uint32(min(w, math.MaxUint32))
 }
 
-// keepUntilExpiry tells otter to drop each entry at its KeepUntil.
-type keepUntilExpiry[V any] struct{}
-
-func (keepUntilExpiry[V]) ExpireAfterCreate(e otter.Entry[string, hoard.Entry[V]]) time.Duration {
-	return keepFor(&e)
-}
-
-func (keepUntilExpiry[V]) ExpireAfterUpdate(e otter.Entry[string, hoard.Entry[V]], _ hoard.Entry[V]) time.Duration {
-	return keepFor(&e)
-}
-
-func (keepUntilExpiry[V]) ExpireAfterRead(e otter.Entry[string, hoard.Entry[V]]) time.Duration {
-	return e.ExpiresAfter()
-}
-
+// keepFor is how long otter keeps e: until its KeepUntil, or for ever.
 func keepFor[V any](e *otter.Entry[string, hoard.Entry[V]]) time.Duration {
 	keep := e.Value.KeepUntil()
 	if keep.IsZero() {
