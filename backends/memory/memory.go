@@ -26,7 +26,7 @@ import (
 //
 // A Cache runs otter's clean-up goroutine; [Cache.Close] stops it.
 type Cache[V any] struct {
-	entries  *otter.Cache[string, hoard.Entry[V]]
+	entries  *otter.Cache[string, *hoard.Entry[V]]
 	counters *otter.Cache[string, *counter]
 	gens     *generations
 	tags     tagClock
@@ -67,18 +67,18 @@ func New[V any](opts *Options[V]) (*Cache[V], error) {
 		weigher:  o.Weigher,
 		maxValue: o.MaxValueBytes,
 	}
-	oo := &otter.Options[string, hoard.Entry[V]]{
+	oo := &otter.Options[string, *hoard.Entry[V]]{
 		// otter's own "expire after write" calculator: otter then skips
 		// all expiry work on reads, which a calculator type of our own
 		// would cost every hit. Creates and updates take the entry's
 		// KeepUntil; reads leave it alone, which is the same.
-		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, hoard.Entry[V]]) time.Duration {
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, *hoard.Entry[V]]) time.Duration {
 			return keepFor(&e)
 		}),
 		Clock: otterClock(o.Clock),
 	}
 	if m := o.Metrics; m != nil {
-		oo.OnDeletion = func(e otter.DeletionEvent[string, hoard.Entry[V]]) {
+		oo.OnDeletion = func(e otter.DeletionEvent[string, *hoard.Entry[V]]) {
 			if e.Cause == otter.CauseOverflow || e.Cause == otter.CauseExpiration {
 				m.Add(hoard.EventEviction, hoard.TierMemory, 1)
 			}
@@ -89,7 +89,7 @@ func New[V any](opts *Options[V]) (*Cache[V], error) {
 			c.minWeight = int((o.MaxBytes + uint64(o.MaxEntries) - 1) / uint64(o.MaxEntries))
 		}
 		oo.MaximumWeight = o.MaxBytes
-		oo.Weigher = func(key string, e hoard.Entry[V]) uint32 { return c.weight(key, &e) }
+		oo.Weigher = func(key string, e *hoard.Entry[V]) uint32 { return c.weight(key, e) }
 	} else {
 		oo.MaximumSize = o.MaxEntries
 	}
@@ -110,7 +110,7 @@ func New[V any](opts *Options[V]) (*Cache[V], error) {
 // its Value and Tags with the cache: treat them as read-only.
 func (c *Cache[V]) Get(_ context.Context, key string) (hoard.Entry[V], error) {
 	if e, ok := c.entries.GetIfPresent(key); ok {
-		return e, nil
+		return *e, nil
 	}
 	return hoard.Entry[V]{}, hoard.ErrNotFound
 }
@@ -119,7 +119,7 @@ func (c *Cache[V]) Get(_ context.Context, key string) (hoard.Entry[V], error) {
 // key on a read, so the bytes are not kept.
 func (c *Cache[V]) GetBytes(_ context.Context, key []byte) (hoard.Entry[V], error) {
 	if e, ok := c.entries.GetIfPresent(unsafe.String(unsafe.SliceData(key), len(key))); ok {
-		return e, nil
+		return *e, nil
 	}
 	return hoard.Entry[V]{}, hoard.ErrNotFound
 }
@@ -131,7 +131,7 @@ func (c *Cache[V]) GetWithToken(_ context.Context, key string) (hoard.Entry[V], 
 	// entry older than its token.
 	tok := c.gens.token(key)
 	if e, ok := c.entries.GetIfPresent(key); ok {
-		return e, tok, nil
+		return *e, tok, nil
 	}
 	return hoard.Entry[V]{}, tok, hoard.ErrNotFound
 }
@@ -141,7 +141,7 @@ func (c *Cache[V]) GetMany(_ context.Context, keys []string) (map[string]hoard.E
 	found := make(map[string]hoard.Entry[V], len(keys))
 	for _, k := range keys {
 		if e, ok := c.entries.GetIfPresent(k); ok {
-			found[k] = e
+			found[k] = *e
 		}
 	}
 	return found, nil
@@ -154,7 +154,7 @@ func (c *Cache[V]) GetManyWithTokens(_ context.Context, keys []string) (map[stri
 	for i, k := range keys {
 		tokens[i], ok[i] = c.gens.token(k), true
 		if e, hit := c.entries.GetIfPresent(k); hit {
-			found[k] = e
+			found[k] = *e
 		}
 	}
 	return found, tokens, ok, nil
@@ -219,7 +219,7 @@ func (c *Cache[V]) store(s *stripe, key string, e hoard.Entry[V]) {
 		c.entries.Invalidate(key)
 		return
 	}
-	c.entries.Set(key, e)
+	c.entries.Set(key, &e)
 }
 
 // Delete removes keys and invalidates their tokens.
@@ -309,7 +309,7 @@ func (c *Cache[V]) weight(key string, e *hoard.Entry[V]) uint32 {
 }
 
 // keepFor is how long otter keeps e: until its KeepUntil, or for ever.
-func keepFor[V any](e *otter.Entry[string, hoard.Entry[V]]) time.Duration {
+func keepFor[V any](e *otter.Entry[string, *hoard.Entry[V]]) time.Duration {
 	keep := e.Value.KeepUntil()
 	if keep.IsZero() {
 		return math.MaxInt64
