@@ -228,7 +228,6 @@ func (a *Aside[V]) usable(ctx context.Context, e *Entry[V]) bool {
 // A failing tier never fails Get: it is counted as a backend error in the
 // metrics and read past.
 func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, error) {
-	now := a.opts.Clock.Now()
 	ns, err := a.namespaceText(ctx)
 	if err != nil {
 		// Without the namespace's version there is no key: answer from
@@ -237,13 +236,19 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 		r := a.callLoader(ctx, id, loader, nil)
 		return r.value, r.err
 	}
+	var now time.Time
 	if a.opts.Memory != nil {
-		if e, err := a.memoryGet(ctx, ns, id); err == nil && e.IsFresh(now) && a.usable(ctx, &e) {
+		e, readAt, err := a.memoryGet(ctx, ns, id)
+		now = readAt
+		if err == nil && e.IsFresh(now) && a.usable(ctx, &e) {
 			a.maybeRefreshEarly(ctx, id, loader, &e, now)
 			return a.answer(&e, TierMemory)
 		} else if err != nil && !errors.Is(err, ErrNotFound) {
 			a.opts.Metrics.Add(EventBackendError, TierMemory, 1)
 		}
+	}
+	if a.opts.Memory == nil {
+		now = a.opts.Clock.Now()
 	}
 	key := a.keyIn(ns, id)
 	if a.opts.Shared != nil {
@@ -267,12 +272,15 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 // keyBuffers are reused buffers for the memory tier's key on the hit path.
 var keyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 128); return &b }}
 
-// memoryGet reads id from the memory tier, building its key in a reused
-// buffer when the tier can look keys up from bytes: a hit allocates nothing.
-func (a *Aside[V]) memoryGet(ctx context.Context, ns, id string) (Entry[V], error) {
+// memoryGet reads id from the memory tier, with the time of the read. When
+// the tier can look keys up from bytes, the key is built in a reused buffer
+// and the tier tells the time of its own lookup: a hit allocates nothing
+// and reads the clock once.
+func (a *Aside[V]) memoryGet(ctx context.Context, ns, id string) (Entry[V], time.Time, error) {
 	bg, ok := a.opts.Memory.(KeyBytesGetter[V])
 	if !ok {
-		return a.opts.Memory.Get(ctx, a.keyIn(ns, id))
+		e, err := a.opts.Memory.Get(ctx, a.keyIn(ns, id))
+		return e, a.opts.Clock.Now(), err
 	}
 	buf := keyBuffers.Get().(*[]byte)
 	if ns != "" {
@@ -280,11 +288,11 @@ func (a *Aside[V]) memoryGet(ctx context.Context, ns, id string) (Entry[V], erro
 	} else {
 		*buf = a.opts.Keys.AppendKey((*buf)[:0], id)
 	}
-	e, err := bg.GetBytes(ctx, *buf)
+	e, now, err := bg.GetBytes(ctx, *buf)
 	if cap(*buf) <= 1024 {
 		keyBuffers.Put(buf)
 	}
-	return e, err
+	return e, now, err
 }
 
 // answer turns a fresh entry into Get's result and counts it.

@@ -2,7 +2,6 @@ package hoard
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -242,10 +241,6 @@ func (inv *Invalidator) valid(ctx context.Context, tags []string, epoch int64) b
 	}
 	return ok
 }
-
-// errNoTagEpoch marks a load whose tag epoch could not be read: its value
-// is returned but not cached, since it could not be checked later.
-var errNoTagEpoch = errors.New("hoard: tag epoch unreadable")
 
 // otterClockOf gives otter the hoard clock: nil (otter's own) for the
 // system clock, else an adapter that never ticks.
