@@ -20,6 +20,9 @@ type Aside[V any] struct {
 	backoff    refreshBackoff
 	// stopListening unsubscribes from the bus, once.
 	stopListening func()
+	// memoryBytes is the memory tier as a KeyBytesGetter, nil when it is
+	// not one: asserted once here, not on every hit.
+	memoryBytes KeyBytesGetter[V]
 }
 
 // NewAside returns a cache-aside configured by opts. Bad options give an
@@ -33,6 +36,7 @@ func NewAside[V any](opts AsideOptions[V]) (*Aside[V], error) {
 		return nil, err
 	}
 	a := &Aside[V]{opts: o, stopListening: func() {}}
+	a.memoryBytes, _ = o.Memory.(KeyBytesGetter[V])
 	if o.Bus != nil {
 		a.stopListening = sync.OnceFunc(o.Bus.Subscribe(a.applyInvalidations))
 	}
@@ -236,18 +240,28 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 		r := a.callLoader(ctx, id, loader, nil)
 		return r.value, r.err
 	}
-	var now time.Time
+	var now time.Time // read only when needed: a clock read is a good part of a hit
 	if a.opts.Memory != nil {
-		e, readAt, err := a.memoryGet(ctx, ns, id)
-		now = readAt
-		if err == nil && e.IsFresh(now) && a.usable(ctx, &e) {
-			a.maybeRefreshEarly(ctx, id, loader, &e, now)
-			return a.answer(&e, TierMemory)
-		} else if err != nil && !errors.Is(err, ErrNotFound) {
+		e, err := a.memoryGet(ctx, ns, id)
+		if err == nil {
+			// A tier never returns an entry past its KeepUntil, so an entry
+			// kept only while fresh (no fail-safe window) is fresh.
+			fresh := e.ExpiresAt.IsZero() || !e.StaleUntil.After(e.ExpiresAt)
+			if !fresh || a.opts.EarlyRefresh {
+				now = a.opts.Clock.Now()
+				fresh = e.IsFresh(now)
+			}
+			if fresh && a.usable(ctx, &e) {
+				if a.opts.EarlyRefresh {
+					a.maybeRefreshEarly(ctx, id, loader, &e, now)
+				}
+				return a.answer(&e, TierMemory)
+			}
+		} else if !errors.Is(err, ErrNotFound) {
 			a.opts.Metrics.Add(EventBackendError, TierMemory, 1)
 		}
 	}
-	if a.opts.Memory == nil {
+	if now.IsZero() {
 		now = a.opts.Clock.Now()
 	}
 	key := a.keyIn(ns, id)
@@ -272,15 +286,12 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 // keyBuffers are reused buffers for the memory tier's key on the hit path.
 var keyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 128); return &b }}
 
-// memoryGet reads id from the memory tier, with the time of the read. When
-// the tier can look keys up from bytes, the key is built in a reused buffer
-// and the tier tells the time of its own lookup: a hit allocates nothing
-// and reads the clock once.
-func (a *Aside[V]) memoryGet(ctx context.Context, ns, id string) (Entry[V], time.Time, error) {
-	bg, ok := a.opts.Memory.(KeyBytesGetter[V])
-	if !ok {
-		e, err := a.opts.Memory.Get(ctx, a.keyIn(ns, id))
-		return e, a.opts.Clock.Now(), err
+// memoryGet reads id from the memory tier, building its key in a reused
+// buffer when the tier can look keys up from bytes: a hit allocates nothing.
+func (a *Aside[V]) memoryGet(ctx context.Context, ns, id string) (Entry[V], error) {
+	bg := a.memoryBytes
+	if bg == nil {
+		return a.opts.Memory.Get(ctx, a.keyIn(ns, id))
 	}
 	buf := keyBuffers.Get().(*[]byte)
 	if ns != "" {
@@ -288,11 +299,11 @@ func (a *Aside[V]) memoryGet(ctx context.Context, ns, id string) (Entry[V], time
 	} else {
 		*buf = a.opts.Keys.AppendKey((*buf)[:0], id)
 	}
-	e, now, err := bg.GetBytes(ctx, *buf)
+	e, err := bg.GetBytes(ctx, *buf)
 	if cap(*buf) <= 1024 {
 		keyBuffers.Put(buf)
 	}
-	return e, now, err
+	return e, err
 }
 
 // answer turns a fresh entry into Get's result and counts it.

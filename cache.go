@@ -131,15 +131,12 @@ type ManyCompareAndSetter[V any] interface {
 }
 
 // KeyBytesGetter is a [Cache] that looks a key up from bytes it does not
-// keep, so a caller can build keys in a reused buffer, and that tells the
-// time of the lookup by its own clock, so the caller need not read the
-// clock again: cache-aside's hits on the memory tier then allocate nothing
-// and read the clock once.
+// keep, so a caller can build keys in a reused buffer: cache-aside's hits
+// on the memory tier then allocate nothing.
 type KeyBytesGetter[V any] interface {
-	// GetBytes is Get(ctx, string(key)) without the conversion, and also
-	// returns the time of the lookup. It must not keep key, or anything
-	// aliasing it, after it returns.
-	GetBytes(ctx context.Context, key []byte) (e Entry[V], now time.Time, err error)
+	// GetBytes is Get(ctx, string(key)) without the conversion. It must not
+	// keep key, or anything aliasing it, after it returns.
+	GetBytes(ctx context.Context, key []byte) (Entry[V], error)
 }
 
 // ManySetter is a [Cache] that writes many entries in one round trip.

@@ -116,15 +116,12 @@ func (c *Cache[V]) Get(_ context.Context, key string) (hoard.Entry[V], error) {
 }
 
 // GetBytes is Get without the string: otter only hashes and compares the
-// key on a read, so the bytes are not kept. The time it returns is the one
-// otter read for the lookup, from the cache's clock.
-func (c *Cache[V]) GetBytes(_ context.Context, key []byte) (hoard.Entry[V], time.Time, error) {
-	oe, ok := c.entries.GetEntry(unsafe.String(unsafe.SliceData(key), len(key)))
-	if !ok {
-		// otter reports no time for a miss.
-		return hoard.Entry[V]{}, c.clock.Now(), hoard.ErrNotFound
+// key on a read, so the bytes are not kept.
+func (c *Cache[V]) GetBytes(_ context.Context, key []byte) (hoard.Entry[V], error) {
+	if e, ok := c.entries.GetIfPresent(unsafe.String(unsafe.SliceData(key), len(key))); ok {
+		return *e, nil
 	}
-	return *oe.Value, time.Unix(0, oe.SnapshotAtNano), nil
+	return hoard.Entry[V]{}, hoard.ErrNotFound
 }
 
 // GetWithToken is Get that also returns the key's token for CompareAndSet.
