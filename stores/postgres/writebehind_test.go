@@ -543,6 +543,15 @@ func TestWriteBehindStoreOutage(t *testing.T) {
 				if policy == hoard.FullBlock {
 					go func() { late <- wb.Put(ctx, "late", item{Seq: 1000}) }()
 				}
+				// The outage must have hit the store before it ends: with
+				// FullError nothing above waited, and the workers may not have
+				// called the store yet.
+				for deadline := time.Now().Add(10 * time.Second); store.failures.Load() == 0; {
+					if time.Now().After(deadline) {
+						t.Fatal("the store was never called during the outage")
+					}
+					time.Sleep(time.Millisecond)
+				}
 				outage := time.Now()
 				store.down.Store(false)
 				if policy == hoard.FullBlock {
