@@ -92,6 +92,22 @@ func (a *Aside[V]) DeletePrefix(ctx context.Context, idPrefix string) (int, erro
 	return n, nil
 }
 
+// publishKeys tells the other instances, when there is a bus, that keys
+// changed: they evict them from their memory tiers.
+func (a *Aside[V]) publishKeys(ctx context.Context, keys ...string) error {
+	if a.opts.Bus == nil || len(keys) == 0 {
+		return nil
+	}
+	events := make([]Invalidation, len(keys))
+	for i, k := range keys {
+		events[i] = Invalidation{Kind: InvalidateKey, Value: k}
+	}
+	if err := a.opts.Bus.Publish(ctx, events...); err != nil {
+		return fmt.Errorf("telling other instances failed (they see the change within MemoryTTL): %w", err)
+	}
+	return nil
+}
+
 // applyInvalidations evicts what other instances invalidated from the
 // memory tier. A memory delete also poisons the loads in flight here: their
 // write-back to memory fails its compare-and-set.
@@ -161,14 +177,8 @@ func (a *Aside[V]) Delete(ctx context.Context, ids ...string) error {
 		}
 	}
 	a.opts.Metrics.Add(EventInvalidation, TierNone, int64(len(keys)))
-	if a.opts.Bus != nil && len(keys) > 0 {
-		events := make([]Invalidation, len(keys))
-		for i, k := range keys {
-			events[i] = Invalidation{Kind: InvalidateKey, Value: k}
-		}
-		if err := a.opts.Bus.Publish(ctx, events...); err != nil {
-			errs = append(errs, fmt.Errorf("deleted here, but telling other instances failed (they see it within MemoryTTL): %w", err))
-		}
+	if err := a.publishKeys(ctx, keys...); err != nil {
+		errs = append(errs, fmt.Errorf("deleted here, but %w", err))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("hoard: aside %q: delete: %w", a.opts.Name, err)

@@ -273,3 +273,26 @@ func TestDeletePrefixEverywhere(t *testing.T) {
 		}
 	}
 }
+
+// A write-through Put on one instance reaches every other instance's memory
+// tier through the bus, at once.
+func TestWriteThroughReachesEveryMemoryTier(t *testing.T) {
+	f := newFleet(t, 3, hoard.AsideOptions[string]{TTL: time.Hour, MemoryTTL: time.Hour})
+	ctx := context.Background()
+	db := &table{}
+	_ = db.Save(ctx, "1", "old", 1)
+	for _, m := range f.instances {
+		if v, _ := m.aside.Get(ctx, "1", db); v != "old" {
+			t.Fatalf("warm-up = %q", v)
+		}
+	}
+	wt := newWriteThrough(t, f.instances[0].rig, db, hoard.WriteUpdate)
+	if err := wt.Put(ctx, "1", "new"); err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range f.instances {
+		if v, _ := m.aside.Get(ctx, "1", db); v != "new" {
+			t.Fatalf("instance %d after a write-through on instance 0 = %q; want new", i, v)
+		}
+	}
+}

@@ -193,7 +193,14 @@ func (wb *WriteBehind[V]) enqueue(ctx context.Context, w Write[V]) error {
 // Aside's tiers: a fresh entry as a load would write, or a negative one.
 func (wb *WriteBehind[V]) updateCache(ctx context.Context, id string, v *V) {
 	a := wb.opts.Aside
-	key := a.opts.Keys.Key(id)
+	key, err := a.storageKey(ctx, id)
+	if err != nil {
+		// Without the namespace's version this instance cannot name the
+		// key; the write is queued, and readers see it within MemoryTTL.
+		wb.stats.cacheErrors.Add(1)
+		wb.opts.Logger.Warn("hoard: write-behind: cache not updated", slog.String("cache", wb.name), slog.Any("err", err))
+		return
+	}
 	now := a.opts.Clock.Now()
 	var e Entry[V]
 	if v != nil {
@@ -203,6 +210,10 @@ func (wb *WriteBehind[V]) updateCache(ctx context.Context, id string, v *V) {
 	}
 	wb.setTier(ctx, a.opts.Shared, TierRedis, key, e)
 	wb.setTier(ctx, a.opts.Memory, TierMemory, key, a.forMemory(e, now))
+	if err := a.publishKeys(ctx, key); err != nil {
+		wb.stats.cacheErrors.Add(1)
+		wb.opts.Logger.Warn("hoard: write-behind: "+err.Error(), slog.String("cache", wb.name), slog.String("key", key))
+	}
 }
 
 // setTier sets key in c; on failure it deletes key there, so the tier

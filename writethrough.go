@@ -160,6 +160,12 @@ func (w *WriteThrough[V]) write(ctx context.Context, id string, v *V) error {
 		cacheErr = err
 	}
 	if cacheErr == nil {
+		// Redis holds the new value; other instances' memory tiers must
+		// drop the old one. (A refill that read the old value from Redis
+		// before this is poisoned by the memory delete's new token.)
+		if err := a.publishKeys(ctx, key); err != nil {
+			return fmt.Errorf("%w: write-through %q: %q stored and cached here, but %w", ErrCacheFailed, a.opts.Name, id, err)
+		}
 		return nil
 	}
 	if errors.Is(cacheErr, ErrConflict) {
