@@ -147,8 +147,9 @@ func TestRedisTTLs(t *testing.T) {
 	if err := c.Delete(ctx, "gone"); err != nil {
 		t.Fatal(err)
 	}
+	grace := redis.DefaultExpiredGrace
 	for key, want := range map[string]time.Duration{
-		"fresh": time.Minute, "stale": time.Hour, "forever": 0, "gone": 7 * time.Second,
+		"fresh": time.Minute + grace, "stale": time.Hour + grace, "forever": 0, "gone": 7 * time.Second,
 	} {
 		if got := mr.TTL(key); got != want {
 			t.Errorf("TTL(%q) = %v; want %v", key, got, want)
@@ -195,5 +196,56 @@ func TestAbsentTokenOutlivingTombstone(t *testing.T) {
 	}
 	if err := c.CompareAndSet(ctx, "k", 0, hoard.Entry[int]{Value: 3}); !errors.Is(err, hoard.ErrConflict) {
 		t.Fatalf("CompareAndSet with the zero token: %v; want ErrConflict", err)
+	}
+}
+
+// An entry that expired while a load of it ran: the load's write-back must
+// go through (nothing changed the key), and it does, because Redis keeps
+// the expired entry, absent to readers, for ExpiredGrace.
+func TestLoadOutlivingItsEntryStores(t *testing.T) {
+	mr, client := redistest.Miniredis(t)
+	ctx := context.Background()
+	clock := hoardtest.NewFakeClock(time.Now())
+	c, err := redis.New[int](client, &redis.Options{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	advance := func(d time.Duration) { clock.Advance(d); mr.FastForward(d) }
+	now := clock.Now()
+	if err := c.Set(ctx, "k", hoard.Entry[int]{Value: 1, ExpiresAt: now.Add(time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	advance(time.Second + time.Millisecond) // expired, still in Redis
+	_, tok, err := c.GetWithToken(ctx, "k")
+	if !errors.Is(err, hoard.ErrNotFound) {
+		t.Fatalf("Get of an expired entry: %v; want ErrNotFound", err)
+	}
+	advance(2 * time.Second) // the load runs on
+	if err := c.CompareAndSet(ctx, "k", tok, hoard.Entry[int]{Value: 2, ExpiresAt: clock.Now().Add(time.Minute)}); err != nil {
+		t.Fatalf("the load's write-back: %v; want it stored", err)
+	}
+	if e, err := c.Get(ctx, "k"); err != nil || e.Value != 2 {
+		t.Fatalf("Get = %v, %v; want 2", e.Value, err)
+	}
+}
+
+// A load that read a key as absent must not store over an entry written
+// (and expired) while it ran.
+func TestAbsentTokenAfterWriteAndExpiry(t *testing.T) {
+	mr, client := redistest.Miniredis(t)
+	ctx := context.Background()
+	clock := hoardtest.NewFakeClock(time.Now())
+	c, err := redis.New[int](client, &redis.Options{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	advance := func(d time.Duration) { clock.Advance(d); mr.FastForward(d) }
+	_, tok, _ := c.GetWithToken(ctx, "k") // the slow load reads "absent" and the old row
+	if err := c.Set(ctx, "k", hoard.Entry[int]{Value: 2, ExpiresAt: clock.Now().Add(time.Second)}); err != nil {
+		t.Fatal(err) // a writer stores the new row, briefly
+	}
+	advance(3 * time.Second) // the new entry expires; the load finishes
+	if err := c.CompareAndSet(ctx, "k", tok, hoard.Entry[int]{Value: 1, ExpiresAt: clock.Now().Add(time.Hour)}); !errors.Is(err, hoard.ErrConflict) {
+		t.Fatalf("the stale load's write-back: %v; want ErrConflict", err)
 	}
 }

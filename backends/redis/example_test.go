@@ -36,11 +36,13 @@ func Example() {
 		Tags:      []string{"category:7"},
 	})
 	e, _ := cache.Get(ctx, "product:42")
+	// Redis keeps the entry ExpiredGrace (10s) past its expiry; readers
+	// see it absent from the minute on.
 	fmt.Println(e.Value.Name, e.Tags, mr.TTL("product:42"))
 
 	found, _ := cache.GetMany(ctx, []string{"product:42", "product:43"})
 	fmt.Println(len(found))
 	// Output:
-	// kettle [category:7] 1m0s
+	// kettle [category:7] 1m10s
 	// 1
 }

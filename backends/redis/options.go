@@ -14,6 +14,9 @@ const (
 	// DefaultTombstoneTTL is how long a Delete keeps out the loads that
 	// began before it.
 	DefaultTombstoneTTL = time.Minute
+	// DefaultExpiredGrace is how long Redis keeps an entry past its
+	// KeepUntil.
+	DefaultExpiredGrace = 10 * time.Second
 	// DefaultScanCount is the COUNT hint of each SCAN of DeletePrefix.
 	DefaultScanCount = 1000
 	// DefaultBatchSize is how many keys go in one MGET of GetMany.
@@ -38,6 +41,17 @@ type Options struct {
 	// DefaultTombstoneTTL.
 	TombstoneTTL time.Duration
 
+	// ExpiredGrace is how long Redis keeps an entry past its KeepUntil.
+	// Reads treat it as absent from KeepUntil on, but its generation stays
+	// readable as the key's token: a load that began as the entry expired
+	// can still store its value, and one that read the key as absent
+	// cannot store over an entry written and expired meanwhile. Tokens of
+	// absent keys are refused once older than the lesser of ExpiredGrace and
+	// TombstoneTTL, so loads slower than that are not written back. It
+	// costs memory: entries stay ExpiredGrace longer in Redis. Default:
+	// DefaultExpiredGrace.
+	ExpiredGrace time.Duration
+
 	// ScanCount is the COUNT hint of the SCANs of DeletePrefix. Default:
 	// DefaultScanCount.
 	ScanCount int
@@ -59,6 +73,8 @@ func (o *Options) validate() error {
 		return fmt.Errorf("%w: redis: TombstoneTTL %v is negative", hoard.ErrInvalidOption, o.TombstoneTTL)
 	case o.TombstoneTTL > 0 && o.TombstoneTTL < time.Millisecond:
 		return fmt.Errorf("%w: redis: TombstoneTTL %v is under Redis's 1ms resolution", hoard.ErrInvalidOption, o.TombstoneTTL)
+	case o.ExpiredGrace < 0:
+		return fmt.Errorf("%w: redis: ExpiredGrace %v is negative", hoard.ErrInvalidOption, o.ExpiredGrace)
 	case o.ScanCount < 0:
 		return fmt.Errorf("%w: redis: ScanCount %d is negative", hoard.ErrInvalidOption, o.ScanCount)
 	case o.BatchSize < 0:
@@ -75,6 +91,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.TombstoneTTL == 0 {
 		o.TombstoneTTL = DefaultTombstoneTTL
+	}
+	if o.ExpiredGrace == 0 {
+		o.ExpiredGrace = DefaultExpiredGrace
 	}
 	if o.ScanCount == 0 {
 		o.ScanCount = DefaultScanCount

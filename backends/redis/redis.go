@@ -98,6 +98,11 @@ func (c *Cache[V]) decode(key string, b []byte) (hoard.Entry[V], hoard.Token, er
 		return e, tok, hoard.ErrNotFound
 	}
 	setMeta(&e, &h)
+	if !e.IsKept(c.opts.Clock.Now()) {
+		// Past its KeepUntil, in its ExpiredGrace: absent to readers, but
+		// its generation is still the key's token.
+		return hoard.Entry[V]{}, tok, hoard.ErrNotFound
+	}
 	if !e.Negative {
 		// Into a variable of its own: &e.Value would move the whole entry
 		// to the heap, since the codec takes an interface.
@@ -220,12 +225,12 @@ func (c *Cache[V]) absentToken() hoard.Token {
 	return hoard.Token(absentBit | uint64(c.opts.Clock.Now().UnixMilli())&^absentBit)
 }
 
-// checkTokenAge refuses a token of an absent key older than TombstoneTTL.
-// A Delete's tombstone keeps older loads out only while it lasts: once it
-// has expired the key is absent again, and a load that read it absent
-// before the Delete would otherwise store its stale value. Tokens of
-// present keys need no such bound: their generation is gone once the key
-// is deleted, whether the tombstone lasts or not.
+// checkTokenAge refuses a token of an absent key older than the lesser of
+// TombstoneTTL and ExpiredGrace. A Delete's tombstone, and an entry written
+// and expired since, keep older loads out only while they are in Redis:
+// once gone the key is absent again, and a load that read it absent before
+// would otherwise store its stale value. Tokens of present keys need no
+// such bound: their generation never comes back once replaced.
 func (c *Cache[V]) checkTokenAge(key string, tok hoard.Token) error {
 	if tok == 0 {
 		return fmt.Errorf("%w: %q: the zero token is no token this cache gave", hoard.ErrConflict, key)
@@ -234,9 +239,10 @@ func (c *Cache[V]) checkTokenAge(key string, tok hoard.Token) error {
 		return nil
 	}
 	readAt := time.UnixMilli(int64(uint64(tok) &^ absentBit))
-	if age := c.opts.Clock.Now().Sub(readAt); age >= c.opts.TombstoneTTL {
-		return fmt.Errorf("%w: %q: read as absent %v ago, past the TombstoneTTL %v that keeps deletes in force",
-			hoard.ErrConflict, key, age.Round(time.Millisecond), c.opts.TombstoneTTL)
+	limit := min(c.opts.TombstoneTTL, c.opts.ExpiredGrace)
+	if age := c.opts.Clock.Now().Sub(readAt); age >= limit {
+		return fmt.Errorf("%w: %q: read as absent %v ago, past the %v that tombstones and expired entries stay to prove nothing changed",
+			hoard.ErrConflict, key, age.Round(time.Millisecond), limit)
 	}
 	return nil
 }
@@ -273,9 +279,9 @@ func (c *Cache[V]) encode(key string, e *hoard.Entry[V]) (write, error) {
 		if ttl <= 0 {
 			return c.tombstone(), nil
 		}
-		// PX has ms resolution: round up, so an entry is never dropped
-		// before its KeepUntil (and 0 would mean no TTL at all).
-		ttl = (ttl + time.Millisecond - 1).Truncate(time.Millisecond)
+		// Kept ExpiredGrace longer than KeepUntil (see Options), rounded
+		// up to PX's ms resolution.
+		ttl = (ttl + c.opts.ExpiredGrace + time.Millisecond - 1).Truncate(time.Millisecond)
 	}
 	return write{envelope: appendEnvelope(make([]byte, 0, envelopeSize(&h, len(payload))), &h, payload), ttl: ttl}, nil
 }
