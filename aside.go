@@ -252,7 +252,7 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 	}
 	var now time.Time // read only when needed: a clock read is a good part of a hit
 	if a.opts.Memory != nil {
-		e, err := a.memoryGet(ctx, ns, id)
+		e, err := a.memoryGet(ctx, ns, id) // shared with the tier: read only
 		if err == nil {
 			// A tier never returns an entry past its KeepUntil, so an entry
 			// kept only while fresh (no fail-safe window) is fresh.
@@ -261,11 +261,11 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 				now = a.opts.Clock.Now()
 				fresh = e.IsFresh(now)
 			}
-			if fresh && a.usable(ctx, &e) {
+			if fresh && a.usable(ctx, e) {
 				if a.opts.EarlyRefresh {
-					a.maybeRefreshEarly(ctx, id, loader, &e, now)
+					a.maybeRefreshEarly(ctx, id, loader, e, now)
 				}
-				return a.answer(&e, TierMemory)
+				return a.answer(e, TierMemory)
 			}
 		} else if !errors.Is(err, ErrNotFound) {
 			a.opts.Metrics.Add(EventBackendError, TierMemory, 1)
@@ -297,11 +297,13 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 var keyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 128); return &b }}
 
 // memoryGet reads id from the memory tier, building its key in a reused
-// buffer when the tier can look keys up from bytes: a hit allocates nothing.
-func (a *Aside[V]) memoryGet(ctx context.Context, ns, id string) (Entry[V], error) {
+// buffer when the tier can look keys up from bytes: a hit then allocates
+// and copies nothing. The entry may be the tier's own: read it only.
+func (a *Aside[V]) memoryGet(ctx context.Context, ns, id string) (*Entry[V], error) {
 	bg := a.memoryBytes
 	if bg == nil {
-		return a.opts.Memory.Get(ctx, a.keyIn(ns, id))
+		e, err := a.opts.Memory.Get(ctx, a.keyIn(ns, id))
+		return &e, err
 	}
 	buf := keyBuffers.Get().(*[]byte)
 	if ns != "" {

@@ -134,9 +134,12 @@ type ManyCompareAndSetter[V any] interface {
 // keep, so a caller can build keys in a reused buffer: cache-aside's hits
 // on the memory tier then allocate nothing.
 type KeyBytesGetter[V any] interface {
-	// GetBytes is Get(ctx, string(key)) without the conversion. It must not
-	// keep key, or anything aliasing it, after it returns.
-	GetBytes(ctx context.Context, key []byte) (Entry[V], error)
+	// GetBytes is Get(ctx, string(key)) without the conversion, and
+	// without copying the entry: the entry it returns is the cache's own,
+	// which the cache never changes, and the caller must not change
+	// either. GetBytes must not keep key, or anything aliasing it, after it
+	// returns.
+	GetBytes(ctx context.Context, key []byte) (*Entry[V], error)
 }
 
 // ManySetter is a [Cache] that writes many entries in one round trip.

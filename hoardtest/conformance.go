@@ -221,8 +221,8 @@ func testGetBytes(t *testing.T, s *suite) {
 	s.mustSet(t, k, s.entry(1, time.Hour))
 	buf := []byte(k)
 	e, err := bg.GetBytes(ctx, buf)
-	if err != nil || !itemsEqual(e.Value, sampleItem(1)) {
-		t.Fatalf("GetBytes = %+v, %v; want item 1", e.Value, err)
+	if err != nil || e == nil || !itemsEqual(e.Value, sampleItem(1)) {
+		t.Fatalf("GetBytes = %+v, %v; want item 1", e, err)
 	}
 	// The cache must not keep the bytes: overwrite them, read again.
 	for i := range buf {

@@ -115,13 +115,14 @@ func (c *Cache[V]) Get(_ context.Context, key string) (hoard.Entry[V], error) {
 	return hoard.Entry[V]{}, hoard.ErrNotFound
 }
 
-// GetBytes is Get without the string: otter only hashes and compares the
-// key on a read, so the bytes are not kept.
-func (c *Cache[V]) GetBytes(_ context.Context, key []byte) (hoard.Entry[V], error) {
+// GetBytes is Get without the string and without the copy: otter only
+// hashes and compares the key on a read, so the bytes are not kept, and
+// the entry returned is the stored one, which is never changed after Set.
+func (c *Cache[V]) GetBytes(_ context.Context, key []byte) (*hoard.Entry[V], error) {
 	if e, ok := c.entries.GetIfPresent(unsafe.String(unsafe.SliceData(key), len(key))); ok {
-		return *e, nil
+		return e, nil
 	}
-	return hoard.Entry[V]{}, hoard.ErrNotFound
+	return nil, hoard.ErrNotFound
 }
 
 // GetWithToken is Get that also returns the key's token for CompareAndSet.
