@@ -2,10 +2,10 @@ package otel
 
 import (
 	"fmt"
-	"math"
 	"slices"
 
 	"github.com/hoard-cache/hoard"
+	"github.com/hoard-cache/hoard/internal/recorderkit"
 )
 
 // Options configure a [Recorder]. The zero value, and a nil *Options, give
@@ -24,15 +24,6 @@ type Options struct {
 	LockWaitBuckets []float64
 }
 
-// defaultLoadBuckets: 0.5ms to about 16.4s, each twice the last.
-var defaultLoadBuckets = func() []float64 {
-	b := make([]float64, 16)
-	for i := range b {
-		b[i] = 0.0005 * math.Pow(2, float64(i))
-	}
-	return b
-}()
-
 // withDefaults returns a copy of o with every unset field at its default;
 // o may be nil. Bucket slices are copied, so the caller may reuse theirs.
 func (o *Options) withDefaults() Options {
@@ -41,7 +32,7 @@ func (o *Options) withDefaults() Options {
 		c = *o
 	}
 	if c.LoadBuckets == nil {
-		c.LoadBuckets = defaultLoadBuckets
+		c.LoadBuckets = recorderkit.DefaultLoadBuckets()
 	}
 	if c.LockWaitBuckets == nil {
 		c.LockWaitBuckets = c.LoadBuckets
@@ -54,30 +45,11 @@ func (o *Options) withDefaults() Options {
 // validate reports the first bad option, wrapping [hoard.ErrInvalidOption].
 // It runs on the options with defaults filled in.
 func (o *Options) validate() error {
-	if err := validBuckets(o.LoadBuckets); err != nil {
+	if err := recorderkit.ValidBuckets(o.LoadBuckets, false); err != nil {
 		return fmt.Errorf("%w: otel LoadBuckets: %s", hoard.ErrInvalidOption, err)
 	}
-	if err := validBuckets(o.LockWaitBuckets); err != nil {
+	if err := recorderkit.ValidBuckets(o.LockWaitBuckets, false); err != nil {
 		return fmt.Errorf("%w: otel LockWaitBuckets: %s", hoard.ErrInvalidOption, err)
-	}
-	return nil
-}
-
-// validBuckets checks what the SDK would otherwise reject, logging and
-// falling back to its defaults: boundaries that are NaN, infinite or not
-// strictly increasing. An empty list is refused too, as it leaves a single
-// bucket.
-func validBuckets(b []float64) error {
-	if len(b) == 0 {
-		return fmt.Errorf("no bucket")
-	}
-	for i, v := range b {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("bucket %d is %g", i, v)
-		}
-		if i > 0 && v <= b[i-1] {
-			return fmt.Errorf("bucket %d (%g) is not above bucket %d (%g)", i, v, i-1, b[i-1])
-		}
 	}
 	return nil
 }

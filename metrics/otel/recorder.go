@@ -3,11 +3,10 @@ package otel
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/hoard-cache/hoard"
-	"github.com/hoard-cache/hoard/internal/cowmap"
+	"github.com/hoard-cache/hoard/internal/recorderkit"
 	otelglobal "go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -34,23 +33,12 @@ type Recorder struct {
 
 	// The measurement options made so far, each holding one attribute set,
 	// so the hot path builds no attributes.
-	eventOpts cowmap.Map[eventKey, []metric.AddOption]
-	loadOpts  cowmap.Map[loadKey, []metric.RecordOption]
-	waitOpts  cowmap.Map[string, []metric.RecordOption]
+	eventOpts recorderkit.Map[recorderkit.EventKey, []metric.AddOption]
+	loadOpts  recorderkit.Map[recorderkit.LoadKey, []metric.RecordOption]
+	waitOpts  recorderkit.Map[string, []metric.RecordOption]
 }
 
 var _ hoard.Recorder = (*Recorder)(nil)
-
-type eventKey struct {
-	cache string
-	ev    hoard.Event
-	tier  hoard.Tier
-}
-
-type loadKey struct {
-	cache  string
-	failed bool
-}
 
 // New returns a Recorder whose instruments come from mp's meter
 // [ScopeName]; a nil mp is the global provider, otel.GetMeterProvider().
@@ -97,11 +85,11 @@ func (r *Recorder) Add(cache string, ev hoard.Event, tier hoard.Tier, n int64) {
 	if r == nil || n <= 0 {
 		return
 	}
-	k := eventKey{cache, ev, tier}
+	k := recorderkit.EventKey{Cache: cache, Event: ev, Tier: tier}
 	opts, ok := r.eventOpts.Get(k)
 	if !ok {
 		set := attribute.NewSet(
-			attribute.String("cache", label(cache)),
+			attribute.String("cache", recorderkit.Label(cache)),
 			attribute.String("event", ev.String()),
 			attribute.String("tier", tier.String()))
 		opts = r.eventOpts.Put(k, []metric.AddOption{metric.WithAttributeSet(set)})
@@ -116,14 +104,14 @@ func (r *Recorder) ObserveLoad(cache string, d time.Duration, failed bool) {
 	if r == nil {
 		return
 	}
-	k := loadKey{cache, failed}
+	k := recorderkit.LoadKey{Cache: cache, Failed: failed}
 	opts, ok := r.loadOpts.Get(k)
 	if !ok {
 		outcome := "ok"
 		if failed {
 			outcome = "error"
 		}
-		set := attribute.NewSet(attribute.String("cache", label(cache)), attribute.String("outcome", outcome))
+		set := attribute.NewSet(attribute.String("cache", recorderkit.Label(cache)), attribute.String("outcome", outcome))
 		opts = r.loadOpts.Put(k, []metric.RecordOption{metric.WithAttributeSet(set)})
 	}
 	r.loads.Record(context.Background(), max(d, 0).Seconds(), opts...)
@@ -137,12 +125,8 @@ func (r *Recorder) ObserveLockWait(cache string, d time.Duration) {
 	}
 	opts, ok := r.waitOpts.Get(cache)
 	if !ok {
-		set := attribute.NewSet(attribute.String("cache", label(cache)))
+		set := attribute.NewSet(attribute.String("cache", recorderkit.Label(cache)))
 		opts = r.waitOpts.Put(cache, []metric.RecordOption{metric.WithAttributeSet(set)})
 	}
 	r.lockWait.Record(context.Background(), max(d, 0).Seconds(), opts...)
 }
-
-// label makes s valid UTF-8, which OTLP's protobuf encoding requires of
-// every string.
-func label(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }

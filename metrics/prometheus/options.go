@@ -2,10 +2,10 @@ package prometheus
 
 import (
 	"fmt"
-	"math"
 	"slices"
 
 	"github.com/hoard-cache/hoard"
+	"github.com/hoard-cache/hoard/internal/recorderkit"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -36,9 +36,6 @@ type Options struct {
 	LockWaitBuckets []float64
 }
 
-// defaultLoadBuckets: 0.5ms to about 16.4s, each twice the last.
-var defaultLoadBuckets = prometheus.ExponentialBuckets(0.0005, 2, 16)
-
 // withDefaults returns a copy of o with every unset field at its default;
 // o may be nil. Bucket slices are copied, so the caller may reuse theirs.
 func (o *Options) withDefaults() Options {
@@ -53,7 +50,7 @@ func (o *Options) withDefaults() Options {
 		c.Registerer = prometheus.DefaultRegisterer
 	}
 	if c.LoadBuckets == nil {
-		c.LoadBuckets = defaultLoadBuckets
+		c.LoadBuckets = recorderkit.DefaultLoadBuckets()
 	}
 	if c.LockWaitBuckets == nil {
 		c.LockWaitBuckets = c.LoadBuckets
@@ -69,10 +66,10 @@ func (o *Options) validate() error {
 	if !validNamespace(o.Namespace) {
 		return fmt.Errorf("%w: prometheus Namespace %q is not a valid metric name prefix", hoard.ErrInvalidOption, o.Namespace)
 	}
-	if err := validBuckets(o.LoadBuckets); err != nil {
+	if err := recorderkit.ValidBuckets(o.LoadBuckets, true); err != nil {
 		return fmt.Errorf("%w: prometheus LoadBuckets: %s", hoard.ErrInvalidOption, err)
 	}
-	if err := validBuckets(o.LockWaitBuckets); err != nil {
+	if err := recorderkit.ValidBuckets(o.LockWaitBuckets, true); err != nil {
 		return fmt.Errorf("%w: prometheus LockWaitBuckets: %s", hoard.ErrInvalidOption, err)
 	}
 	return nil
@@ -93,22 +90,4 @@ func validNamespace(ns string) bool {
 		}
 	}
 	return true
-}
-
-// validBuckets checks what client_golang would otherwise panic on: bounds
-// that are NaN or not strictly increasing. An empty list is refused too, as
-// it leaves only the +Inf bucket.
-func validBuckets(b []float64) error {
-	if len(b) == 0 {
-		return fmt.Errorf("no bucket")
-	}
-	for i, v := range b {
-		if math.IsNaN(v) {
-			return fmt.Errorf("bucket %d is NaN", i)
-		}
-		if i > 0 && v <= b[i-1] {
-			return fmt.Errorf("bucket %d (%g) is not above bucket %d (%g)", i, v, i-1, b[i-1])
-		}
-	}
-	return nil
 }

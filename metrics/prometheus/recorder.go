@@ -3,11 +3,10 @@ package prometheus
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/hoard-cache/hoard"
-	"github.com/hoard-cache/hoard/internal/cowmap"
+	"github.com/hoard-cache/hoard/internal/recorderkit"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -21,23 +20,12 @@ type Recorder struct {
 
 	// The series bound so far, so the hot path skips the vectors' label
 	// hashing and locking.
-	counters  cowmap.Map[eventKey, prometheus.Counter]
-	loadObs   cowmap.Map[loadKey, prometheus.Observer]
-	lockWaits cowmap.Map[string, prometheus.Observer]
+	counters  recorderkit.Map[recorderkit.EventKey, prometheus.Counter]
+	loadObs   recorderkit.Map[recorderkit.LoadKey, prometheus.Observer]
+	lockWaits recorderkit.Map[string, prometheus.Observer]
 }
 
 var _ hoard.Recorder = (*Recorder)(nil)
-
-type eventKey struct {
-	cache string
-	ev    hoard.Event
-	tier  hoard.Tier
-}
-
-type loadKey struct {
-	cache  string
-	failed bool
-}
 
 // New returns a Recorder whose collectors are registered on
 // opts.Registerer; opts may be nil for the defaults. A bad option returns
@@ -122,10 +110,10 @@ func (r *Recorder) Add(cache string, ev hoard.Event, tier hoard.Tier, n int64) {
 	if r == nil || n <= 0 {
 		return
 	}
-	k := eventKey{cache, ev, tier}
+	k := recorderkit.EventKey{Cache: cache, Event: ev, Tier: tier}
 	c, ok := r.counters.Get(k)
 	if !ok {
-		c = r.counters.Put(k, r.events.WithLabelValues(label(cache), ev.String(), tier.String()))
+		c = r.counters.Put(k, r.events.WithLabelValues(recorderkit.Label(cache), ev.String(), tier.String()))
 	}
 	c.Add(float64(n))
 }
@@ -137,14 +125,14 @@ func (r *Recorder) ObserveLoad(cache string, d time.Duration, failed bool) {
 	if r == nil {
 		return
 	}
-	k := loadKey{cache, failed}
+	k := recorderkit.LoadKey{Cache: cache, Failed: failed}
 	o, ok := r.loadObs.Get(k)
 	if !ok {
 		outcome := "ok"
 		if failed {
 			outcome = "error"
 		}
-		o = r.loadObs.Put(k, r.loads.WithLabelValues(label(cache), outcome))
+		o = r.loadObs.Put(k, r.loads.WithLabelValues(recorderkit.Label(cache), outcome))
 	}
 	o.Observe(max(d, 0).Seconds())
 }
@@ -157,10 +145,7 @@ func (r *Recorder) ObserveLockWait(cache string, d time.Duration) {
 	}
 	o, ok := r.lockWaits.Get(cache)
 	if !ok {
-		o = r.lockWaits.Put(cache, r.lockWait.WithLabelValues(label(cache)))
+		o = r.lockWaits.Put(cache, r.lockWait.WithLabelValues(recorderkit.Label(cache)))
 	}
 	o.Observe(max(d, 0).Seconds())
 }
-
-// label makes s a valid label value: client_golang panics on invalid UTF-8.
-func label(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }

@@ -1,15 +1,18 @@
-// Package cowmap is a copy-on-write map for the metrics adapters' hot path:
-// a read is an atomic load and a map lookup, with no lock and no
-// allocation; a write copies the map. It suits maps written once per key
-// and read on every event, such as bound metric series.
-package cowmap
+// Package recorderkit holds what the metrics adapter modules
+// (metrics/prometheus, metrics/otel) share: the keys of their bound series,
+// a copy-on-write map to find them on the hot path, the default latency
+// buckets and their validation, and label cleaning.
+package recorderkit
 
 import (
 	"sync"
 	"sync/atomic"
 )
 
-// Map is a copy-on-write map. The zero value is an empty map.
+// Map is a copy-on-write map for the adapters' hot path: a read is an
+// atomic load and a map lookup, with no lock and no allocation; a write
+// copies the map. It suits maps written once per key and read on every
+// event, such as bound metric series. The zero value is an empty map.
 type Map[K comparable, V any] struct {
 	m  atomic.Pointer[map[K]V] // never mutated once stored
 	mu sync.Mutex              // serialises Put

@@ -1,6 +1,7 @@
-package cowmap
+package recorderkit
 
 import (
+	"math"
 	"sync"
 	"testing"
 )
@@ -38,5 +39,23 @@ func BenchmarkMapGet(b *testing.B) {
 		if _, ok := m.Get(42); !ok {
 			b.Fatal("missing")
 		}
+	}
+}
+
+func TestValidBuckets(t *testing.T) {
+	if err := ValidBuckets(DefaultLoadBuckets(), false); err != nil {
+		t.Fatalf("default buckets: %v", err)
+	}
+	inf := []float64{0.1, 1, math.Inf(1)}
+	if ValidBuckets(inf, false) == nil || ValidBuckets(inf, true) != nil {
+		t.Error("+Inf last must be refused without infLast and accepted with it")
+	}
+	for _, b := range [][]float64{nil, {1, 1}, {2, 1}, {math.NaN()}, {math.Inf(-1), 1}} {
+		if ValidBuckets(b, true) == nil {
+			t.Errorf("%v accepted", b)
+		}
+	}
+	if Label("ok\xffname") != "ok\uFFFDname" {
+		t.Error("Label did not clean invalid UTF-8")
 	}
 }
