@@ -19,6 +19,29 @@
 // [Metrics] counts hits per tier, misses, loads and the rest, for
 // [Snapshot.HitRate] and for a [Recorder] (Prometheus, OpenTelemetry).
 //
+// With AsideOptions.EarlyRefresh, a reader near an entry's expiry may
+// start a background refresh (XFetch, Vattani et al., VLDB 2015) and gets
+// the current value at once, so hot keys are recomputed before they expire
+// and no reader waits. A loader can set its value's TTL ([SetTTL]) and tags
+// ([SetTags]), and answer [ErrNotModified] after reading [PreviousEntry].
+//
+// # Writes
+//
+// [WriteThrough] saves to a [Store] first, then compare-and-sets the
+// cache, invalidating when it loses a race. [WriteBehind] updates the cache
+// at once and queues the write, in memory or durably in a Redis Stream
+// ([NewStreamQueue]), flushed in coalesced batches with retries. Every
+// write carries a version from a [Versioner]; a Store applies only writes
+// newer than what it holds.
+//
+// # Coherence across instances
+//
+// A [Bus] (backends/redis.NewBus over Redis pub/sub) carries invalidations
+// to every instance's memory tier and turns a possible loss into a flush.
+// An [Invalidator] adds namespace versions ([Invalidator.BumpNamespace])
+// and tags ([Invalidator.InvalidateTags]), each making a whole family of
+// entries unreachable in O(1).
+//
 // # Storage
 //
 // Everything stores through [Cache], a small interface generic over the
