@@ -1,6 +1,9 @@
 package hoardtest
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // Item is the value type the conformance suite stores. It has fields of
 // several kinds so a codec's round trip is exercised.
@@ -21,4 +24,22 @@ func (it Item) Size() int {
 		n += len(k) + len(v)
 	}
 	return n
+}
+
+// RealisticItem returns a realistic cached value for benchmarks: a record
+// of some 200 bytes with a string, a 128-byte slice, a small map and a
+// time; about 300 bytes as JSON. Equal i give equal items.
+func RealisticItem(i int) Item {
+	data := make([]byte, 128)
+	for j := range data {
+		data[j] = byte(i + j)
+	}
+	return Item{
+		ID:      i,
+		Name:    "product-" + strconv.Itoa(i) + "-name",
+		Data:    data,
+		Price:   float64(i) / 100,
+		Labels:  map[string]string{"category": "books", "region": "eu"},
+		Updated: time.Unix(1_700_000_000+int64(i), 0).UTC(),
+	}
 }

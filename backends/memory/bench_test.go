@@ -21,23 +21,6 @@ const benchKeys = 10_000
 // benchSink keeps the reads of the benchmarks observable.
 var benchSink atomic.Int64
 
-// benchItem is a realistic cached value: a record of some 200 bytes with a
-// string, a byte slice, a small map and a time.
-func benchItem(i int) hoardtest.Item {
-	data := make([]byte, 128)
-	for j := range data {
-		data[j] = byte(i + j)
-	}
-	return hoardtest.Item{
-		ID:      i,
-		Name:    "product-" + strconv.Itoa(i) + "-name",
-		Data:    data,
-		Price:   float64(i) / 100,
-		Labels:  map[string]string{"category": "books", "region": "eu"},
-		Updated: time.Unix(1_700_000_000+int64(i), 0).UTC(),
-	}
-}
-
 func benchKeySet() []string {
 	keys := make([]string, benchKeys)
 	for i := range keys {
@@ -115,7 +98,7 @@ func newHoardGet(b *testing.B, keys []string) hoardGet {
 	ctx := context.Background()
 	now := time.Now()
 	for i, k := range keys {
-		e := hoard.Entry[hoardtest.Item]{Value: benchItem(i), WrittenAt: now, ExpiresAt: now.Add(time.Hour)}
+		e := hoard.Entry[hoardtest.Item]{Value: hoardtest.RealisticItem(i), WrittenAt: now, ExpiresAt: now.Add(time.Hour)}
 		if err := c.Set(ctx, k, e); err != nil {
 			b.Fatal(err)
 		}
@@ -133,7 +116,7 @@ func newOtterGet(b *testing.B, keys []string) otterGet {
 	}
 	b.Cleanup(func() { c.StopAllGoroutines() })
 	for i, k := range keys {
-		c.Set(k, benchItem(i))
+		c.Set(k, hoardtest.RealisticItem(i))
 	}
 	return otterGet{cache: c}
 }

@@ -29,25 +29,6 @@ const manyKeys = 100
 // benchSink keeps the reads of the benchmarks observable.
 var benchSink atomic.Int64
 
-// benchItem is a realistic cached value: a record of some 200 bytes with a
-// string, a byte slice, a small map and a time (the same value as the
-// memory backend's benchmarks). With the default JSON codec it encodes to
-// about 330 bytes.
-func benchItem(i int) hoardtest.Item {
-	data := make([]byte, 128)
-	for j := range data {
-		data[j] = byte(i + j)
-	}
-	return hoardtest.Item{
-		ID:      i,
-		Name:    "product-" + strconv.Itoa(i) + "-name",
-		Data:    data,
-		Price:   float64(i) / 100,
-		Labels:  map[string]string{"category": "books", "region": "eu"},
-		Updated: time.Unix(1_700_000_000+int64(i), 0).UTC(),
-	}
-}
-
 // benchPrefix returns a key prefix no other run uses.
 func benchPrefix(b *testing.B) string {
 	var r [6]byte
@@ -58,7 +39,7 @@ func benchPrefix(b *testing.B) string {
 }
 
 // benchCache returns a cache with the default options (JSON codec) that
-// holds an entry of benchItem(i) under each key, and deletes the keys when
+// holds an entry of hoardtest.RealisticItem(i) under each key, and deletes the keys when
 // the benchmark ends.
 func benchCache(b *testing.B, client goredis.UniversalClient, keys []string) *redis.Cache[hoardtest.Item] {
 	b.Helper()
@@ -76,7 +57,7 @@ func benchCacheWith(b *testing.B, client goredis.UniversalClient, keys []string,
 	now := time.Now()
 	entries := make(map[string]hoard.Entry[hoardtest.Item], len(keys))
 	for i, k := range keys {
-		entries[k] = hoard.Entry[hoardtest.Item]{Value: benchItem(i), WrittenAt: now, ExpiresAt: now.Add(time.Hour)}
+		entries[k] = hoard.Entry[hoardtest.Item]{Value: hoardtest.RealisticItem(i), WrittenAt: now, ExpiresAt: now.Add(time.Hour)}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -119,7 +100,7 @@ func BenchmarkGetHit(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	want := benchItem(0)
+	want := hoardtest.RealisticItem(0)
 	b.Logf("stored envelope: %d bytes", len(stored))
 
 	b.Run("impl=hoard", func(b *testing.B) {
@@ -305,7 +286,7 @@ func BenchmarkGetManyRaw(b *testing.B) {
 func BenchmarkUnmarshal(b *testing.B) {
 	for _, codec := range []hoard.Codec{hoard.JSON, hoard.MsgPack} {
 		b.Run("codec="+codec.Name(), func(b *testing.B) {
-			payload, err := codec.Marshal(benchItem(0))
+			payload, err := codec.Marshal(hoardtest.RealisticItem(0))
 			if err != nil {
 				b.Fatal(err)
 			}
