@@ -1,0 +1,144 @@
+package hoard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Invalidation on the cache-aside: deleting keys and prefixes in both
+// tiers, telling other instances over the bus, and applying what they tell.
+
+// DeletePrefix invalidates every id that starts with idPrefix, in both
+// tiers of this instance, and tells other instances through the bus. On
+// Redis it SCANs the keyspace: O(n) in the keys Redis holds, and a key
+// written while it runs may survive it. Prefer a Namespace bump or tags,
+// which invalidate in O(1). It returns how many shared-tier keys it deleted.
+func (a *Aside[V]) DeletePrefix(ctx context.Context, idPrefix string) (int, error) {
+	ns, err := a.namespaceText(ctx)
+	if err != nil {
+		return 0, err
+	}
+	// Escaping is byte by byte, so the key of idPrefix is a prefix of the
+	// key of every id that starts with it. Only the trailing part
+	// separator is absent: a prefix of the last part.
+	prefix := a.keyIn(ns, idPrefix)
+	var errs []error
+	n := 0
+	if pd, ok := a.opts.Shared.(PrefixDeleter); ok {
+		n, err = pd.DeletePrefix(ctx, prefix)
+		errs = append(errs, err)
+	} else if a.opts.Shared != nil {
+		errs = append(errs, fmt.Errorf("hoard: aside %q: the shared tier cannot delete by prefix", a.opts.Name))
+	}
+	if a.opts.Memory != nil {
+		if pd, ok := a.opts.Memory.(PrefixDeleter); ok {
+			_, err = pd.DeletePrefix(ctx, prefix)
+		} else {
+			err = a.flushMemory(ctx)
+		}
+		errs = append(errs, err)
+	}
+	a.opts.Metrics.Add(EventInvalidation, TierNone, int64(n))
+	if a.opts.Bus != nil {
+		errs = append(errs, a.opts.Bus.Publish(ctx, Invalidation{Kind: InvalidatePrefix, Value: prefix}))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return n, fmt.Errorf("hoard: aside %q: delete prefix %q: %w", a.opts.Name, idPrefix, err)
+	}
+	return n, nil
+}
+
+// publishKeys tells the other instances, when there is a bus, that keys
+// changed: they evict them from their memory tiers.
+func (a *Aside[V]) publishKeys(ctx context.Context, keys ...string) error {
+	if a.opts.Bus == nil || len(keys) == 0 {
+		return nil
+	}
+	events := make([]Invalidation, len(keys))
+	for i, k := range keys {
+		events[i] = Invalidation{Kind: InvalidateKey, Value: k}
+	}
+	if err := a.opts.Bus.Publish(ctx, events...); err != nil {
+		return fmt.Errorf("telling other instances failed (they see the change within MemoryTTL): %w", err)
+	}
+	return nil
+}
+
+// applyInvalidations evicts what other instances invalidated from the
+// memory tier. A memory delete also poisons the loads in flight here: their
+// write-back to memory fails its compare-and-set.
+func (a *Aside[V]) applyInvalidations(events []Invalidation) {
+	mem := a.opts.Memory
+	if mem == nil {
+		return
+	}
+	ctx := context.Background()
+	for _, ev := range events {
+		var err error
+		switch ev.Kind {
+		case InvalidateKey:
+			err = mem.Delete(ctx, ev.Value)
+		case InvalidatePrefix:
+			if pd, ok := mem.(PrefixDeleter); ok {
+				_, err = pd.DeletePrefix(ctx, ev.Value)
+			} else {
+				err = a.flushMemory(ctx)
+			}
+		case InvalidateAll:
+			err = a.flushMemory(ctx)
+		default:
+			continue // tags and namespaces are checked on read
+		}
+		if err != nil {
+			a.opts.Metrics.Add(EventBackendError, TierMemory, 1)
+			continue
+		}
+		a.opts.Metrics.Add(EventInvalidation, TierMemory, 1)
+	}
+}
+
+// flushMemory empties the memory tier.
+func (a *Aside[V]) flushMemory(ctx context.Context) error {
+	if cl, ok := a.opts.Memory.(Clearer); ok {
+		return cl.Clear(ctx)
+	}
+	return fmt.Errorf("hoard: aside %q: the memory tier cannot be flushed (no Clear): it may serve stale values until MemoryTTL", a.opts.Name)
+}
+
+// Delete invalidates ids in both tiers: the shared tier first, then the
+// memory tier, so a concurrent read cannot refill memory from the old
+// shared value. Loads of these ids that began before Delete cannot write
+// their values afterwards (compare-and-set). Only this instance's memory
+// tier is reached; other instances learn of it through the invalidation
+// bus, or their MemoryTTL.
+func (a *Aside[V]) Delete(ctx context.Context, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(ids))
+	var errs []error
+	for _, id := range ids {
+		key, err := a.storageKey(ctx, id)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		keys = append(keys, key)
+	}
+	for _, c := range []Cache[V]{a.opts.Shared, a.opts.Memory} {
+		if c != nil {
+			if err := c.Delete(ctx, keys...); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	a.opts.Metrics.Add(EventInvalidation, TierNone, int64(len(keys)))
+	if err := a.publishKeys(ctx, keys...); err != nil {
+		errs = append(errs, fmt.Errorf("deleted here, but %w", err))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("hoard: aside %q: delete: %w", a.opts.Name, err)
+	}
+	return nil
+}

@@ -1,0 +1,248 @@
+package hoard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Calling the loader and writing its result back: timeouts, the
+// fail-safe, negative entries, and the compare-and-set write-backs.
+
+// loadAndStore calls the loader under LoadTimeout and writes the result
+// back; on failure it serves a stale value within the fail-safe window.
+// With SoftTimeout and a stale value at hand, a load still running after
+// SoftTimeout goes on in the background while the stale value is served.
+func (a *Aside[V]) loadAndStore(ctx context.Context, id, key string, loader Loader[V], mem, shared *tierRead[V]) (V, error) {
+	a.opts.Metrics.Miss()
+	if a.opts.SoftTimeout > 0 {
+		if stale, ok := a.staleWithin(mem, shared, a.opts.Clock.Now()); ok && !stale.Negative {
+			return a.loadWithSoftTimeout(ctx, id, key, loader, mem, shared, stale)
+		}
+	}
+	previous := a.previousOf(mem, shared, a.opts.Clock.Now())
+	return a.finishLoad(ctx, id, key, mem, shared, a.callLoader(ctx, id, loader, previous))
+}
+
+// loadResult is what one loader call gave.
+type loadResult[V any] struct {
+	value    V
+	err      error
+	end      time.Time
+	took     time.Duration
+	ttl      time.Duration // the loader's own TTL (SetTTL), 0 for the cache's
+	previous *Entry[V]     // the entry the load refreshed, nil when none
+	tags     []string      // the loader's tags (SetTags)
+	epoch    int64         // the tag epoch read before the load
+	// untaggable marks a load that set tags while the tag epoch could not
+	// be read: its value cannot be checked later, so it is not cached.
+	untaggable bool
+}
+
+// callLoader calls the loader under LoadTimeout, with a ctx that lets it set
+// its result's TTL and see the previous entry, and counts the call.
+func (a *Aside[V]) callLoader(ctx context.Context, id string, loader Loader[V], previous *Entry[V]) loadResult[V] {
+	if a.opts.LoadTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, a.opts.LoadTimeout)
+		defer cancel()
+	}
+	var epoch int64
+	var epochErr error
+	if a.opts.Invalidator != nil {
+		// Read before the load, so an invalidation during it poisons it.
+		epoch, epochErr = a.opts.Invalidator.epoch(ctx)
+	}
+	ctx, lc := withLoadControl(ctx, previous)
+	start := a.opts.Clock.Now()
+	v, err := loader.Load(ctx, id)
+	end := a.opts.Clock.Now()
+	r := loadResult[V]{value: v, err: err, end: end, took: end.Sub(start), ttl: lc.ttl, previous: previous,
+		tags: lc.tags, epoch: epoch, untaggable: len(lc.tags) > 0 && epochErr != nil}
+	if errors.Is(err, ErrNotModified) && previous == nil {
+		r.err = fmt.Errorf("hoard: the loader answered not modified, but nothing was cached: %w", err)
+	}
+	a.opts.Metrics.ObserveLoad(r.took, r.failed())
+	return r
+}
+
+// notModified reports a load that confirmed the entry it refreshes.
+func (r *loadResult[V]) notModified() bool {
+	return r.previous != nil && errors.Is(r.err, ErrNotModified)
+}
+
+// failed reports a load that gave neither a value, a "not found" nor a
+// confirmation of the previous value.
+func (r *loadResult[V]) failed() bool {
+	return r.err != nil && !errors.Is(r.err, ErrNotFound) && !r.notModified()
+}
+
+// previousOf returns the newest entry the tiers held for a load to refresh:
+// stale but kept, or nil.
+func (a *Aside[V]) previousOf(mem, shared *tierRead[V], now time.Time) *Entry[V] {
+	if e, ok := a.staleWithin(mem, shared, now); ok {
+		return &e
+	}
+	return nil
+}
+
+// finishLoad writes a load's result back and turns it into Get's answer:
+// the value, a cached "not found", or on failure a stale value within the
+// fail-safe window.
+func (a *Aside[V]) finishLoad(ctx context.Context, id, key string, mem, shared *tierRead[V], r loadResult[V]) (V, error) {
+	var zero V
+	switch {
+	case r.err == nil:
+		if r.untaggable {
+			a.opts.Metrics.Add(EventBackendError, TierRedis, 1)
+			return r.value, nil
+		}
+		e := a.freshEntry(r.value, r.end, r.took, r.ttl)
+		e.Tags, e.TagEpoch = r.tags, r.epoch
+		a.store(ctx, key, mem, shared, e, r.end)
+		return r.value, nil
+	case r.notModified():
+		// The source confirms the previous value: renew its freshness.
+		e := a.freshEntry(r.previous.Value, r.end, r.took, r.ttl)
+		e.Negative, e.Tags, e.TagEpoch = r.previous.Negative, r.previous.Tags, r.epoch
+		if len(r.tags) > 0 {
+			e.Tags = r.tags
+		}
+		a.store(ctx, key, mem, shared, e, r.end)
+		if e.Negative {
+			return zero, ErrNotFound
+		}
+		return e.Value, nil
+	case errors.Is(r.err, ErrNotFound):
+		if a.opts.NegativeTTL > 0 {
+			e := Entry[V]{Negative: true, WrittenAt: r.end, LoadDuration: r.took, ExpiresAt: r.end.Add(a.jittered(a.opts.NegativeTTL))}
+			a.store(ctx, key, mem, shared, e, r.end)
+		}
+		return zero, r.err
+	}
+	if stale, ok := a.staleWithin(mem, shared, r.end); ok {
+		a.opts.Metrics.Add(EventStaleServe, TierNone, 1)
+		// Serve the stale value as fresh for the throttle, so the failing
+		// source is not asked again by every read.
+		stale.ExpiresAt = r.end.Add(a.opts.FailSafeThrottle)
+		a.store(ctx, key, mem, shared, stale, r.end)
+		if stale.Negative {
+			return zero, errors.Join(ErrServedStale, ErrNotFound, r.err)
+		}
+		return stale.Value, errors.Join(ErrServedStale, r.err)
+	}
+	return zero, fmt.Errorf("hoard: aside %q: load %q: %w", a.opts.Name, id, r.err)
+}
+
+// loadWithSoftTimeout runs the load in the background and waits for it up
+// to SoftTimeout; past that it serves stale and lets the load finish and
+// write back on its own. A key whose background load still runs is served
+// stale at once, not loaded twice.
+func (a *Aside[V]) loadWithSoftTimeout(ctx context.Context, id, key string, loader Loader[V], mem, shared *tierRead[V], stale Entry[V]) (V, error) {
+	result := make(chan struct {
+		v   V
+		err error
+	}, 1)
+	started := a.background.start(key, func() {
+		// The caller may leave at the soft timeout: the load keeps its
+		// ctx's values, not its cancellation.
+		bctx := context.WithoutCancel(ctx)
+		v, err := a.finishLoad(bctx, id, key, mem, shared, a.callLoader(bctx, id, loader, &stale))
+		result <- struct {
+			v   V
+			err error
+		}{v, err}
+	})
+	if started {
+		timer := time.NewTimer(a.opts.SoftTimeout)
+		defer timer.Stop()
+		select {
+		case r := <-result:
+			return r.v, r.err
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+	}
+	a.opts.Metrics.Add(EventStaleServe, TierNone, 1)
+	return stale.Value, errors.Join(ErrServedStale, errSoftTimeout)
+}
+
+// errSoftTimeout is joined with ErrServedStale when a slow load was left to
+// finish in the background.
+var errSoftTimeout = errors.New("hoard: load past its soft timeout goes on in the background")
+
+// freshEntry is the entry of a value loaded at now in took, fresh for ttl
+// (0: the cache's TTL), jittered.
+func (a *Aside[V]) freshEntry(v V, now time.Time, took, ttl time.Duration) Entry[V] {
+	if ttl <= 0 {
+		ttl = a.opts.TTL
+	}
+	e := Entry[V]{Value: v, WrittenAt: now, LoadDuration: took, ExpiresAt: now.Add(a.jittered(ttl))}
+	if a.opts.FailSafe > 0 {
+		e.StaleUntil = e.ExpiresAt.Add(a.opts.FailSafe)
+	}
+	return e
+}
+
+// staleWithin returns the newest stale entry the tiers held that is still
+// within its fail-safe window at now.
+func (a *Aside[V]) staleWithin(mem, shared *tierRead[V], now time.Time) (Entry[V], bool) {
+	var best Entry[V]
+	found := false
+	for _, r := range []*tierRead[V]{mem, shared} {
+		if r.found && r.entry.IsKept(now) && (!found || r.entry.WrittenAt.After(best.WrittenAt)) {
+			best, found = r.entry, true
+		}
+	}
+	return best, found
+}
+
+// store writes e back to both tiers, each only if its token still holds.
+func (a *Aside[V]) store(ctx context.Context, key string, mem, shared *tierRead[V], e Entry[V], now time.Time) {
+	a.writeBack(ctx, a.opts.Shared, shared, key, e)
+	a.writeBack(ctx, a.opts.Memory, mem, key, a.forMemory(e, now))
+}
+
+// forMemory caps an entry's freshness at MemoryTTL from now, the memory
+// tier's max staleness.
+func (a *Aside[V]) forMemory(e Entry[V], now time.Time) Entry[V] {
+	if limit := now.Add(a.opts.MemoryTTL); e.ExpiresAt.IsZero() || e.ExpiresAt.After(limit) {
+		if e.StaleUntil.IsZero() && !e.ExpiresAt.IsZero() {
+			e.StaleUntil = e.ExpiresAt // keep the fail-safe window the shared tier has
+		}
+		e.ExpiresAt = limit
+	}
+	return e
+}
+
+// writeBack writes e to c with compare-and-set when c takes tokens: a load
+// that lost to a write or an invalidation of the key stores nothing.
+func (a *Aside[V]) writeBack(ctx context.Context, c Cache[V], r *tierRead[V], key string, e Entry[V]) {
+	if c == nil {
+		return
+	}
+	var err error
+	if cas, ok := c.(CompareAndSetter[V]); ok && r.hasTok {
+		err = cas.CompareAndSet(ctx, key, r.token, e)
+	} else if !ok {
+		err = c.Set(ctx, key, e)
+	} else {
+		return // the token could not be read: writing could put back a stale value
+	}
+	if err != nil && !errors.Is(err, ErrConflict) {
+		tier := TierRedis
+		if c == a.opts.Memory {
+			tier = TierMemory
+		}
+		a.opts.Metrics.Add(EventBackendError, tier, 1)
+	}
+}
+
+// jittered shortens ttl by a random share of up to Jitter.
+func (a *Aside[V]) jittered(ttl time.Duration) time.Duration {
+	if a.opts.Jitter <= 0 {
+		return ttl
+	}
+	return ttl - time.Duration(a.opts.Jitter*a.opts.Rand()*float64(ttl))
+}

@@ -1,0 +1,149 @@
+package hoard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// The load path of a miss with distributed stampede protection: take the
+// key's lock or wait for its holder's value, with a fallback after LockWait.
+
+// load runs inside the flight. It reads both tiers again (another flight
+// may have filled them since Get looked: groupcache's double-check), taking
+// their tokens before the loader starts. With a Locker it first takes the
+// key's lock, or waits for the holder's value.
+func (a *Aside[V]) load(ctx context.Context, id, key string, loader Loader[V]) (V, error) {
+	if a.opts.Locker == nil {
+		mem, shared := a.readBoth(ctx, key)
+		if v, err, ok := a.freshIn(ctx, key, &mem, &shared); ok {
+			return v, err
+		}
+		return a.loadAndStore(ctx, id, key, loader, &mem, &shared)
+	}
+	// The wait is measured in real time, as the polls sleep: Clock is for
+	// entry times.
+	var waitStart time.Time
+	poll := minLockPoll
+	for {
+		lock, lockErr := a.opts.Locker.TryLock(ctx, key, a.opts.LockTTL)
+		if lockErr != nil && !errors.Is(lockErr, ErrLockHeld) {
+			// The locker failed (Redis down): protect the source per
+			// process only, rather than not answering.
+			a.opts.Metrics.Add(EventBackendError, TierRedis, 1)
+		}
+		// Read after taking the lock: a holder that wrote and released
+		// just before is seen, and not loaded again.
+		mem, shared := a.readBoth(ctx, key)
+		if v, err, ok := a.freshIn(ctx, key, &mem, &shared); ok {
+			if lock != nil {
+				a.release(ctx, lock)
+			}
+			if !waitStart.IsZero() {
+				a.opts.Metrics.ObserveLockWait(time.Since(waitStart))
+			}
+			return v, err
+		}
+		if lockErr == nil || !errors.Is(lockErr, ErrLockHeld) {
+			return a.loadLocked(ctx, id, key, loader, lock, &mem, &shared)
+		}
+		if waitStart.IsZero() {
+			waitStart = time.Now()
+		}
+		if waited := time.Since(waitStart); waited >= a.opts.LockWait {
+			a.opts.Metrics.Add(EventLockTimeout, TierNone, 1)
+			a.opts.Metrics.ObserveLockWait(waited)
+			return a.lockFallback(ctx, id, key, loader, &mem, &shared)
+		}
+		if err := sleepCtx(ctx, poll); err != nil {
+			var zero V
+			return zero, fmt.Errorf("hoard: aside %q: waiting for the load of %q: %w", a.opts.Name, id, err)
+		}
+		poll = min(poll*2, maxLockPoll)
+	}
+}
+
+// The bounds of the backoff of a reader polling for another process's load.
+const (
+	minLockPoll = 2 * time.Millisecond
+	maxLockPoll = 50 * time.Millisecond
+)
+
+// loadLocked loads while holding lock (nil when the locker failed), then
+// releases it.
+func (a *Aside[V]) loadLocked(ctx context.Context, id, key string, loader Loader[V], lock Lock, mem, shared *tierRead[V]) (V, error) {
+	if lock == nil {
+		return a.loadAndStore(ctx, id, key, loader, mem, shared)
+	}
+	stop := a.keepRefreshed(ctx, lock)
+	v, err := a.loadAndStore(ctx, id, key, loader, mem, shared)
+	stop()
+	a.release(ctx, lock)
+	return v, err
+}
+
+// keepRefreshed refreshes lock every LockTTL/3 until the returned stop is
+// called; stop returns when the refresher has.
+func (a *Aside[V]) keepRefreshed(ctx context.Context, lock Lock) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(a.opts.LockTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if err := lock.Refresh(context.WithoutCancel(ctx), a.opts.LockTTL); err != nil {
+					a.opts.Metrics.Add(EventBackendError, TierRedis, 1)
+				}
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
+// release gives lock up. A lock that expired meanwhile is only counted:
+// the write-back already went through compare-and-set.
+func (a *Aside[V]) release(ctx context.Context, lock Lock) {
+	if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
+		a.opts.Metrics.Add(EventBackendError, TierRedis, 1)
+	}
+}
+
+// lockFallback is what a reader does after waiting LockWait in vain.
+func (a *Aside[V]) lockFallback(ctx context.Context, id, key string, loader Loader[V], mem, shared *tierRead[V]) (V, error) {
+	var zero V
+	switch a.opts.LockFallback {
+	case LockFallbackStale:
+		if stale, ok := a.staleWithin(mem, shared, a.opts.Clock.Now()); ok {
+			a.opts.Metrics.Add(EventStaleServe, TierNone, 1)
+			if stale.Negative {
+				return zero, errors.Join(ErrServedStale, ErrLockTimeout, ErrNotFound)
+			}
+			return stale.Value, errors.Join(ErrServedStale, ErrLockTimeout)
+		}
+		fallthrough
+	case LockFallbackError:
+		return zero, fmt.Errorf("%w: aside %q: %q after %v", ErrLockTimeout, a.opts.Name, id, a.opts.LockWait)
+	}
+	return a.loadAndStore(ctx, id, key, loader, mem, shared)
+}
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
