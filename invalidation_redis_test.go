@@ -57,6 +57,20 @@ func TestRedisBusReconnectLeavesNothingStale(t *testing.T) {
 	if v, _ := b.aside.Get(ctx, "1", src); v != "old" {
 		t.Fatalf("B warm-up = %q", v)
 	}
+	// A handler subscribed after B's aside runs after it for every
+	// message: when it sees the flush (or the key's own event), B's memory
+	// tier has applied it.
+	applied := make(chan struct{}, 1)
+	b.bus.Subscribe(func(events []hoard.Invalidation) {
+		for _, ev := range events {
+			if ev.Kind == hoard.InvalidateAll || ev.Kind == hoard.InvalidateKey {
+				select {
+				case applied <- struct{}{}:
+				default:
+				}
+			}
+		}
+	})
 	// Kill B's subscriber connection only: the server is shared with
 	// other tests running in parallel.
 	killed := killPubSubOf(t, admin, name+"-b")
@@ -64,12 +78,17 @@ func TestRedisBusReconnectLeavesNothingStale(t *testing.T) {
 	if err := a.aside.Delete(ctx, "1"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for b.bus.Stats().Flushes == 0 {
+	select {
+	case <-applied:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("B's bus delivered neither a flush nor the key's event after its connection was killed: %+v", b.bus.Stats())
+	}
+	// The message lost with the connection can only have come back as a
+	// flush: B's bus must have flushed.
+	for deadline := time.Now().Add(10 * time.Second); b.bus.Stats().Flushes == 0; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("B's bus did not flush after its connection was killed: %+v", b.bus.Stats())
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 	if v, _ := b.aside.Get(ctx, "1", src); v != "new" {
 		t.Fatalf("B after its bus recovered = %q; want new", v)
