@@ -162,7 +162,7 @@ func (o WriteBehindOptions[V]) withDefaults() (WriteBehindOptions[V], error) {
 		o.Queue = q
 	}
 	if o.Versioner == nil {
-		v, err := writeBehindVersioner(o.Aside)
+		v, err := defaultVersioner(o.Aside, "write-behind")
 		if err != nil {
 			return o, err
 		}
@@ -190,19 +190,6 @@ func (o WriteBehindOptions[V]) withDefaults() (WriteBehindOptions[V], error) {
 		o.Logger = slog.Default()
 	}
 	return o, nil
-}
-
-// writeBehindVersioner is a CounterVersioner on the aside's shared tier,
-// else its memory tier, under the keys write-through uses for the same
-// aside: Key("%version") + ":" + id, which no entry key can equal (an
-// entry key's part never holds a bare ':' or '%').
-func writeBehindVersioner[V any](a *Aside[V]) (Versioner, error) {
-	for _, c := range []Cache[V]{a.opts.Shared, a.opts.Memory} {
-		if ctr, ok := c.(Counter); ok {
-			return CounterVersioner{Counter: ctr, Prefix: a.opts.Keys.Key("%version") + ":"}, nil
-		}
-	}
-	return nil, fmt.Errorf("%w: write-behind %q: no Versioner, and no tier of the Aside is a Counter", ErrInvalidOption, a.opts.Name)
 }
 
 // defaultRetryBackoff doubles from DefaultRetryBackoff up to

@@ -74,7 +74,7 @@ func NewWriteThrough[V any](opts WriteThroughOptions[V]) (*WriteThrough[V], erro
 		return nil, fmt.Errorf("%w: write-through %q: negative InvalidateAttempts or InvalidateBackoff", ErrInvalidOption, opts.Aside.opts.Name)
 	}
 	if opts.Versioner == nil {
-		v, err := defaultVersioner(opts.Aside)
+		v, err := defaultVersioner(opts.Aside, "write-through")
 		if err != nil {
 			return nil, err
 		}
@@ -90,14 +90,17 @@ func NewWriteThrough[V any](opts WriteThroughOptions[V]) (*WriteThrough[V], erro
 }
 
 // defaultVersioner is a CounterVersioner on the aside's shared tier, else
-// its memory tier, under the aside's key prefix.
-func defaultVersioner[V any](a *Aside[V]) (Versioner, error) {
+// its memory tier, under Key("%version") + ":" + id, which no entry key can
+// equal (an entry key's part never holds a bare ':' or '%'). Write-through
+// and write-behind on one aside share it, so their versions of an id are
+// one sequence. pattern names the caller in the error.
+func defaultVersioner[V any](a *Aside[V], pattern string) (Versioner, error) {
 	for _, c := range []Cache[V]{a.opts.Shared, a.opts.Memory} {
 		if ctr, ok := c.(Counter); ok {
 			return CounterVersioner{Counter: ctr, Prefix: a.opts.Keys.Key("%version") + ":"}, nil
 		}
 	}
-	return nil, fmt.Errorf("%w: write-through %q: no Versioner, and no tier of the Aside is a Counter", ErrInvalidOption, a.opts.Name)
+	return nil, fmt.Errorf("%w: %s %q: no Versioner, and no tier of the Aside is a Counter", ErrInvalidOption, pattern, a.opts.Name)
 }
 
 // Put saves v as the value of id in the store, then updates (or
