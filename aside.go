@@ -18,6 +18,7 @@ type Aside[V any] struct {
 	flights    FlightGroup[V]
 	background backgroundLoads
 	backoff    refreshBackoff
+	pacer      *drawPacer // nil without EarlyRefresh
 	// stopListening unsubscribes from the bus, once.
 	stopListening func()
 	// memoryBytes is the memory tier as a KeyBytesGetter, nil when it is
@@ -37,6 +38,9 @@ func NewAside[V any](opts AsideOptions[V]) (*Aside[V], error) {
 	}
 	a := &Aside[V]{opts: o, stopListening: func() {}}
 	a.memoryBytes, _ = o.Memory.(KeyBytesGetter[V])
+	if o.EarlyRefresh {
+		a.pacer = newDrawPacer()
+	}
 	if o.Bus != nil {
 		a.stopListening = sync.OnceFunc(o.Bus.Subscribe(a.applyInvalidations))
 	}

@@ -17,6 +17,9 @@ const (
 	DefaultLockWait         = 5 * time.Second
 	DefaultBeta             = 1.0
 	DefaultRefreshBackoff   = time.Second
+	// DefaultEarlyRefreshDraws is how many XFetch draws a process makes at
+	// most per key per load duration.
+	DefaultEarlyRefreshDraws = 16
 )
 
 // LockFallback says what a reader does when it has waited LockWait for
@@ -100,6 +103,17 @@ type AsideOptions[V any] struct {
 	// Beta scales how early XFetch refreshes: above 1 earlier, below 1
 	// later. Default: DefaultBeta (1, the paper's optimum).
 	Beta float64
+
+	// EarlyRefreshDraws is how many XFetch draws a process makes at most
+	// per key in the time the key's last load took (delta); the reads in
+	// between keep the last draw's verdict. It keeps a hot key's refresh
+	// from coming earlier the more it is read: the lead before expiry stays
+	// about delta*Beta*(ln(N*EarlyRefreshDraws*Beta) + 0.58) for N
+	// processes, where a draw on every read gives
+	// delta*Beta*(ln(reads per delta*Beta) + 0.58). Negative: a draw on
+	// every read, as in the paper's model. Default:
+	// DefaultEarlyRefreshDraws.
+	EarlyRefreshDraws int
 
 	// RefreshBackoff is how long a key waits before another background
 	// refresh after one failed; it doubles with each failure in a row, up
@@ -226,6 +240,9 @@ func (o AsideOptions[V]) withDefaults() (AsideOptions[V], error) {
 	}
 	if o.Beta == 0 {
 		o.Beta = DefaultBeta
+	}
+	if o.EarlyRefreshDraws == 0 {
+		o.EarlyRefreshDraws = DefaultEarlyRefreshDraws
 	}
 	if o.RefreshBackoff == 0 {
 		o.RefreshBackoff = DefaultRefreshBackoff

@@ -115,6 +115,9 @@ func (a *Aside[V]) maybeRefreshEarly(ctx context.Context, id string, loader Load
 	if reach := float64(e.LoadDuration) * a.opts.Beta * maxXFetchDraw; float64(e.ExpiresAt.Sub(now)) > reach {
 		return // too far from expiry for any draw
 	}
+	if !a.pacer.draw(id, e.ExpiresAt, now, a.drawInterval(e.LoadDuration)) {
+		return // a draw for this entry was made a moment ago
+	}
 	if !xfetch(e.ExpiresAt, e.LoadDuration, now, a.opts.Beta, 1-a.opts.Rand()) {
 		return
 	}
@@ -127,6 +130,15 @@ func (a *Aside[V]) maybeRefreshEarly(ctx context.Context, id string, loader Load
 	if a.background.start(key, func() { a.refresh(bctx, id, key, loader, &current) }) {
 		a.opts.Metrics.Add(EventEarlyRefresh, TierNone, 1)
 	}
+}
+
+// drawInterval is the least time between two XFetch draws for an entry
+// whose load took delta; 0 draws on every read.
+func (a *Aside[V]) drawInterval(delta time.Duration) time.Duration {
+	if a.opts.EarlyRefreshDraws < 0 {
+		return 0
+	}
+	return delta / time.Duration(a.opts.EarlyRefreshDraws)
 }
 
 // refresh is a background refresh of id, whose current entry is current.

@@ -14,10 +14,17 @@ import (
 
 // draws is a Rand whose value a test sets: 0 gives u = 1 (never early),
 // values near 1 give u near 0 (as eager as can be).
-type draws struct{ bits atomic.Uint64 }
+// It counts the draws made.
+type draws struct {
+	bits  atomic.Uint64
+	count atomic.Int64
+}
 
 func (d *draws) set(f float64) { d.bits.Store(uint64(f * (1 << 53))) }
-func (d *draws) rand() float64 { return float64(d.bits.Load()) / (1 << 53) }
+func (d *draws) rand() float64 {
+	d.count.Add(1)
+	return float64(d.bits.Load()) / (1 << 53)
+}
 
 // versioned is a source whose every load takes delta on the fake clock and
 // returns the next version.
@@ -106,6 +113,55 @@ func TestEarlyRefreshInBackground(t *testing.T) {
 	if s.Total(hoard.EventEarlyRefresh) != 1 || s.Total(hoard.EventMiss) != 1 {
 		t.Errorf("early refreshes %d, misses %d; want 1 and 1 (the first load only)",
 			s.Total(hoard.EventEarlyRefresh), s.Total(hoard.EventMiss))
+	}
+}
+
+// A process draws at most EarlyRefreshDraws times per key per delta;
+// reads in between keep the last verdict. A negative EarlyRefreshDraws
+// draws on every read.
+func TestEarlyRefreshDrawsArePaced(t *testing.T) {
+	for _, c := range []struct {
+		draws     int
+		perBurst  int64 // draws made by a burst of 100 reads at one instant
+		afterStep int64 // draws by a burst after delta/16
+	}{
+		{draws: 0, perBurst: 1, afterStep: 1}, // the default, 16 per delta
+		{draws: 4, perBurst: 1, afterStep: 0}, // delta/16 < delta/4: still paced
+		{draws: -1, perBurst: 100, afterStep: 100},
+	} {
+		w, r, src, d := earlyRig(t, hoard.AsideOptions[string]{EarlyRefreshDraws: c.draws})
+		ctx := context.Background()
+		if _, err := r.aside.Get(ctx, "k", src); err != nil {
+			t.Fatal(err)
+		}
+		// 2s before expiry with delta 1s: within reach of a draw, but a
+		// draw of u = 1 never fires.
+		w.advance(58 * time.Second)
+		d.set(0)
+		burst := func() int64 {
+			before := d.count.Load()
+			for range 100 {
+				if v, err := r.aside.Get(ctx, "k", src); v != "v1" || err != nil {
+					t.Fatalf("Get = %q, %v", v, err)
+				}
+			}
+			return d.count.Load() - before
+		}
+		if n := burst(); n != c.perBurst {
+			t.Errorf("EarlyRefreshDraws %d: a burst of 100 reads drew %d times; want %d", c.draws, n, c.perBurst)
+		}
+		w.advance(time.Second / 16)
+		if n := burst(); n != c.afterStep {
+			t.Errorf("EarlyRefreshDraws %d: after delta/16, a burst drew %d times; want %d", c.draws, n, c.afterStep)
+		}
+		// A draw that fires still refreshes, once.
+		w.advance(time.Second)
+		d.set(0.99)
+		burst()
+		waitBackground(t, r.aside)
+		if n := src.calls.Load(); n != 2 {
+			t.Errorf("EarlyRefreshDraws %d: %d loads; want 2 (one refresh)", c.draws, n)
+		}
 	}
 }
 
