@@ -2,6 +2,8 @@
 //
 //	go run ./cmd/hoard demo            # every pattern, on an embedded Redis and SQL database
 //	go run ./cmd/hoard demo --json     # the same, as JSON
+//	go run ./cmd/hoard assets build static   # fingerprint static files, write the manifest
+//	go run ./cmd/hoard assets ls static/manifest.json
 //
 // The demo exits with status 1 when a pattern broke a promise (a stale
 // read where none may be, more than one query per expiry under the lock,
@@ -27,6 +29,7 @@ const usage = `usage: hoard <command> [flags]
 
 commands:
   demo   run every caching pattern on a fleet of in-process instances
+  assets fingerprint static files for cache busting (build, ls)
   help   show this help
 
 Run "hoard demo -h" for the demo's flags.
@@ -41,6 +44,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "demo":
 		return demoCommand(ctx, args[1:], stdout, stderr)
+	case "assets":
+		return assetsCommand(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -1,0 +1,155 @@
+package assets
+
+import (
+	"fmt"
+	"io/fs"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// Build reads every file of fsys (an embed.FS, an os.DirFS, an fs.Sub of
+// either) and returns the [Set] of them, fingerprinted: each file's hashed
+// name comes from the SHA-256 of its content, never from a timestamp, so
+// every build of the same files gives the same names on every machine.
+//
+// Stylesheets (.css) are rewritten first: each url(...) and @import that
+// points at another file of the set is replaced by that file's hashed URL
+// (see the package doc for what is left alone), and the stylesheet is
+// hashed after that, so changing an image changes the hash of every
+// stylesheet that uses it. Stylesheets are processed in dependency order;
+// a loop of them fails with [ErrCycle].
+//
+// Build holds every file's content in memory, bounded by Options.MaxBytes,
+// so what the Set serves under a hashed name is always exactly what was
+// hashed, even if the files change on disk before the next Build. It skips
+// hidden files, hashed copies left by an earlier build (they stay servable,
+// see [Set.ServeHTTP]) and what Options.Skip says. A nil opts gives every
+// default.
+func Build(fsys fs.FS, opts *Options) (*Set, error) {
+	o, err := opts.resolve()
+	if err != nil {
+		return nil, err
+	}
+	files, err := readTree(fsys, o)
+	if err != nil {
+		return nil, err
+	}
+	b := &builder{o: o, files: files, assets: make(map[string]*asset, len(files)), state: map[string]int{}}
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		if err := b.visit(name, nil); err != nil {
+			return nil, err
+		}
+	}
+	return newSet(o, b.assets, fsys), nil
+}
+
+// readTree reads every asset of fsys into memory.
+func readTree(fsys fs.FS, o *resolved) (map[string][]byte, error) {
+	files := map[string][]byte{}
+	var total int64
+	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if name != "." && strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() || (o.Skip != nil && o.Skip(name)) {
+			return nil
+		}
+		if !d.Type().IsRegular() { // a symlink counts when it leads to a regular file
+			info, err := fs.Stat(fsys, name)
+			if err != nil || !info.Mode().IsRegular() {
+				return nil
+			}
+		}
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return err
+		}
+		if total += int64(len(data)); total > o.MaxBytes {
+			return fmt.Errorf("%w: more than MaxBytes (%d) in the files to build", ErrTooLarge, o.MaxBytes)
+		}
+		if !isBuildOutput(name, sum(data)) {
+			files[name] = data
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("hoard: assets: reading files: %w", err)
+	}
+	return files, nil
+}
+
+// builder computes the assets of one Build.
+type builder struct {
+	o      *resolved
+	files  map[string][]byte // the sources, by logical name
+	assets map[string]*asset // the finished assets, by logical name
+	state  map[string]int    // visiting or done, by logical name
+}
+
+const (
+	visiting = 1
+	done     = 2
+)
+
+// visit finishes the asset name after the stylesheets it references;
+// stack is the chain of stylesheets that led to it, for the cycle error.
+func (b *builder) visit(name string, stack []string) error {
+	switch b.state[name] {
+	case done:
+		return nil
+	case visiting:
+		i := slices.Index(stack, name)
+		loop := append(slices.Clone(stack[i:]), name)
+		return fmt.Errorf("%w: %s", ErrCycle, strings.Join(loop, " -> "))
+	}
+	data := b.files[name]
+	if !isCSS(name) {
+		b.assets[name] = b.newAsset(name, data)
+		b.state[name] = done
+		return nil
+	}
+	b.state[name] = visiting
+	stack = append(stack, name)
+	refs := scanCSS(data)
+	for _, r := range refs {
+		t, ok := resolveRef(name, string(data[r.start:r.end]), b.o.prefixPath)
+		if _, known := b.files[t.logical]; ok && known {
+			if err := b.visit(t.logical, stack); err != nil {
+				return err
+			}
+		}
+	}
+	out := rewriteCSS(data, refs, func(ref string) (string, bool) {
+		t, ok := resolveRef(name, ref, b.o.prefixPath)
+		if !ok {
+			return "", false
+		}
+		dep := b.assets[t.logical]
+		if dep == nil {
+			return "", false // not a file of the set: leave it alone
+		}
+		return rewriteRef(t, dep.hash, b.o.Naming)
+	})
+	b.assets[name] = b.newAsset(name, out)
+	b.state[name] = done
+	return nil
+}
+
+func (b *builder) newAsset(name string, data []byte) *asset {
+	full := sum(data)
+	hash := full[:b.o.HashLen]
+	a := &asset{logical: name, hash: hash, etag: etagOf(full), data: data, file: name}
+	if b.o.Naming == HashInQuery {
+		a.hashed = queryName(name, hash)
+	} else {
+		a.hashed = hashedName(name, hash)
+	}
+	return a
+}

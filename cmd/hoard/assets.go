@@ -1,0 +1,256 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/hoard-cache/hoard/assets"
+)
+
+const assetsUsage = `usage: hoard assets build [flags] DIR
+       hoard assets ls MANIFEST
+
+build fingerprints every file under DIR by the SHA-256 of its content
+(stylesheets after their url()s and @imports are rewritten to the hashed
+names), writes each file's hashed copy next to it (css/site.css ->
+css/site.3f2a9c1e.css) and the manifest to DIR/manifest.json. Sources are
+never modified, and hashed copies from earlier builds are left in place, so
+an instance still serving the previous manifest, or a page it rendered,
+keeps working during a rolling deploy; assets.Load serves the result.
+With -out, DIR is left untouched: every file is copied into the output
+directory under its logical name (stylesheets rewritten) and its hashed
+name, with the manifest there. Running build again is cheap and changes
+nothing when no file changed.
+
+ls prints a manifest's logical names and their hashed names, sorted.
+
+build flags:
+`
+
+// assetsCommand runs "hoard assets ...": 0 when done, 1 when the work
+// failed, 2 for a usage error.
+func assetsCommand(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, assetsUsage)
+		return 2
+	}
+	switch args[0] {
+	case "build":
+		return assetsBuild(args[1:], stdout, stderr)
+	case "ls":
+		return assetsLs(args[1:], stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, assetsUsage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "hoard assets: unknown command %q\n\n%s", args[0], assetsUsage)
+		return 2
+	}
+}
+
+// buildConfig is what "hoard assets build" was asked to do.
+type buildConfig struct {
+	dir      string // the sources
+	out      string // where copies go: dir unless -out
+	manifest string // the manifest's path
+	opts     assets.Options
+}
+
+func assetsBuild(args []string, stdout, stderr io.Writer) int {
+	fset := flag.NewFlagSet("hoard assets build", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	fset.Usage = func() {
+		fmt.Fprint(stderr, assetsUsage)
+		fset.PrintDefaults()
+	}
+	var cfg buildConfig
+	query := false
+	fset.StringVar(&cfg.manifest, "o", "", "`path` of the manifest to write (default DIR/manifest.json, or OUT/manifest.json with -out)")
+	fset.StringVar(&cfg.out, "out", "", "write the logical and hashed copies into this `directory` instead of next to the sources")
+	fset.BoolVar(&query, "query", false, "put the hash in a ?v= query parameter instead of the file name (needs -out)")
+	fset.IntVar(&cfg.opts.HashLen, "hash-len", assets.DefaultHashLen, "hex `digits` of SHA-256 in a hashed name, 8 to 64")
+	fset.StringVar(&cfg.opts.Prefix, "prefix", assets.DefaultPrefix, "URL `prefix` the assets are served under; url(PREFIX...) in CSS is rewritten too")
+	var pos []string
+	for { // flags may come before or after DIR
+		if err := fset.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			return 2
+		}
+		if fset.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fset.Arg(0))
+		args = fset.Args()[1:]
+	}
+	if len(pos) != 1 {
+		fmt.Fprintf(stderr, "hoard assets build: want one DIR, got %d arguments\n", len(pos))
+		fset.Usage()
+		return 2
+	}
+	cfg.dir = pos[0]
+	if query {
+		if cfg.out == "" {
+			fmt.Fprintln(stderr, "hoard assets build: -query needs -out: the rewritten stylesheets must be served under their logical names")
+			return 2
+		}
+		cfg.opts.Naming = assets.HashInQuery
+	}
+	n, written, err := buildAssets(&cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "hoard assets build: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%d assets from %s: %d files written, manifest %s\n", n, cfg.dir, written, cfg.manifest)
+	return 0
+}
+
+// buildAssets builds cfg.dir, writes the copies and the manifest, and
+// returns how many assets there are and how many files it wrote.
+func buildAssets(cfg *buildConfig) (n, written int, err error) {
+	info, err := os.Stat(cfg.dir)
+	if err != nil {
+		return 0, 0, err
+	}
+	if !info.IsDir() {
+		return 0, 0, fmt.Errorf("%s is not a directory", cfg.dir)
+	}
+	dest := cfg.dir
+	if cfg.out != "" {
+		dest = cfg.out
+	}
+	if cfg.manifest == "" {
+		cfg.manifest = filepath.Join(dest, "manifest.json")
+	}
+	// What this build writes inside DIR is not an asset.
+	skipFile, skipDir := inside(cfg.dir, cfg.manifest), ""
+	if cfg.out != "" {
+		skipDir = inside(cfg.dir, cfg.out)
+	}
+	cfg.opts.Skip = func(name string) bool {
+		return name == skipFile || skipDir == "." || (skipDir != "" && (name == skipDir || strings.HasPrefix(name, skipDir+"/")))
+	}
+	set, err := assets.Build(os.DirFS(cfg.dir), &cfg.opts)
+	if err != nil {
+		return 0, 0, err
+	}
+	m := set.Manifest()
+	for _, logical := range m.Names() {
+		names := []string{}
+		if cfg.out != "" {
+			names = append(names, logical)
+		}
+		if cfg.opts.Naming == assets.HashInName {
+			names = append(names, m.Assets[logical])
+		}
+		data, err := set.Content(logical)
+		if err != nil {
+			return 0, 0, err
+		}
+		for _, name := range names {
+			w, err := writeIfChanged(filepath.Join(dest, filepath.FromSlash(name)), data)
+			if err != nil {
+				return 0, 0, err
+			}
+			if w {
+				written++
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if _, err := m.WriteTo(&buf); err != nil {
+		return 0, 0, err
+	}
+	w, err := writeIfChanged(cfg.manifest, buf.Bytes())
+	if err != nil {
+		return 0, 0, err
+	}
+	if w {
+		written++
+	}
+	return len(m.Assets), written, nil
+}
+
+// inside returns path relative to dir, slash-separated, when it lies
+// inside dir, else "".
+func inside(dir, path string) string {
+	ad, err1 := filepath.Abs(dir)
+	ap, err2 := filepath.Abs(path)
+	if err1 != nil || err2 != nil {
+		return ""
+	}
+	rel, err := filepath.Rel(ad, ap)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return ""
+	}
+	return filepath.ToSlash(rel)
+}
+
+// writeIfChanged writes data to path unless the file already holds it,
+// and reports whether it wrote. It writes a temporary file and renames it,
+// so a server reading the directory never sees half a file.
+func writeIfChanged(path string, data []byte) (bool, error) {
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+		return false, nil
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return false, err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".hoard-*")
+	if err != nil {
+		return false, err
+	}
+	_, err = tmp.Write(data)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return false, err
+	}
+	return true, nil
+}
+
+func assetsLs(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprint(stderr, assetsUsage)
+		return 2
+	}
+	f, err := os.Open(args[0])
+	if err != nil {
+		fmt.Fprintf(stderr, "hoard assets ls: %v\n", err)
+		return 1
+	}
+	defer f.Close()
+	m, err := assets.LoadManifest(f)
+	if err != nil {
+		fmt.Fprintf(stderr, "hoard assets ls: %s: %v\n", args[0], err)
+		return 1
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 1, ' ', 0)
+	for _, name := range m.Names() {
+		fmt.Fprintf(tw, "%s\t→ %s\n", name, m.Assets[name])
+	}
+	if err := tw.Flush(); err != nil {
+		fmt.Fprintf(stderr, "hoard assets ls: %v\n", err)
+		return 1
+	}
+	return 0
+}

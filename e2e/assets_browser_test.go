@@ -1,0 +1,415 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"html/template"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"github.com/hoard-cache/hoard/assets"
+)
+
+// findBrowser returns the Chromium to drive: $HOARD_CHROMIUM, else the first
+// of chromium, chromium-browser, google-chrome on PATH; "" when none.
+func findBrowser() string {
+	if p := os.Getenv("HOARD_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// newBrowser starts a headless browser with a fresh profile and returns a
+// context for its first tab. The flags keep it off the network (this
+// machine's is closed, and a browser's background traffic would only add
+// noise) and are all it needs to run as root in a container.
+func newBrowser(t *testing.T, timeout time.Duration) context.Context {
+	t.Helper()
+	bin := findBrowser()
+	if bin == "" {
+		t.Skip("no browser: set HOARD_CHROMIUM or put chromium, chromium-browser or google-chrome on PATH (Debian: apt-get install chromium)")
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(bin),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(acancel)
+	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	t.Cleanup(bcancel)
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("starting %s: %v", bin, err)
+	}
+	return bctx
+}
+
+// hit is one request the test server answered.
+type hit struct {
+	path        string // with ?query, if any
+	ifNoneMatch string
+	status      int
+	etag        string // the ETag answered
+}
+
+// serverLog records the requests a server answered.
+type serverLog struct {
+	mu   sync.Mutex
+	hits []hit // guarded by mu
+}
+
+func (l *serverLog) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		h.ServeHTTP(sw, r)
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.hits = append(l.hits, hit{path: r.URL.RequestURI(), ifNoneMatch: r.Header.Get("If-None-Match"), status: sw.status, etag: w.Header().Get("ETag")})
+	})
+}
+
+// since returns the hits after the first n.
+func (l *serverLog) since(n int) []hit {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]hit(nil), l.hits[n:]...)
+}
+
+func (l *serverLog) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.hits)
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// netEvent is what the browser's DevTools said about one request.
+type netEvent struct {
+	url        string
+	status     int64
+	fromDisk   bool // Response.fromDiskCache
+	fromMemory bool // Network.requestServedFromCache
+}
+
+// netLog records the DevTools Network events of a tab, by request.
+type netLog struct {
+	mu    sync.Mutex
+	order []network.RequestID             // guarded by mu
+	byID  map[network.RequestID]*netEvent // guarded by mu
+}
+
+func (l *netLog) listen(ctx context.Context) error {
+	l.byID = map[network.RequestID]*netEvent{}
+	return chromedp.Listen(ctx, func(ev any) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		get := func(id network.RequestID) *netEvent {
+			e := l.byID[id]
+			if e == nil {
+				e = &netEvent{}
+				l.byID[id] = e
+				l.order = append(l.order, id)
+			}
+			return e
+		}
+		switch ev := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			get(ev.RequestID).url = ev.Request.URL
+		case *network.EventRequestServedFromCache:
+			get(ev.RequestID).fromMemory = true
+		case *network.EventResponseReceived:
+			e := get(ev.RequestID)
+			e.url, e.status, e.fromDisk = ev.Response.URL, ev.Response.Status, ev.Response.FromDiskCache
+		}
+	})
+}
+
+// since returns the events of the requests after the first n.
+func (l *netLog) since(n int) []netEvent {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []netEvent
+	for _, id := range l.order[n:] {
+		out = append(out, *l.byID[id])
+	}
+	return out
+}
+
+func (l *netLog) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.order)
+}
+
+const pageHTML = `<!doctype html>
+<html><head><meta charset="utf-8"><title>hoard assets</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="{{ asset "css/site.css" }}">
+<script src="{{ asset "js/app.js" }}"></script>
+</head><body><p id="probe">hoard</p></body></html>
+`
+
+// pageState is what the page shows, read in the browser.
+type pageState struct {
+	Color      string `json:"color"`      // computed color of #probe
+	Background string `json:"background"` // computed background-image of #probe
+	App        string `json:"app"`        // set by js/app.js
+	CSS        string `json:"css"`        // the stylesheet's URL
+}
+
+const readState = `JSON.stringify({
+	color: getComputedStyle(document.getElementById("probe")).color,
+	background: getComputedStyle(document.getElementById("probe")).backgroundImage,
+	app: document.documentElement.dataset.app || "",
+	css: document.querySelector("link[rel=stylesheet]").href,
+})`
+
+func writeFile(t *testing.T, dir, name, data string) {
+	t.Helper()
+	p := filepath.Join(dir, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAssetsBrowserCache proves cache busting in a real browser: a page
+// served with no-cache and an ETag links a stylesheet and a script through
+// the assets handler. Loaded again (same-URL navigation, reload, a new tab)
+// the browser asks only for the page, which is answered 304, and takes every
+// asset from its memory or disk cache. After the stylesheet changes on disk
+// and the set is rebuilt, the next load links a new URL, fetches only that,
+// and shows the new style.
+func TestAssetsBrowserCache(t *testing.T) {
+	ctx := newBrowser(t, 60*time.Second)
+
+	static := t.TempDir()
+	writeFile(t, static, "css/site.css", "#probe { color: rgb(200, 0, 0); background-image: url(../img/dot.svg); }\n")
+	writeFile(t, static, "img/dot.svg", `<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>`)
+	writeFile(t, static, "js/app.js", `document.documentElement.dataset.app = "ran";`+"\n")
+	set, err := assets.Build(os.DirFS(static), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cur atomic.Pointer[assets.Set]
+	cur.Store(set)
+
+	page := template.Must(template.New("page").Funcs(template.FuncMap{
+		"asset": func(name string) (string, error) { return cur.Load().URL(name) },
+	}).Parse(pageHTML))
+	var srvLog serverLog
+	mux := http.NewServeMux()
+	mux.Handle("/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { cur.Load().ServeHTTP(w, r) }))
+	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
+		var b bytes.Buffer
+		if err := page.Execute(&b, nil); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		sum := sha256.Sum256(b.Bytes())
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("ETag", `"`+hex.EncodeToString(sum[:16])+`"`)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(b.Bytes())) // 304 on a matching If-None-Match
+	})
+	srv := httptest.NewServer(srvLog.wrap(mux))
+	t.Cleanup(srv.Close)
+
+	url := func(name string) string {
+		t.Helper()
+		u, err := cur.Load().URL(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	names := []string{"css/site.css", "js/app.js", "img/dot.svg"}
+	v1 := map[string]string{}
+	for _, name := range names {
+		v1[name] = url(name)
+	}
+
+	var tabNet netLog // chromedp enables the Network domain of every tab
+	if err := tabNet.listen(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// step runs load in the tab ctx, whose events net records, and returns
+	// what the server and the browser saw meanwhile, and the page's state.
+	step := func(name string, ctx context.Context, net *netLog, load chromedp.Action[chromedp.Void]) ([]hit, []netEvent, pageState) {
+		t.Helper()
+		s0, n0 := srvLog.len(), net.len()
+		if err := chromedp.Do(ctx, load); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		raw, err := chromedp.Run(ctx, chromedp.Evaluate[string](readState))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var st pageState
+		if err := json.Unmarshal([]byte(raw), &st); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		hits, events := srvLog.since(s0), net.since(n0)
+		t.Logf("%s:\n  page   %+v\n  server %+v\n  events %+v", name, st, hits, events)
+		return hits, events, st
+	}
+	wantState := func(name string, st pageState, color string) {
+		t.Helper()
+		if st.Color != color {
+			t.Errorf("%s: #probe color %q, want %q", name, st.Color, color)
+		}
+		if st.App != "ran" {
+			t.Errorf("%s: js/app.js did not run", name)
+		}
+		if st.CSS != srv.URL+url("css/site.css") {
+			t.Errorf("%s: stylesheet %s, want %s", name, st.CSS, srv.URL+url("css/site.css"))
+		}
+		if want := `url("` + srv.URL + v1["img/dot.svg"] + `")`; st.Background != want {
+			t.Errorf("%s: background-image %s, want %s (the url() rewritten to the hashed name)", name, st.Background, want)
+		}
+	}
+
+	// 1. First visit: the page and every asset come from the server.
+	hits, _, st := step("first load", ctx, &tabNet, chromedp.Navigate(srv.URL+"/"))
+	wantState("first load", st, "rgb(200, 0, 0)")
+	if len(hits) != 4 || hits[0].path != "/" || hits[0].status != 200 || hits[0].etag == "" {
+		t.Fatalf("first load: server saw %+v, want the page (200, with an ETag) and 3 assets", hits)
+	}
+	pageETag := hits[0].etag
+	for _, name := range names {
+		if n := countPath(hits, v1[name], 200); n != 1 {
+			t.Errorf("first load: %s fetched %d times with 200, want 1", v1[name], n)
+		}
+	}
+
+	// 2-4. Visits again: only the page is asked for, revalidated with its
+	// ETag and answered 304; every asset comes from the browser's cache.
+	tab2, cancelTab2 := chromedp.NewContext(ctx)
+	t.Cleanup(cancelTab2)
+	var tab2Net netLog
+	if err := tab2Net.listen(tab2); err != nil {
+		t.Fatal(err)
+	}
+	for _, again := range []struct {
+		name string
+		ctx  context.Context
+		net  *netLog
+		load chromedp.Action[chromedp.Void]
+	}{
+		{"navigation to the same URL", ctx, &tabNet, chromedp.Navigate(srv.URL + "/")},
+		{"reload", ctx, &tabNet, chromedp.Reload()},
+		{"new tab", tab2, &tab2Net, chromedp.Navigate(srv.URL + "/")},
+	} {
+		hits, events, st := step(again.name, again.ctx, again.net, again.load)
+		wantState(again.name, st, "rgb(200, 0, 0)")
+		if len(hits) != 1 || hits[0].path != "/" || hits[0].ifNoneMatch != pageETag || hits[0].status != http.StatusNotModified {
+			t.Errorf("%s: server saw %+v, want only the page, with If-None-Match %s, answered 304", again.name, hits, pageETag)
+		}
+		for _, name := range names {
+			e, ok := eventFor(events, srv.URL+v1[name])
+			switch {
+			case !ok:
+				t.Errorf("%s: no DevTools event for %s", again.name, v1[name])
+			case !e.fromMemory && !e.fromDisk:
+				t.Errorf("%s: %s not from the memory or disk cache: %+v", again.name, v1[name], e)
+			}
+		}
+	}
+
+	// 5. The stylesheet changes on disk; the set is rebuilt, keeping the old
+	// one's hashed names, and swapped in.
+	writeFile(t, static, "css/site.css", "#probe { color: rgb(0, 0, 200); background-image: url(../img/dot.svg); }\n")
+	next, err := assets.Build(os.DirFS(static), &assets.Options{Previous: []*assets.Set{cur.Load()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur.Store(next)
+	newCSS := url("css/site.css")
+	if newCSS == v1["css/site.css"] {
+		t.Fatalf("the stylesheet changed but kept its URL %s", newCSS)
+	}
+	hits, events, st := step("load after the change", ctx, &tabNet, chromedp.Navigate(srv.URL+"/"))
+	wantState("load after the change", st, "rgb(0, 0, 200)")
+	if len(hits) != 2 || hits[0].path != "/" || hits[0].ifNoneMatch != pageETag || hits[0].status != 200 ||
+		hits[1].path != newCSS || hits[1].status != 200 {
+		t.Errorf("after the change: server saw %+v, want the page (revalidated, 200: it changed) and %s only", hits, newCSS)
+	}
+	for _, name := range []string{"js/app.js", "img/dot.svg"} {
+		if e, ok := eventFor(events, srv.URL+v1[name]); !ok || (!e.fromMemory && !e.fromDisk) {
+			t.Errorf("after the change: unchanged %s not from the cache: %+v", v1[name], e)
+		}
+	}
+
+	// 6. A page rendered before the swap (another instance, a rolling
+	// deploy) still gets the old stylesheet, still immutable.
+	res, err := http.Get(srv.URL + v1["css/site.css"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || res.Header.Get("Cache-Control") != assets.CacheImmutable || !strings.Contains(string(body), "rgb(200, 0, 0)") {
+		t.Errorf("old stylesheet after the swap: %d %q %q", res.StatusCode, res.Header.Get("Cache-Control"), body)
+	}
+}
+
+// countPath returns how many hits asked for path and got status.
+func countPath(hits []hit, path string, status int) int {
+	n := 0
+	for _, h := range hits {
+		if h.path == path && h.status == status {
+			n++
+		}
+	}
+	return n
+}
+
+// eventFor returns the last event for url.
+func eventFor(events []netEvent, url string) (netEvent, bool) {
+	for i := len(events) - 1; i >= 0; i-- {
+		if events[i].url == url {
+			return events[i], true
+		}
+	}
+	return netEvent{}, false
+}
