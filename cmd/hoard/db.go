@@ -5,14 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
-
-	_ "modernc.org/sqlite" // the embedded database: pure Go, in memory
-
-	"github.com/hoard-cache/hoard"
 )
 
 // Product is a row of the demo's catalogue, and the value every cache of
@@ -29,38 +24,88 @@ type Product struct {
 // product's category is its id modulo categories.
 const categories = 50
 
-// catalogue is the embedded SQL database (SQLite, in memory) behind every
-// cache of the demo. Each query first waits latency, as a query over the
-// network to a real database would, so caching visibly matters.
+// catalogue is the database behind every cache of the demo: an embedded
+// SQLite in memory, or a schema of its own on a PostgreSQL server (--db).
+// Each query first waits latency, as a query over the network to a busy
+// database would, so caching visibly matters on either.
 type catalogue struct {
 	db      *sql.DB
+	d       dialect
+	table   string // the products table, qualified on PostgreSQL
+	schema  string // PostgreSQL: this run's schema, dropped by Close
+	desc    string // where the data lives, for the report
 	latency time.Duration
+
+	sqlPeek, sqlUpsert, sqlDelete string // rebound for d
 
 	queries atomic.Int64 // read queries (Product, Products, SlowReport)
 	writes  atomic.Int64 // write calls (Save, Delete, WriteMany)
 }
 
-// openCatalogue opens an in-memory database seeded with n products.
-func openCatalogue(ctx context.Context, n int, latency time.Duration) (*catalogue, error) {
-	db, err := sql.Open("sqlite", ":memory:")
-	if err != nil {
-		return nil, fmt.Errorf("open sqlite: %w", err)
+// postgresConns bounds the demo's connections to a PostgreSQL server that
+// others share.
+const postgresConns = 10
+
+// openCatalogue opens the catalogue and seeds it with n products: in an
+// embedded SQLite when dbURL is "", else on the PostgreSQL server at
+// dbURL, in a new schema named after run so that runs sharing a server
+// never meet. Close drops that schema.
+func openCatalogue(ctx context.Context, dbURL, run string, n int, latency time.Duration) (_ *catalogue, err error) {
+	c := &catalogue{latency: latency}
+	if dbURL == "" {
+		c.d, c.table = sqliteDialect, "products"
+		c.desc = "embedded SQLite in memory (--db or HOARD_POSTGRES_URL for PostgreSQL)"
+		if c.db, err = sql.Open(c.d.driver, ":memory:"); err != nil {
+			return nil, fmt.Errorf("open sqlite: %w", err)
+		}
+		// One connection: an in-memory SQLite database lives in its
+		// connection. The simulated latency is waited outside it, so
+		// queries still overlap.
+		c.db.SetMaxOpenConns(1)
+	} else {
+		c.d, c.schema = postgresDialect, "hoard_demo_"+run
+		c.table = c.schema + ".products"
+		c.desc = fmt.Sprintf("PostgreSQL at %s, schema %s (dropped at exit)", describeURL(dbURL), c.schema)
+		if c.db, err = sql.Open(c.d.driver, dbURL); err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		c.db.SetMaxOpenConns(postgresConns)
+		c.db.SetMaxIdleConns(postgresConns)
 	}
-	// One connection: an in-memory SQLite database lives in its connection.
-	// The simulated latency is waited outside it, so queries still overlap.
-	db.SetMaxOpenConns(1)
-	c := &catalogue{db: db, latency: latency}
+	defer func() {
+		if err != nil {
+			_ = c.Close()
+		}
+	}()
+	c.sqlPeek = c.d.rebind(`SELECT ` + productColumns + ` FROM ` + c.table + ` WHERE id = ?`)
+	c.sqlUpsert = c.d.rebind(`INSERT INTO ` + c.table + ` AS p (id, name, category, price, rev, version) VALUES (?, ?, ?, ?, ?, ?)
+	ON CONFLICT (id) DO UPDATE SET name = excluded.name, category = excluded.category,
+	price = excluded.price, rev = excluded.rev, version = excluded.version
+	WHERE p.version < excluded.version`)
+	c.sqlDelete = c.d.rebind(`DELETE FROM ` + c.table + ` WHERE id = ? AND version < ?`)
+	if err := c.db.PingContext(ctx); err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	if c.schema != "" {
+		if _, err := c.db.ExecContext(ctx, `CREATE SCHEMA `+c.schema); err != nil {
+			c.schema = "" // not ours to drop
+			return nil, fmt.Errorf("create schema: %w", err)
+		}
+	}
 	if err := c.seed(ctx, n); err != nil {
-		_ = db.Close()
 		return nil, err
 	}
 	return c, nil
 }
 
+// seedBatch is how many rows one INSERT of the seed writes: 4 parameters
+// each, well under both databases' limits on parameters.
+const seedBatch = 500
+
 func (c *catalogue) seed(ctx context.Context, n int) error {
-	const schema = `CREATE TABLE products (
-		id INTEGER PRIMARY KEY, name TEXT NOT NULL, category INTEGER NOT NULL,
-		price INTEGER NOT NULL, rev INTEGER NOT NULL, version INTEGER NOT NULL)`
+	schema := `CREATE TABLE ` + c.table + ` (
+		id ` + c.d.bigint + ` PRIMARY KEY, name TEXT NOT NULL, category INTEGER NOT NULL,
+		price ` + c.d.bigint + ` NOT NULL, rev ` + c.d.bigint + ` NOT NULL, version ` + c.d.bigint + ` NOT NULL)`
 	if _, err := c.db.ExecContext(ctx, schema); err != nil {
 		return fmt.Errorf("create table: %w", err)
 	}
@@ -69,160 +114,31 @@ func (c *catalogue) seed(ctx context.Context, n int) error {
 		return err
 	}
 	defer func() { _ = tx.Rollback() }()
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO products VALUES (?, ?, ?, ?, 1, 0)`)
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
-	for id := range n {
-		if _, err := stmt.ExecContext(ctx, id, fmt.Sprintf("product %05d", id), id%categories, 100+int64(id%9900)); err != nil {
+	for from := 0; from < n; from += seedBatch {
+		rows := min(seedBatch, n-from)
+		q := c.d.rebind(`INSERT INTO ` + c.table + ` (id, name, category, price, rev, version) VALUES (?, ?, ?, ?, 1, 0)` +
+			strings.Repeat(`, (?, ?, ?, ?, 1, 0)`, rows-1))
+		args := make([]any, 0, 4*rows)
+		for id := from; id < from+rows; id++ {
+			args = append(args, int64(id), fmt.Sprintf("product %05d", id), id%categories, 100+int64(id%9900))
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("seed: %w", err)
 		}
 	}
 	return tx.Commit()
 }
 
-func (c *catalogue) Close() error { return c.db.Close() }
-
-// wait is the simulated network and query time.
-func (c *catalogue) wait(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-const productColumns = `id, name, category, price, rev`
-
-func scanProduct(row interface{ Scan(...any) error }) (Product, error) {
-	var p Product
-	err := row.Scan(&p.ID, &p.Name, &p.Category, &p.Price, &p.Rev)
-	return p, err
-}
-
-// Product is the query a cache-aside loads with: one row by id, counted.
-func (c *catalogue) Product(ctx context.Context, id string) (Product, error) {
-	c.queries.Add(1)
-	if err := c.wait(ctx, c.latency); err != nil {
-		return Product{}, err
-	}
-	return c.peek(ctx, id)
-}
-
-// peek reads a row without latency and without counting it: the demo's
-// look at the truth, to tell stale reads.
-func (c *catalogue) peek(ctx context.Context, id string) (Product, error) {
-	p, err := scanProduct(c.db.QueryRowContext(ctx, `SELECT `+productColumns+` FROM products WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return p, fmt.Errorf("product %s: %w", id, hoard.ErrNotFound)
-	}
-	return p, err
-}
-
-// Products reads many rows in one query, for GetMany.
-func (c *catalogue) Products(ctx context.Context, ids []string) (map[string]Product, error) {
-	c.queries.Add(1)
-	if err := c.wait(ctx, c.latency); err != nil {
-		return nil, err
-	}
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
-	q := `SELECT ` + productColumns + ` FROM products WHERE id IN (?` + strings.Repeat(",?", max(len(ids)-1, 0)) + `)`
-	rows, err := c.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := make(map[string]Product, len(ids))
-	for rows.Next() {
-		p, err := scanProduct(rows)
-		if err != nil {
-			return nil, err
-		}
-		out[strconv.Itoa(p.ID)] = p
-	}
-	return out, rows.Err()
-}
-
-// SlowReport is an expensive query (an aggregate over the catalogue): ten
-// times the latency of a row. The stampede and early-refresh scenarios
-// cache it under a hot key.
-func (c *catalogue) SlowReport(ctx context.Context) (Product, error) {
-	c.queries.Add(1)
-	if err := c.wait(ctx, 10*c.latency); err != nil {
-		return Product{}, err
-	}
-	var p Product
-	err := c.db.QueryRowContext(ctx, `SELECT COUNT(*), SUM(price), MAX(rev) FROM products`).Scan(&p.ID, &p.Price, &p.Rev)
-	p.Name = "catalogue report"
-	return p, err
-}
-
-// bump changes rows behind the caches' back, as an admin's SQL would:
-// price and rev move on. where selects the rows.
-func (c *catalogue) bump(ctx context.Context, where string, args ...any) error {
-	_, err := c.db.ExecContext(ctx, `UPDATE products SET price = price + 1, rev = rev + 1 WHERE `+where, args...)
-	return err
-}
-
-// store is the catalogue as a hoard.Store and BatchStore: writes apply
-// only when newer than the row's version.
-type store struct{ c *catalogue }
-
-var _ hoard.BatchStore[Product] = store{}
-
-func (s store) Load(ctx context.Context, id string) (Product, error) { return s.c.Product(ctx, id) }
-
-const upsert = `INSERT INTO products (id, name, category, price, rev, version) VALUES (?, ?, ?, ?, ?, ?)
-	ON CONFLICT (id) DO UPDATE SET name = excluded.name, category = excluded.category,
-	price = excluded.price, rev = excluded.rev, version = excluded.version
-	WHERE products.version < excluded.version`
-
-func (s store) Save(ctx context.Context, id string, p Product, version uint64) error {
-	s.c.writes.Add(1)
-	if err := s.c.wait(ctx, s.c.latency); err != nil {
-		return err
-	}
-	_, err := s.c.db.ExecContext(ctx, upsert, id, p.Name, p.Category, p.Price, p.Rev, int64(version))
-	return err
-}
-
-func (s store) Delete(ctx context.Context, id string, version uint64) error {
-	s.c.writes.Add(1)
-	if err := s.c.wait(ctx, s.c.latency); err != nil {
-		return err
-	}
-	_, err := s.c.db.ExecContext(ctx, `DELETE FROM products WHERE id = ? AND version < ?`, id, int64(version))
-	return err
-}
-
-// WriteMany applies a batch in one transaction, for one latency.
-func (s store) WriteMany(ctx context.Context, writes []hoard.Write[Product]) error {
-	s.c.writes.Add(1)
-	if err := s.c.wait(ctx, s.c.latency); err != nil {
-		return err
-	}
-	tx, err := s.c.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = tx.Rollback() }()
-	for _, w := range writes {
-		if w.Delete {
-			_, err = tx.ExecContext(ctx, `DELETE FROM products WHERE id = ? AND version < ?`, w.ID, int64(w.Version))
-		} else {
-			p := w.Value
-			_, err = tx.ExecContext(ctx, upsert, w.ID, p.Name, p.Category, p.Price, p.Rev, int64(w.Version))
-		}
-		if err != nil {
-			return err
+// Close drops this run's PostgreSQL schema, if any, and closes the
+// database.
+func (c *catalogue) Close() error {
+	var errs []error
+	if c.schema != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := c.db.ExecContext(ctx, `DROP SCHEMA `+c.schema+` CASCADE`); err != nil {
+			errs = append(errs, fmt.Errorf("drop schema %s: %w", c.schema, err))
 		}
 	}
-	return tx.Commit()
+	return errors.Join(append(errs, c.db.Close())...)
 }

@@ -14,6 +14,7 @@ import (
 // config is the demo's settings, from its flags.
 type config struct {
 	redisAddr string
+	dbURL     string // PostgreSQL; "" for the embedded SQLite
 	instances int
 	duration  time.Duration
 	products  int
@@ -65,7 +66,6 @@ type report struct {
 }
 
 var notes = []string{
-	"PostgreSQL (--db, HOARD_POSTGRES_URL) is not supported yet: it is coming; the demo uses its embedded SQLite.",
 	"HTTP response caching with ETags (issue 7) is not built yet: no scenario for it.",
 }
 
@@ -74,8 +74,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.SetOutput(stderr)
 	cfg := config{}
 	fs.StringVar(&cfg.redisAddr, "redis", os.Getenv("HOARD_REDIS_ADDR"), "`address` of a Redis to use (default $HOARD_REDIS_ADDR, else an embedded miniredis)")
-	var dbURL string
-	fs.StringVar(&dbURL, "db", os.Getenv("HOARD_POSTGRES_URL"), "PostgreSQL `URL` (not supported yet: coming)")
+	fs.StringVar(&cfg.dbURL, "db", os.Getenv("HOARD_POSTGRES_URL"), "PostgreSQL `URL` to use, in a schema of its own dropped at exit (default $HOARD_POSTGRES_URL, else an embedded SQLite)")
 	fs.IntVar(&cfg.instances, "instances", 3, "service instances, each its own Redis client and memory tier")
 	fs.DurationVar(&cfg.duration, "duration", 4*time.Second, "how long each scenario runs")
 	fs.IntVar(&cfg.products, "products", 10_000, "products in the catalogue")
@@ -105,7 +104,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if f, ok := p.w.(*os.File); ok {
 		cfg.live = isTerminal(f)
 	}
-	ok, err := demo(ctx, cfg, dbURL != "", stdout, p)
+	ok, err := demo(ctx, cfg, stdout, p)
 	if err != nil {
 		fmt.Fprintf(stderr, "hoard demo: %v\n", err)
 		return 2
@@ -117,7 +116,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 }
 
 // demo runs every scenario and reports whether every promise was kept.
-func demo(ctx context.Context, cfg config, dbGiven bool, out io.Writer, p progress) (bool, error) {
+func demo(ctx context.Context, cfg config, out io.Writer, p progress) (bool, error) {
 	p.live = cfg.live
 	e, err := newEnv(ctx, cfg)
 	if err != nil {
@@ -126,14 +125,11 @@ func demo(ctx context.Context, cfg config, dbGiven bool, out io.Writer, p progre
 	defer e.Close()
 	rep := report{
 		Redis:     e.redisDesc,
-		Database:  fmt.Sprintf("embedded SQLite in memory, %d products, %v per query", cfg.products, cfg.latency),
+		Database:  fmt.Sprintf("%s, %s products, %v per query", e.db.desc, fmtInt(int64(cfg.products)), cfg.latency),
 		Instances: cfg.instances,
 		Duration:  cfg.duration.String(),
 		Notes:     notes,
 		OK:        true,
-	}
-	if dbGiven {
-		rep.Notes = append(rep.Notes, "--db / HOARD_POSTGRES_URL was given and is ignored.")
 	}
 	if !cfg.json {
 		fmt.Fprintf(out, "hoard demo: %d instances, each its own Redis client and memory tier\n", cfg.instances)

@@ -56,7 +56,7 @@ func newEnv(ctx context.Context, cfg config) (_ *env, err error) {
 	} else {
 		e.redisDesc = "Redis at " + addr
 	}
-	if e.db, err = openCatalogue(ctx, cfg.products, cfg.latency); err != nil {
+	if e.db, err = openCatalogue(ctx, cfg.dbURL, e.run, cfg.products, cfg.latency); err != nil {
 		return nil, err
 	}
 	for n := range cfg.instances {
@@ -101,6 +101,9 @@ func newInstance(ctx context.Context, n int, addr, prefix string) (*instance, er
 func (e *env) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if e.mr == nil && len(e.instances) > 0 {
+		e.deleteKeys(ctx, e.instances[0].client)
+	}
 	for _, in := range e.instances {
 		if in.inv != nil {
 			_ = in.inv.Close()
@@ -118,6 +121,25 @@ func (e *env) Close() {
 	}
 	if e.mr != nil {
 		e.mr.Close()
+	}
+}
+
+// deleteKeys removes what the run left in a real Redis: the keys of its
+// caches (entries expire, version counters would not), its locks, and the
+// stamps of its tags. Best effort: the demo's result stands either way.
+func (e *env) deleteKeys(ctx context.Context, client *goredis.Client) {
+	for _, pattern := range []string{"demo-" + e.run + "-*", "hoard-demo:" + e.run + ":*", "{hoard:tags}:tag:demo-" + e.run + ":*"} {
+		iter := client.Scan(ctx, 0, pattern, 1000).Iterator()
+		var batch []string
+		for iter.Next(ctx) {
+			if batch = append(batch, iter.Val()); len(batch) == 500 {
+				client.Unlink(ctx, batch...)
+				batch = batch[:0]
+			}
+		}
+		if len(batch) > 0 {
+			client.Unlink(ctx, batch...)
+		}
 	}
 }
 

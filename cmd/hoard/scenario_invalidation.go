@@ -19,8 +19,11 @@ type invalidationData struct {
 	BusGrace      string `json:"bus_grace"`
 }
 
-// tagOf is the tag of a product's category.
-func tagOf(category int) string { return "category:" + strconv.Itoa(category) }
+// tagOf is the tag of a product's category. Tag stamps live in Redis under
+// names shared by everyone on it: the run's name keeps the demo's apart.
+func (e *env) tagOf(category int) string {
+	return "demo-" + e.run + ":category:" + strconv.Itoa(category)
+}
 
 // runInvalidation changes products in rounds, each warmed first into every
 // instance's memory tier, three ways in turn: a write-through on one
@@ -38,7 +41,7 @@ func runInvalidation(ctx context.Context, e *env, p progress) (*result, error) {
 	loader := hoard.LoaderFunc[Product](func(ctx context.Context, id string) (Product, error) {
 		v, err := e.db.Product(ctx, id)
 		if err == nil {
-			hoard.SetTags(ctx, tagOf(v.Category))
+			hoard.SetTags(ctx, e.tagOf(v.Category))
 		}
 		return v, err
 	})
@@ -100,7 +103,7 @@ func runInvalidation(ctx context.Context, e *env, p progress) (*result, error) {
 				stop()
 				return nil, err
 			}
-			if err := e.instances[other].inv.InvalidateTags(ctx, tagOf(category)); err != nil {
+			if err := e.instances[other].inv.InvalidateTags(ctx, e.tagOf(category)); err != nil {
 				stop()
 				return nil, err
 			}

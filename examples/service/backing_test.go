@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// backing is what a test's instances share, as the processes of one
+// service share a database and a Redis: PostgreSQL at HOARD_POSTGRES_URL
+// or an in-memory SQLite, the Redis at HOARD_REDIS_ADDR or a miniredis.
+// Names are unique per test, and dropped at its end.
+type backing struct {
+	repo      *repo
+	redisAddr string
+	prefix    string
+}
+
+func newBacking(t *testing.T) *backing {
+	t.Helper()
+	ctx := context.Background()
+	id := randomHex(t)
+	b := &backing{prefix: "hoard-example-test-" + id}
+
+	table := "hoard_example_test_" + id
+	db, d, _, err := openDB(os.Getenv("HOARD_POSTGRES_URL"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if d == postgresDialect {
+			if _, err := db.ExecContext(ctx, `DROP TABLE IF EXISTS `+table); err != nil {
+				t.Errorf("drop %s: %v", table, err)
+			}
+		}
+		_ = db.Close()
+	})
+	if b.repo, err = newRepo(ctx, db, d, table); err != nil {
+		t.Fatal(err)
+	}
+
+	b.redisAddr = os.Getenv("HOARD_REDIS_ADDR")
+	if b.redisAddr == "" {
+		mr, stop, err := startMiniredis()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(stop)
+		b.redisAddr = mr.Addr()
+	} else {
+		t.Cleanup(func() { b.deleteRedisKeys(t) })
+	}
+	return b
+}
+
+// deleteRedisKeys removes what the test left in a real Redis: its keys,
+// and the stamps of its tags.
+func (b *backing) deleteRedisKeys(t *testing.T) {
+	ctx := context.Background()
+	client := goredis.NewClient(&goredis.Options{Addr: b.redisAddr})
+	defer client.Close()
+	for _, pattern := range []string{b.prefix + "*", "{hoard:tags}:tag:" + b.prefix + ":*"} {
+		iter := client.Scan(ctx, 0, pattern, 1000).Iterator()
+		for iter.Next(ctx) {
+			client.Del(ctx, iter.Val())
+		}
+		if err := iter.Err(); err != nil {
+			t.Errorf("clean up %s: %v", pattern, err)
+		}
+	}
+}
+
+// instance starts one instance of the service on b: its own Redis client,
+// caches and registry, served by an httptest server.
+func (b *backing) instance(t *testing.T, name string) (*service, *httptest.Server) {
+	t.Helper()
+	ctx := context.Background()
+	client := goredis.NewClient(&goredis.Options{Addr: b.redisAddr})
+	t.Cleanup(func() { _ = client.Close() })
+	svc, err := newService(ctx, serviceConfig{
+		repo: b.repo, redis: client, prefix: b.prefix, instanceID: name,
+		log: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := svc.Close(ctx); err != nil {
+			t.Errorf("close %s: %v", name, err)
+		}
+	})
+	srv := httptest.NewServer(svc)
+	t.Cleanup(srv.Close)
+	return svc, srv
+}
+
+func randomHex(t *testing.T) string {
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// do sends a request and returns the status and body.
+func do(t *testing.T, method, url, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// get is do for a GET that must answer want.
+func get(t *testing.T, url string, want int) string {
+	t.Helper()
+	code, body := do(t, http.MethodGet, url, "")
+	if code != want {
+		t.Fatalf("GET %s: %d %s; want %d", url, code, body, want)
+	}
+	return body
+}
+
+// metric scrapes /metrics of srv and returns the value of series (the
+// exposition line's name and labels), or 0 when it is absent.
+func metric(t *testing.T, srv *httptest.Server, series string) float64 {
+	t.Helper()
+	body := get(t, srv.URL+"/metrics", http.StatusOK)
+	for line := range strings.Lines(body) {
+		if rest, ok := strings.CutPrefix(line, series+" "); ok {
+			var v float64
+			if _, err := fmt.Sscan(rest, &v); err != nil {
+				t.Fatalf("series %s: %q: %v", series, line, err)
+			}
+			return v
+		}
+	}
+	return 0
+}
+
+// eventually polls cond until it holds or 5s have passed: the time for an
+// invalidation to cross the bus to another instance.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 5s: %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
