@@ -1,0 +1,124 @@
+package httpcache_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"time"
+
+	"github.com/hoard-cache/hoard"
+	"github.com/hoard-cache/hoard/backends/memory"
+	"github.com/hoard-cache/hoard/httpcache"
+)
+
+// One endpoint, cached per page: parameter order and unkeyed parameters
+// do not matter; a conditional request gets a 304.
+func Example() {
+	mem, _ := memory.New[*httpcache.Response](nil)
+	defer mem.Close()
+	products, err := httpcache.New(httpcache.Options{
+		Aside:        hoard.AsideOptions[*httpcache.Response]{Name: "products", Memory: mem, TTL: time.Minute},
+		Key:          httpcache.Key{Query: []string{"page", "sort"}},
+		CacheControl: httpcache.CacheControl{Public: true, MaxAge: httpcache.For(time.Minute)},
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer products.Close(context.Background())
+
+	renders := 0
+	list := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		renders++ // a database query, in a real service
+		fmt.Fprintf(w, "products page %s sorted by %s", r.URL.Query().Get("page"), r.URL.Query().Get("sort"))
+	})
+	mux := http.NewServeMux()
+	mux.Handle("GET /products", products.Middleware(list))
+
+	var etag string
+	for _, target := range []string{"/products?page=1&sort=price", "/products?sort=price&page=1&utm_source=mail", "/products?page=2&sort=price"} {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
+		fmt.Println(rec.Code, rec.Header().Get("X-Cache"), rec.Body.String())
+		etag = rec.Header().Get("ETag")
+	}
+	req := httptest.NewRequest(http.MethodGet, "/products?page=2&sort=price", nil)
+	req.Header.Set("If-None-Match", etag)
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, req)
+	fmt.Println(rec.Code, rec.Header().Get("X-Cache"), rec.Header().Get("Cache-Control"))
+	fmt.Println("renders:", renders)
+	// Output:
+	// 200 MISS products page 1 sorted by price
+	// 200 HIT products page 1 sorted by price
+	// 200 MISS products page 2 sorted by price
+	// 304 HIT public, max-age=60
+	// renders: 2
+}
+
+// A handler tags what it renders; invalidating the tag drops every page
+// built from it.
+func ExampleTag() {
+	mem, _ := memory.New[*httpcache.Response](nil)
+	defer mem.Close()
+	inv, _ := hoard.NewInvalidator(hoard.InvalidatorOptions{Counter: mem, TagClock: mem})
+	defer inv.Close()
+	pages, _ := httpcache.New(httpcache.Options{
+		Aside: hoard.AsideOptions[*httpcache.Response]{Name: "pages", Memory: mem, Invalidator: inv},
+	})
+	defer pages.Close(context.Background())
+
+	price := 10
+	page := pages.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpcache.Tag(r, "product:42")
+		fmt.Fprintf(w, "kettle: %d EUR", price)
+	}))
+	show := func() {
+		rec := httptest.NewRecorder()
+		page.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/product/42", nil))
+		fmt.Println(rec.Header().Get("X-Cache"), rec.Body.String())
+	}
+	show()
+	price = 12 // an UPDATE in the database...
+	show()
+	_ = inv.InvalidateTags(context.Background(), "product:42") // ...and its invalidation
+	show()
+	// Output:
+	// MISS kettle: 10 EUR
+	// HIT kettle: 10 EUR
+	// MISS kettle: 12 EUR
+}
+
+// ETag alone, without storing: the handler runs every time, but an
+// unchanged body costs the client no bytes.
+func ExampleETag() {
+	h := httpcache.ETag(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"id":42}`)
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/42", nil))
+	etag := rec.Header().Get("ETag")
+	fmt.Println(rec.Code, etag)
+
+	req := httptest.NewRequest(http.MethodGet, "/api/42", nil)
+	req.Header.Set("If-None-Match", etag)
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	fmt.Println(rec.Code, rec.Body.Len())
+	// Output:
+	// 200 "F7TbBk4X9IeOORF35spiOw"
+	// 304 0
+}
+
+func ExampleCacheControl() {
+	static := httpcache.CacheControl{Public: true, MaxAge: httpcache.For(365 * 24 * time.Hour), Immutable: true}
+	fmt.Println(static)
+	page := httpcache.CacheControl{Public: true, MaxAge: httpcache.For(time.Minute),
+		SMaxAge: httpcache.For(10 * time.Minute), StaleWhileRevalidate: httpcache.For(30 * time.Second)}
+	fmt.Println(page)
+	fmt.Println(httpcache.ParseCacheControl("private, max-age=0").Private)
+	// Output:
+	// public, max-age=31536000, immutable
+	// public, max-age=60, s-maxage=600, stale-while-revalidate=30
+	// true
+}
