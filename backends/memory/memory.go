@@ -320,7 +320,10 @@ func keepFor[V any](e *otter.Entry[string, *hoard.Entry[V]]) time.Duration {
 
 // DeleteMatching deletes every key that matches the glob pattern (the
 // syntax of path.Match: '*', '?', '[a-z]', '\' escapes) and returns how
-// many it deleted. Like DeletePrefix it is O(n) in the entries held and
+// many it deleted. A key built from user input may hold those characters
+// (KeyBuilder escapes only its own separators): pass such a key through
+// [GlobEscape] before adding wildcards, or use DeletePrefix, which matches
+// no pattern. Like DeletePrefix it is O(n) in the entries held and
 // invalidates every token taken before it. A malformed pattern is an error
 // wrapping hoard.ErrInvalidOption, and nothing is deleted.
 func (c *Cache[V]) DeleteMatching(_ context.Context, pattern string) (int, error) {

@@ -27,11 +27,34 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		"sub-ms TombstoneTTL":    {TombstoneTTL: time.Microsecond},
 		"negative ScanCount":     {ScanCount: -1},
 		"negative BatchSize":     {BatchSize: -5},
+		"TagPrefix, no hash tag": {TagPrefix: "app:tags"},
+		"TagPrefix, empty tag":   {TagPrefix: "app:{}tags"},
+		"TagPrefix, unclosed":    {TagPrefix: "app:{tags"},
 	} {
 		_, err := redis.New[int](client, &o)
 		if !errors.Is(err, hoard.ErrInvalidOption) || !strings.HasPrefix(err.Error(), "hoard:") {
 			t.Errorf("%s: %v; want a hoard: ErrInvalidOption", name, err)
 		}
+	}
+}
+
+// Two caches with their own TagPrefix keep their tags apart on one Redis.
+func TestTagPrefixSeparatesServices(t *testing.T) {
+	_, client := redistest.Miniredis(t)
+	ctx := context.Background()
+	a := newCache(t, client, &redis.Options{TagPrefix: "a:{tags}"})
+	b := newCache(t, client, &redis.Options{TagPrefix: "b:{tags}"})
+	stamp, err := a.InvalidateTags(ctx, "product:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := a.TagEpochs(ctx, []string{"product:1"})
+	if err != nil || got[0] != stamp {
+		t.Fatalf("a's stamp %v, %v; want %d", got, err, stamp)
+	}
+	got, err = b.TagEpochs(ctx, []string{"product:1"})
+	if err != nil || got[0] != 0 {
+		t.Fatalf("b sees a's tag: stamp %v, %v; want 0", got, err)
 	}
 }
 

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hoard-cache/hoard"
@@ -21,6 +22,8 @@ const (
 	DefaultScanCount = 1000
 	// DefaultBatchSize is how many keys go in one MGET of GetMany.
 	DefaultBatchSize = 1000
+	// DefaultTagPrefix starts the keys of the tag clock.
+	DefaultTagPrefix = "{hoard:tags}"
 )
 
 // Options configure a Redis [Cache]. The zero Options (or nil) give the
@@ -29,9 +32,18 @@ type Options struct {
 	// Codec turns values into bytes. Default: hoard.JSON.
 	Codec hoard.Codec
 
-	// MaxValueBytes refuses values whose encoding is longer than this with
-	// hoard.ErrTooLarge. Default: DefaultMaxValueBytes.
+	// MaxValueBytes refuses values whose encoding is longer than this, and
+	// keys longer than this, with hoard.ErrTooLarge. Default:
+	// DefaultMaxValueBytes.
 	MaxValueBytes int
+
+	// TagPrefix starts the keys of the tag clock (its epoch and the tags'
+	// stamps), so that services sharing a Redis keep their tags apart and a
+	// Redis user limited to a key pattern (ACL ~app:*) can use tags. It
+	// must hold a non-empty {hash tag}, as "app:{tags}" does: the script
+	// that stamps tags touches those keys together, so on Cluster they must
+	// share a slot. Default: DefaultTagPrefix.
+	TagPrefix string
 
 	// TombstoneTTL is how long a Delete leaves a tombstone under the key.
 	// A load that read the key before the Delete cannot CompareAndSet its
@@ -79,6 +91,8 @@ func (o *Options) validate() error {
 		return fmt.Errorf("%w: redis: ScanCount %d is negative", hoard.ErrInvalidOption, o.ScanCount)
 	case o.BatchSize < 0:
 		return fmt.Errorf("%w: redis: BatchSize %d is negative", hoard.ErrInvalidOption, o.BatchSize)
+	case o.TagPrefix != "" && !hasHashTag(o.TagPrefix):
+		return fmt.Errorf("%w: redis: TagPrefix %q holds no non-empty {hash tag}", hoard.ErrInvalidOption, o.TagPrefix)
 	}
 	return nil
 }
@@ -101,5 +115,19 @@ func (o Options) withDefaults() Options {
 	if o.BatchSize == 0 {
 		o.BatchSize = DefaultBatchSize
 	}
+	if o.TagPrefix == "" {
+		o.TagPrefix = DefaultTagPrefix
+	}
 	return o
+}
+
+// hasHashTag reports whether key holds a Redis Cluster hash tag: a "{"
+// followed, not at once, by a "}" (the first such pair decides the slot).
+func hasHashTag(key string) bool {
+	open := strings.IndexByte(key, '{')
+	if open < 0 {
+		return false
+	}
+	end := strings.IndexByte(key[open+1:], '}')
+	return end > 0
 }

@@ -61,6 +61,15 @@ func New[V any](client goredis.UniversalClient, opts *Options) (*Cache[V], error
 	return &Cache[V]{client: client, opts: o, tombstoneMS: max(o.TombstoneTTL.Milliseconds(), 1)}, nil
 }
 
+// Ping checks that Redis answers and accepts the client's credentials
+// (and, with TLS, its certificate). New makes no call to Redis, and a cache
+// behind an Aside reads past a failing tier (counting backend errors), so a
+// wrong password would otherwise only show as a cache that never hits:
+// call Ping at start-up and refuse to start on its error.
+func (c *Cache[V]) Ping(ctx context.Context) error {
+	return wrapErr("ping", "", c.client.Ping(ctx).Err())
+}
+
 // Get returns the entry under key, or an error wrapping hoard.ErrNotFound.
 func (c *Cache[V]) Get(ctx context.Context, key string) (hoard.Entry[V], error) {
 	e, _, err := c.GetWithToken(ctx, key)
@@ -257,6 +266,10 @@ type write struct {
 // encode makes the envelope of e with a new generation. An entry that is no
 // longer kept becomes a tombstone: writing it deletes the key.
 func (c *Cache[V]) encode(key string, e *hoard.Entry[V]) (write, error) {
+	if len(key) > c.opts.MaxValueBytes {
+		return write{}, fmt.Errorf("%w: redis: key %.64q… is %d bytes, more than MaxValueBytes %d",
+			hoard.ErrTooLarge, key, len(key), c.opts.MaxValueBytes)
+	}
 	var payload []byte
 	if !e.Negative {
 		var err error

@@ -17,37 +17,36 @@ var invalidateTagsSource string
 
 var invalidateTagsScript = goredis.NewScript(invalidateTagsSource)
 
-// tagSlot is the hash tag every tag-clock key shares: the script that
-// advances the epoch and stamps tags touches them together, so on Cluster
-// they must live in one slot.
-const tagSlot = "{hoard:tags}"
+// The tag clock's keys all start with Options.TagPrefix, which holds a
+// hash tag: the script that advances the epoch and stamps tags touches
+// them together, so on Cluster they must live in one slot.
 
-func epochKey() string         { return tagSlot + ":epoch" }
-func tagKey(tag string) string { return tagSlot + ":tag:" + tag }
+func (c *Cache[V]) epochKey() string         { return c.opts.TagPrefix + ":epoch" }
+func (c *Cache[V]) tagKey(tag string) string { return c.opts.TagPrefix + ":tag:" + tag }
 
 // Epoch returns the current tag epoch (counter.lua starts it from the time).
 // See hoard.TagClock.
 func (c *Cache[V]) Epoch(ctx context.Context) (int64, error) {
-	s, err := counterScript.Run(ctx, c.client, []string{epochKey()}, 0, c.opts.Clock.Now().UnixMicro()).Text()
+	s, err := counterScript.Run(ctx, c.client, []string{c.epochKey()}, 0, c.opts.Clock.Now().UnixMicro()).Text()
 	if err != nil {
-		return 0, wrapErr("tag epoch", epochKey(), err)
+		return 0, wrapErr("tag epoch", c.epochKey(), err)
 	}
-	return parseCount(epochKey(), s)
+	return parseCount(c.epochKey(), s)
 }
 
 // InvalidateTags advances the epoch and stamps tags with it, in one script
 // (scripts/invalidate_tags.lua).
 func (c *Cache[V]) InvalidateTags(ctx context.Context, tags ...string) (int64, error) {
 	keys := make([]string, 0, len(tags)+1)
-	keys = append(keys, epochKey())
+	keys = append(keys, c.epochKey())
 	for _, t := range tags {
-		keys = append(keys, tagKey(t))
+		keys = append(keys, c.tagKey(t))
 	}
 	s, err := invalidateTagsScript.Run(ctx, c.client, keys, c.opts.Clock.Now().UnixMicro()).Text()
 	if err != nil {
 		return 0, wrapErr("invalidate tags", fmt.Sprint(tags), err)
 	}
-	return parseCount(epochKey(), s)
+	return parseCount(c.epochKey(), s)
 }
 
 // TagEpochs reads the tags' stamps with one MGET (one slot).
@@ -58,7 +57,7 @@ func (c *Cache[V]) TagEpochs(ctx context.Context, tags []string) ([]int64, error
 	}
 	keys := make([]string, len(tags))
 	for i, t := range tags {
-		keys[i] = tagKey(t)
+		keys[i] = c.tagKey(t)
 	}
 	vals, err := c.client.MGet(ctx, keys...).Result()
 	if err != nil {
