@@ -58,4 +58,19 @@
 // A handler tags its response with [Tag] (or Options.Tags does);
 // hoard.Invalidator.InvalidateTags then drops every page built from a tag,
 // ETag included, on every instance.
+//
+// An unsafe request (POST, PUT, PATCH, DELETE: any method but GET, HEAD,
+// OPTIONS and TRACE) passing through the middleware is served by the
+// handler, and when it answers 2xx or 3xx the stored responses of its
+// target URI are dropped before the status goes out (RFC 9111 §4.4): every
+// variant (query, headers, user, locale, Vary), on every tier and, through
+// the Aside's Bus or Invalidator, every instance; so are those of the
+// Location and Content-Location URIs on the same host. A key with no
+// variant part holds one entry per URI, deleted exactly (Aside.Delete);
+// with variants, an Invalidator is used (each stored response carries an
+// internal tag of its host and path); without one, Aside.DeletePrefix,
+// which on Redis scans the keyspace. Failures go to
+// Options.OnInvalidateError. Route the unsafe methods of a cached path
+// through its middleware to get this; other changes need [Tag] and
+// InvalidateTags.
 package httpcache

@@ -107,9 +107,7 @@ type requestInputs struct {
 // and two requests get the same id exactly when their keyed parts are
 // equal (FuzzKey checks it).
 func (s *keySpec) appendID(dst []byte, r *http.Request, in *requestInputs) []byte {
-	dst = appendPart(dst, "GET") // HEAD is answered from GET's entry
-	dst = appendPart(dst, r.Host)
-	dst = appendPart(dst, r.URL.EscapedPath())
+	dst = appendBase(dst, r.Host, r.URL.EscapedPath())
 	raw := r.URL.RawQuery
 	if s.allQuery {
 		dst = appendAllQuery(dst, raw)

@@ -27,6 +27,12 @@ type Cache struct {
 	tags          func(*http.Request) []string
 	onSkip        func(*http.Request, string)
 	clock         hoard.Clock
+
+	name              string             // Aside.Name
+	tagPrefix         string             // of URI tags: the key prefix, else the name
+	mode              invalidationMode   // how an unsafe request drops a URI
+	inv               *hoard.Invalidator // Aside.Invalidator, nil for none
+	onInvalidateError func(*http.Request, error)
 }
 
 // New returns the middleware configured by opts. Bad options give an
@@ -54,6 +60,22 @@ func New(opts Options) (*Cache, error) {
 		tags:          opts.Tags,
 		onSkip:        opts.OnSkip,
 		clock:         opts.Aside.Clock,
+
+		name:              opts.Aside.Name,
+		tagPrefix:         opts.Aside.Keys.Prefix(),
+		inv:               opts.Aside.Invalidator,
+		onInvalidateError: opts.OnInvalidateError,
+	}
+	if c.tagPrefix == "" {
+		c.tagPrefix = c.name
+	}
+	switch {
+	case !c.key.hasVariants():
+		c.mode = invalidateExact
+	case c.inv != nil:
+		c.mode = invalidateTag
+	default:
+		c.mode = invalidatePrefix
 	}
 	c.passed = c.key.passedHeaders()
 	if !opts.CacheControl.IsZero() {
@@ -101,6 +123,10 @@ var idBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b
 
 // serve answers one request.
 func (c *Cache) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	if !safeMethod(r.Method) {
+		c.serveUnsafe(w, r, next)
+		return
+	}
 	if reason := c.requestBypass(r); reason != "" {
 		c.bypass(w, r, next, reason)
 		return
@@ -297,6 +323,9 @@ func (l *load) Load(ctx context.Context, _ string) (*Response, error) {
 		s = &l.sink
 	}
 	req := c.renderRequest(ctx, l.r, &l.in)
+	if c.mode == invalidateTag {
+		hoard.SetTags(ctx, c.uriTag(req.Host, req.URL.EscapedPath()))
+	}
 	if c.tags != nil {
 		hoard.SetTags(ctx, c.tags(req)...)
 	}

@@ -83,6 +83,13 @@ type Options struct {
 	// constants) when a request bypasses the cache or a response is not
 	// stored. Default: nil.
 	OnSkip func(r *http.Request, reason string)
+
+	// OnInvalidateError, when set, is called when dropping the stored
+	// responses of the URIs an unsafe request changed fails (see the
+	// package documentation, "Invalidation"): they may then be served
+	// until their TTL. The answer to the request is sent regardless.
+	// Default: nil.
+	OnInvalidateError func(r *http.Request, err error)
 }
 
 func (o *Options) validate() error {

@@ -74,6 +74,7 @@ const (
 	StatusStale = "STALE"
 	// StatusBypass: the request was not eligible for the cache (a method
 	// other than GET or HEAD, credentials on a shared endpoint, no-store).
+	// An unsafe method's answer also drops the URI's stored responses.
 	StatusBypass = "BYPASS"
 )
 

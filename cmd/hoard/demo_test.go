@@ -32,7 +32,7 @@ func TestDemoTables(t *testing.T) {
 	}
 	for _, want := range []string{
 		"1. cache-aside", "2. stampede", "3. early refresh", "4. writes", "5. invalidation",
-		"PostgreSQL", "issue 7", "every promise kept",
+		"6. HTTP caching with ETags", "PostgreSQL", "every promise kept",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the output lacks %q:\n%s", want, out)
@@ -102,6 +102,12 @@ func TestDemoJSON(t *testing.T) {
 	decode(t, results["invalidation"], &inv)
 	if inv.Checks == 0 || inv.StaleReads != 0 || inv.WriteThroughs == 0 || inv.Deletes == 0 || inv.TagInvals == 0 {
 		t.Errorf("invalidation: %+v; want every kind of change checked and no stale read", inv)
+	}
+	var h httpData
+	decode(t, results["http"], &h)
+	if h.Requests == 0 || h.Renders == 0 || h.Hits == 0 || h.NotModified == 0 || h.BytesSaved == 0 ||
+		h.Updates == 0 || h.StalePages != 0 || h.ETagReused != 0 {
+		t.Errorf("http: %+v; want requests, renders, hits, 304s, updates, and no stale page", h)
 	}
 }
 

@@ -121,9 +121,30 @@ func randomHex(t *testing.T) string {
 // do sends a request and returns the status and body.
 func do(t *testing.T, method, url, body string) (int, string) {
 	t.Helper()
+	res := fetch(t, method, url, body)
+	return res.status, res.body
+}
+
+// response is an answer as a test reads it.
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+// fetch sends a request with the header pairs given and returns the
+// answer.
+func fetch(t *testing.T, method, url, body string, header ...string) response {
+	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// One host name for every instance, as behind a load balancer: the
+	// host is part of a page's key.
+	req.Host = "shop.test"
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -134,7 +155,7 @@ func do(t *testing.T, method, url, body string) (int, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, string(b)
+	return response{status: resp.StatusCode, header: resp.Header, body: string(b)}
 }
 
 // get is do for a GET that must answer want.

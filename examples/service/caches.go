@@ -31,6 +31,10 @@ type caches struct {
 	// of products, here and, over the bus, everywhere.
 	writes *hoard.WriteThrough[Product]
 
+	// pages cache the GET endpoints' HTTP responses (pages.go), in front
+	// of the data caches above.
+	pages *pages
+
 	closers []func(context.Context) error // in the order built; closed in reverse
 }
 
@@ -109,7 +113,10 @@ func newCaches(ctx context.Context, cfg cacheConfig) (_ *caches, err error) {
 	if err != nil {
 		return nil, err
 	}
-	c.writes, err = hoard.NewWriteThrough(hoard.WriteThroughOptions[Product]{Aside: c.products, Store: cfg.store})
+	if c.writes, err = hoard.NewWriteThrough(hoard.WriteThroughOptions[Product]{Aside: c.products, Store: cfg.store}); err != nil {
+		return nil, err
+	}
+	c.pages, err = newPages(c, cfg, locker)
 	return c, err
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/hoard-cache/hoard"
+	"github.com/hoard-cache/hoard/httpcache"
 )
 
 // maxBatch bounds the ids of one GET /products?ids=.
@@ -29,6 +30,7 @@ func (s *service) getProduct(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such product")
 		return
 	}
+	httpcache.Tag(r, s.tag(productTag(id)))
 	p, err := s.caches.products.Get(r.Context(), id, s.repo)
 	if !s.usable(w, err) {
 		return
@@ -62,6 +64,9 @@ func (s *service) getProducts(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "ids: at most "+strconv.Itoa(maxBatch))
 		return
 	}
+	for _, id := range ids {
+		httpcache.Tag(r, s.tag(productTag(id)))
+	}
 	got, err := s.caches.products.GetMany(r.Context(), ids, s.repo)
 	if !s.usable(w, err) {
 		return
@@ -86,6 +91,7 @@ func (s *service) getCategory(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such category")
 		return
 	}
+	httpcache.Tag(r, s.tag(categoryTag(category)))
 	list, err := s.caches.categories.Get(r.Context(), category, s.categoryLoader)
 	if !s.usable(w, err) {
 		return
@@ -142,9 +148,12 @@ func (s *service) putProduct(w http.ResponseWriter, r *http.Request) {
 		// invalidated: readers may see the old one until MemoryTTL/TTL.
 		s.log.Warn("put: stored, cache not updated", "id", id, "err", err)
 	}
-	tags := []string{s.tag(p.Category)}
+	// The lists of the categories the product joins and leaves, and the
+	// pages showing it (its own page also goes as this PUT passes through
+	// its page cache).
+	tags := []string{s.tag(categoryTag(p.Category)), s.tag(productTag(id))}
 	if old.Category != "" && old.Category != p.Category {
-		tags = append(tags, s.tag(old.Category))
+		tags = append(tags, s.tag(categoryTag(old.Category)))
 	}
 	if err := s.caches.inv.InvalidateTags(ctx, tags...); err != nil {
 		// Stored; the lists catch up within their TTL.
@@ -163,6 +172,9 @@ func (s *service) usable(w http.ResponseWriter, err error) bool {
 	case errors.Is(err, hoard.ErrServedStale):
 		s.log.Warn("served stale", "err", err)
 		w.Header().Set("X-Cache-Stale", "1")
+		// A page of stale data is kept by the page cache for seconds,
+		// not for its TTL.
+		w.Header().Set("Cache-Control", "public, max-age=5")
 		return true
 	case errors.Is(err, hoard.ErrNotFound):
 		writeError(w, http.StatusNotFound, "no such product")

@@ -61,34 +61,32 @@ func newService(ctx context.Context, cfg serviceConfig) (*service, error) {
 	}
 	s.tagPrefix = cfg.prefix + ":"
 	s.categoryLoader = hoard.LoaderFunc[[]Product](func(ctx context.Context, category string) ([]Product, error) {
-		hoard.SetTags(ctx, s.tag(category))
+		hoard.SetTags(ctx, s.tag(categoryTag(category)))
 		return s.repo.InCategory(ctx, category)
 	})
 	s.handler = s.routes()
 	return s, nil
 }
 
-// tag is the tag of the cached list of category c. Tag stamps live in
-// Redis under names of their own, shared by every service on that Redis:
-// the service's prefix keeps its tags apart.
-func (s *service) tag(c string) string { return s.tagPrefix + categoryTag(c) }
+// tag is the service's name of tag t (categoryTag, productTag). Tag
+// stamps live in Redis under names of their own, shared by every service
+// on that Redis: the service's prefix keeps its tags apart.
+func (s *service) tag(t string) string { return s.tagPrefix + t }
 
 // routes is the API, endpoint by endpoint.
 func (s *service) routes() http.Handler {
 	mux := http.NewServeMux()
 
-	// PAGE CACHE GOES HERE. HTTP response caching (package httpcache,
-	// issue 7, being written) will wrap the three GET handlers below, each
-	// with its own key builder and Cache-Control policy, adding ETags and
-	// 304s, and PUT will purge the pages it changes. Until then the
-	// handlers answer from the data caches (caches.go), which is where
-	// most of the time goes anyway: rendering JSON is cheap next to a
-	// query.
-	mux.HandleFunc("GET /products/{id}", s.getProduct)
-	mux.HandleFunc("GET /products", s.getProducts)
-	mux.HandleFunc("GET /categories/{category}/products", s.getCategory)
-
-	mux.HandleFunc("PUT /products/{id}", s.putProduct)
+	// The page caches (pages.go) wrap the GET handlers, each keyed on
+	// what its page varies on, adding ETags and 304s; the handlers tag
+	// their pages with what they show. PUT goes through the product
+	// page's cache, which drops the page when the PUT succeeds; the PUT's
+	// tag invalidations drop the lists and batches that show the product.
+	pg := s.caches.pages
+	mux.Handle("GET /products/{id}", pg.product.Middleware(http.HandlerFunc(s.getProduct)))
+	mux.Handle("GET /products", pg.products.Middleware(http.HandlerFunc(s.getProducts)))
+	mux.Handle("GET /categories/{category}/products", pg.category.Middleware(http.HandlerFunc(s.getCategory)))
+	mux.Handle("PUT /products/{id}", pg.product.Middleware(http.HandlerFunc(s.putProduct)))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
 	return mux
 }

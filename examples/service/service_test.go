@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,8 +12,8 @@ import (
 )
 
 const (
-	memoryHits = `hoard_events_total{cache="product",event="hit",tier="memory"}`
-	loads      = `hoard_events_total{cache="product",event="load",tier=""}`
+	pageHits = `hoard_events_total{cache="page-product",event="hit",tier="memory"}`
+	loads    = `hoard_events_total{cache="product",event="load",tier=""}`
 )
 
 func decodeJSON[T any](t *testing.T, body string) T {
@@ -29,15 +30,19 @@ func TestSecondGetIsACacheHit(t *testing.T) {
 	_, srv := b.instance(t, "a")
 
 	first := decodeJSON[Product](t, get(t, srv.URL+"/products/1", http.StatusOK))
-	second := decodeJSON[Product](t, get(t, srv.URL+"/products/1", http.StatusOK))
+	res := fetch(t, http.MethodGet, srv.URL+"/products/1", "")
+	second := decodeJSON[Product](t, res.body)
 	if first != seedProducts[0] || second != first {
 		t.Fatalf("got %+v then %+v; want %+v twice", first, second, seedProducts[0])
+	}
+	if x := res.header.Get("X-Cache"); x != "HIT" {
+		t.Errorf("second GET: X-Cache %q; want HIT, the page from the page cache", x)
 	}
 	if q := b.repo.queries.Load(); q != 1 {
 		t.Errorf("%d queries for two GETs; want 1", q)
 	}
-	if hits := metric(t, srv, memoryHits); hits != 1 {
-		t.Errorf("%s = %v; want 1", memoryHits, hits)
+	if hits := metric(t, srv, pageHits); hits != 1 {
+		t.Errorf("%s = %v; want 1", pageHits, hits)
 	}
 	if n := metric(t, srv, loads); n != 1 {
 		t.Errorf("%s = %v; want 1", loads, n)
@@ -67,11 +72,21 @@ func TestUnknownIDIsNegativelyCached(t *testing.T) {
 	if q := b.repo.queries.Load(); q != 1 {
 		t.Errorf("%d queries for 25 GETs of an unknown id on two instances; want 1", q)
 	}
-	negative := metric(t, a, `hoard_events_total{cache="product",event="negative_hit",tier="memory"}`) +
-		metric(t, other, `hoard_events_total{cache="product",event="negative_hit",tier="memory"}`) +
-		metric(t, other, `hoard_events_total{cache="product",event="negative_hit",tier="redis"}`)
-	if negative == 0 {
-		t.Error("no negative hit in the metrics")
+	// The 404 is cached twice: as a page (the page cache stores 404s) and,
+	// behind it, as a "not found" in the data cache.
+	var cached float64
+	for _, srv := range []*httptest.Server{a, other} {
+		for _, series := range []string{
+			`hoard_events_total{cache="product",event="negative_hit",tier="memory"}`,
+			`hoard_events_total{cache="product",event="negative_hit",tier="redis"}`,
+			`hoard_events_total{cache="page-product",event="hit",tier="memory"}`,
+			`hoard_events_total{cache="page-product",event="hit",tier="redis"}`,
+		} {
+			cached += metric(t, srv, series)
+		}
+	}
+	if cached == 0 {
+		t.Error("no cache hit in the metrics for the unknown id")
 	}
 }
 
@@ -133,7 +148,7 @@ func TestUpdateIsVisibleOnEveryInstance(t *testing.T) {
 			t.Fatalf("teapots %v has 2", ids)
 		}
 	}
-	if hits := metric(t, other, memoryHits); hits == 0 {
+	if hits := metric(t, other, pageHits); hits == 0 {
 		t.Fatal("the other instance has product 2 in no memory tier: the test would prove nothing")
 	}
 
@@ -188,7 +203,7 @@ func TestMetricsExposeHoardSeries(t *testing.T) {
 		"# TYPE hoard_events_total counter",
 		"# TYPE hoard_load_duration_seconds histogram",
 		`hoard_load_duration_seconds_count{cache="product",outcome="ok"} 1`,
-		`hoard_events_total{cache="category-products",event="hit",tier="memory"} 1`,
+		`hoard_events_total{cache="page-category",event="hit",tier="memory"} 1`,
 		"go_goroutines ",
 	} {
 		if !strings.Contains(body, want) {
