@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,6 +20,10 @@ type Aside[V any] struct {
 	background backgroundLoads
 	backoff    refreshBackoff
 	pacer      *drawPacer // nil without EarlyRefresh
+	// invalidated counts the invalidations this Aside has made or heard
+	// of; with the Invalidator's count it is the generation of a load (see
+	// FlightGroup.doSince).
+	invalidated atomic.Uint64
 	// stopListening unsubscribes from the bus, once.
 	stopListening func()
 	// memoryBytes is the memory tier as a KeyBytesGetter, nil when it is
@@ -157,10 +162,20 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 			a.opts.Metrics.Add(EventBackendError, TierRedis, 1)
 		}
 	}
-	v, err, _ := a.flights.Do(ctx, key, func(ctx context.Context) (V, error) {
+	v, err, _ := a.flights.doSince(ctx, key, a.generation(), func(ctx context.Context) (V, error) {
 		return a.load(ctx, id, key, loader)
 	})
 	return v, err
+}
+
+// generation counts the invalidations seen so far, here and through the
+// Invalidator: a Get joins only a load that began after all of them.
+func (a *Aside[V]) generation() uint64 {
+	n := a.invalidated.Load()
+	if a.opts.Invalidator != nil {
+		n += a.opts.Invalidator.changes.Load()
+	}
+	return n
 }
 
 // keyBuffers are reused buffers for the memory tier's key on the hit path.

@@ -39,6 +39,7 @@ func (a *Aside[V]) DeletePrefix(ctx context.Context, idPrefix string) (int, erro
 		}
 		errs = append(errs, err)
 	}
+	a.invalidated.Add(1)
 	a.opts.Metrics.Add(EventInvalidation, TierNone, int64(n))
 	if a.opts.Bus != nil {
 		errs = append(errs, a.opts.Bus.Publish(ctx, Invalidation{Kind: InvalidatePrefix, Value: prefix}))
@@ -69,6 +70,7 @@ func (a *Aside[V]) publishKeys(ctx context.Context, keys ...string) error {
 // memory tier. A memory delete also poisons the loads in flight here: their
 // write-back to memory fails its compare-and-set.
 func (a *Aside[V]) applyInvalidations(events []Invalidation) {
+	a.invalidated.Add(1) // loads in flight here may have read what changed
 	mem := a.opts.Memory
 	if mem == nil {
 		return
@@ -133,6 +135,7 @@ func (a *Aside[V]) Delete(ctx context.Context, ids ...string) error {
 			}
 		}
 	}
+	a.invalidated.Add(1)
 	a.opts.Metrics.Add(EventInvalidation, TierNone, int64(len(keys)))
 	if err := a.publishKeys(ctx, keys...); err != nil {
 		errs = append(errs, fmt.Errorf("deleted here, but %w", err))

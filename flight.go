@@ -28,6 +28,7 @@ type flight[V any] struct {
 	cancel context.CancelFunc // cancels the load's ctx
 	// waiters counts the callers still waiting; guarded by the group's mu.
 	waiters int
+	gen     uint64 // the generation the load began in (see doSince)
 }
 
 // Do returns the result of fn for key, running fn only if no load of key is
@@ -39,16 +40,28 @@ type flight[V any] struct {
 // every waiter has left. A waiter whose ctx ends returns at once with an
 // error wrapping ctx.Err(); the load goes on for the others.
 func (g *FlightGroup[V]) Do(ctx context.Context, key string, fn func(ctx context.Context) (V, error)) (v V, err error, shared bool) {
+	return g.doSince(ctx, key, 0, fn)
+}
+
+// doSince is Do that joins no load begun before generation gen (a count
+// of the invalidations its caller has seen): such a load may have read
+// what an invalidation since has changed, and a caller that began after
+// that invalidation returned must not get its value. It starts a new load
+// instead; the older one's waiters keep waiting for it.
+func (g *FlightGroup[V]) doSince(ctx context.Context, key string, gen uint64, fn func(ctx context.Context) (V, error)) (v V, err error, shared bool) {
 	g.mu.Lock()
 	if g.flights == nil {
 		g.flights = make(map[string]*flight[V])
 	}
 	f, running := g.flights[key]
+	if running && f.gen < gen {
+		running = false
+	}
 	if running {
 		f.waiters++
 	} else {
 		loadCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		f = &flight[V]{done: make(chan struct{}), cancel: cancel, waiters: 1}
+		f = &flight[V]{done: make(chan struct{}), cancel: cancel, waiters: 1, gen: gen}
 		g.flights[key] = f
 		go g.run(loadCtx, key, f, fn)
 	}

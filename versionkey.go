@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/maypok86/otter/v2"
@@ -65,6 +66,9 @@ type Invalidator struct {
 	namespaces  *otter.Cache[string, namespaceVersion]
 	stamps      *otter.Cache[string, int64]
 	unsubscribe func()
+	// changes counts the bumps and tag invalidations made here or heard of
+	// on the bus: an Aside joins no load begun before the latest.
+	changes atomic.Uint64
 }
 
 // namespaceVersion is a namespace's version and its text, kept together
@@ -116,6 +120,7 @@ func NewInvalidator(opts InvalidatorOptions) (*Invalidator, error) {
 
 // apply drops the local copies the bus says are out of date.
 func (inv *Invalidator) apply(events []Invalidation) {
+	inv.changes.Add(1)
 	for _, ev := range events {
 		switch ev.Kind {
 		case InvalidateNamespace:
@@ -168,6 +173,7 @@ func (inv *Invalidator) BumpNamespace(ctx context.Context, ns string) (int64, er
 		return 0, fmt.Errorf("hoard: bump namespace %q: %w", ns, err)
 	}
 	inv.namespaces.Set(ns, namespaceVersion{n: n, text: strconv.FormatInt(n, 36)})
+	inv.changes.Add(1)
 	return n, inv.publish(ctx, InvalidateNamespace, ns)
 }
 
@@ -185,6 +191,7 @@ func (inv *Invalidator) InvalidateTags(ctx context.Context, tags ...string) erro
 	for _, t := range tags {
 		inv.stamps.Set(t, epoch)
 	}
+	inv.changes.Add(1)
 	return inv.publish(ctx, InvalidateTag, tags...)
 }
 
