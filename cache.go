@@ -189,7 +189,11 @@ type TagClock interface {
 	// epoch, atomically, and returns it.
 	InvalidateTags(ctx context.Context, tags ...string) (int64, error)
 	// TagEpochs returns the epoch at which each tag was last invalidated,
-	// aligned with tags; 0 for a tag never invalidated.
+	// aligned with tags. A tag never invalidated since the clock started
+	// reads as the epoch the clock started at (or 0, for a clock that
+	// cannot lose its stamps without losing the entries too): a clock lost
+	// with its stamps (a Redis restarted empty) starts again later than any
+	// epoch an old entry carries, so those entries read as invalidated.
 	TagEpochs(ctx context.Context, tags []string) ([]int64, error)
 }
 

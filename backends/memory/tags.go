@@ -49,7 +49,8 @@ func (c *Cache[V]) InvalidateTags(ctx context.Context, tags ...string) (int64, e
 	return t.epoch, nil
 }
 
-// TagEpochs returns the epoch each tag was last invalidated at.
+// TagEpochs returns the epoch each tag was last invalidated at, 0 for
+// one never invalidated: the clock lives and dies with the entries.
 func (c *Cache[V]) TagEpochs(_ context.Context, tags []string) ([]int64, error) {
 	t := &c.tags
 	t.mu.RLock()

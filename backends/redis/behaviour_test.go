@@ -44,6 +44,10 @@ func TestTagPrefixSeparatesServices(t *testing.T) {
 	ctx := context.Background()
 	a := newCache(t, client, &redis.Options{TagPrefix: "a:{tags}"})
 	b := newCache(t, client, &redis.Options{TagPrefix: "b:{tags}"})
+	bStart, err := b.Epoch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	stamp, err := a.InvalidateTags(ctx, "product:1")
 	if err != nil {
 		t.Fatal(err)
@@ -52,9 +56,10 @@ func TestTagPrefixSeparatesServices(t *testing.T) {
 	if err != nil || got[0] != stamp {
 		t.Fatalf("a's stamp %v, %v; want %d", got, err, stamp)
 	}
+	// Never stamped in b: it reads as b's clock start, not a's stamp.
 	got, err = b.TagEpochs(ctx, []string{"product:1"})
-	if err != nil || got[0] != 0 {
-		t.Fatalf("b sees a's tag: stamp %v, %v; want 0", got, err)
+	if err != nil || got[0] != bStart {
+		t.Fatalf("b's stamp %v, %v; want its clock's start %d (a's stamp is %d)", got, err, bStart, stamp)
 	}
 }
 
@@ -270,5 +275,36 @@ func TestAbsentTokenAfterWriteAndExpiry(t *testing.T) {
 	advance(3 * time.Second) // the new entry expires; the load finishes
 	if err := c.CompareAndSet(ctx, "k", tok, hoard.Entry[int]{Value: 1, ExpiresAt: clock.Now().Add(time.Hour)}); !errors.Is(err, hoard.ErrConflict) {
 		t.Fatalf("the stale load's write-back: %v; want ErrConflict", err)
+	}
+}
+
+// A Redis restarted empty loses every tag stamp; the tag clock then starts
+// again from the time, and a tag with no stamp reads as stamped at that
+// start: an entry loaded before the restart never reads as valid again.
+func TestTagClockRestartedEmpty(t *testing.T) {
+	mr, client := redistest.Miniredis(t)
+	ctx := context.Background()
+	clock := hoardtest.NewFakeClock(time.Now())
+	c := newCache(t, client, &redis.Options{Clock: clock})
+	loadedAt, err := c.Epoch(ctx) // an entry tagged "row:1" is loaded at this epoch
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.InvalidateTags(ctx, "row:1"); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Second)
+	mr.FlushAll() // the restart: no epoch, no stamp
+	stamps, err := c.TagEpochs(ctx, []string{"row:1", "never"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range stamps {
+		if s <= loadedAt {
+			t.Errorf("stamp %d after the restart is %d, not after the old entry's epoch %d: it would be served again", i, s, loadedAt)
+		}
+	}
+	if e, _ := c.Epoch(ctx); e < stamps[0] {
+		t.Errorf("epoch %d is before the clock's start %d", e, stamps[0])
 	}
 }

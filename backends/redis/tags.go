@@ -15,30 +15,41 @@ import (
 //go:embed scripts/invalidate_tags.lua
 var invalidateTagsSource string
 
-var invalidateTagsScript = goredis.NewScript(invalidateTagsSource)
+//go:embed scripts/tag_epoch.lua
+var tagEpochSource string
+
+var (
+	invalidateTagsScript = goredis.NewScript(invalidateTagsSource)
+	tagEpochScript       = goredis.NewScript(tagEpochSource)
+)
 
 // The tag clock's keys all start with Options.TagPrefix, which holds a
-// hash tag: the script that advances the epoch and stamps tags touches
-// them together, so on Cluster they must live in one slot.
+// hash tag: the scripts touch them together, so on Cluster they must live
+// in one slot. Besides the epoch and the stamps, the clock keeps its start:
+// the epoch it began at. A tag with no stamp reads as stamped at the start,
+// so when Redis restarts empty (losing every stamp) the clock begins again
+// from the time, later than any epoch an old entry carries, and no entry a
+// lost stamp invalidated becomes valid again.
 
 func (c *Cache[V]) epochKey() string         { return c.opts.TagPrefix + ":epoch" }
+func (c *Cache[V]) startKey() string         { return c.opts.TagPrefix + ":start" }
 func (c *Cache[V]) tagKey(tag string) string { return c.opts.TagPrefix + ":tag:" + tag }
 
-// Epoch returns the current tag epoch (counter.lua starts it from the time).
-// See hoard.TagClock.
+// Epoch returns the current tag epoch; a clock that does not exist yet
+// starts from the time in µs. See hoard.TagClock.
 func (c *Cache[V]) Epoch(ctx context.Context) (int64, error) {
-	s, err := counterScript.Run(ctx, c.client, []string{c.epochKey()}, 0, c.opts.Clock.Now().UnixMicro()).Text()
+	out, err := c.readTagClock(ctx, "tag epoch", nil)
 	if err != nil {
-		return 0, wrapErr("tag epoch", c.epochKey(), err)
+		return 0, err
 	}
-	return parseCount(c.epochKey(), s)
+	return out[0], nil
 }
 
 // InvalidateTags advances the epoch and stamps tags with it, in one script
 // (scripts/invalidate_tags.lua).
 func (c *Cache[V]) InvalidateTags(ctx context.Context, tags ...string) (int64, error) {
-	keys := make([]string, 0, len(tags)+1)
-	keys = append(keys, c.epochKey())
+	keys := make([]string, 0, len(tags)+2)
+	keys = append(keys, c.epochKey(), c.startKey())
 	for _, t := range tags {
 		keys = append(keys, c.tagKey(t))
 	}
@@ -49,27 +60,44 @@ func (c *Cache[V]) InvalidateTags(ctx context.Context, tags ...string) (int64, e
 	return parseCount(c.epochKey(), s)
 }
 
-// TagEpochs reads the tags' stamps with one MGET (one slot).
+// TagEpochs reads the tags' stamps in one script (one slot); a tag never
+// stamped since the clock started reads as the clock's start.
 func (c *Cache[V]) TagEpochs(ctx context.Context, tags []string) ([]int64, error) {
-	out := make([]int64, len(tags))
 	if len(tags) == 0 {
-		return out, nil
+		return []int64{}, nil
 	}
-	keys := make([]string, len(tags))
-	for i, t := range tags {
-		keys[i] = c.tagKey(t)
-	}
-	vals, err := c.client.MGet(ctx, keys...).Result()
+	out, err := c.readTagClock(ctx, "tag epochs", tags)
 	if err != nil {
-		return nil, wrapErr("tag epochs", fmt.Sprint(tags), err)
+		return nil, err
 	}
+	return out[1:], nil
+}
+
+// readTagClock runs scripts/tag_epoch.lua for op: the epoch, then the
+// stamps of tags.
+func (c *Cache[V]) readTagClock(ctx context.Context, op string, tags []string) ([]int64, error) {
+	keys := make([]string, 0, len(tags)+2)
+	keys = append(keys, c.epochKey(), c.startKey())
+	for _, t := range tags {
+		keys = append(keys, c.tagKey(t))
+	}
+	vals, err := tagEpochScript.Run(ctx, c.client, keys, c.opts.Clock.Now().UnixMicro()).StringSlice()
+	if err != nil {
+		return nil, wrapErr(op, fmt.Sprint(tags), err)
+	}
+	if len(vals) != len(tags)+1 {
+		return nil, fmt.Errorf("%w: redis: the tag clock answered %d values for %d tags", hoard.ErrCorrupt, len(vals), len(tags))
+	}
+	out := make([]int64, len(vals))
 	var errs []error
-	for i, v := range vals {
-		if s, ok := v.(string); ok {
-			n, err := parseCount(keys[i], s)
-			errs = append(errs, err)
-			out[i] = n
+	for i, s := range vals {
+		key := c.epochKey()
+		if i > 0 {
+			key = keys[i+1]
 		}
+		n, err := parseCount(key, s)
+		errs = append(errs, err)
+		out[i] = n
 	}
 	return out, errors.Join(errs...)
 }
