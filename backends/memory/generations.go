@@ -34,7 +34,12 @@ func newGenerations() *generations {
 }
 
 func (g *generations) stripe(key string) *stripe {
-	return &g.stripes[maphash.String(g.seed, key)%stripeCount]
+	return &g.stripes[g.index(key)]
+}
+
+// index is the number of key's stripe.
+func (g *generations) index(key string) int {
+	return int(maphash.String(g.seed, key) % stripeCount)
 }
 
 // token is the current generation of key's stripe.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"path"
+	"slices"
 	"strings"
 	"time"
 	"unsafe"
@@ -202,12 +203,43 @@ func (c *Cache[V]) CompareAndSet(_ context.Context, key string, tok hoard.Token,
 	return nil
 }
 
-// CompareAndSetMany does CompareAndSet for every write.
-func (c *Cache[V]) CompareAndSetMany(ctx context.Context, writes []hoard.TokenWrite[V]) error {
+// CompareAndSetMany does CompareAndSet for every write, as one step: the
+// stripes of all the keys are locked (in order) and every token checked
+// before anything is stored. Done key by key, the store of one key would
+// move the stripe it shares with a later key of the batch and refuse that
+// one's write-back for nothing.
+func (c *Cache[V]) CompareAndSetMany(_ context.Context, writes []hoard.TokenWrite[V]) error {
 	var errs []error
-	for _, w := range writes {
-		if err := c.CompareAndSet(ctx, w.Key, w.Token, w.Entry); err != nil {
+	stripes := make([]int, 0, len(writes))
+	ok := make([]bool, len(writes))
+	for i := range writes {
+		w := &writes[i]
+		if err := c.checkSize(w.Key, &w.Entry); err != nil {
 			errs = append(errs, err)
+			continue
+		}
+		ok[i] = true
+		stripes = append(stripes, c.gens.index(w.Key))
+	}
+	slices.Sort(stripes)
+	stripes = slices.Compact(stripes)
+	for _, i := range stripes {
+		c.gens.stripes[i].mu.Lock()
+	}
+	defer func() {
+		for _, i := range stripes {
+			c.gens.stripes[i].mu.Unlock()
+		}
+	}()
+	for i := range writes {
+		if ok[i] && hoard.Token(c.gens.stripe(writes[i].Key).gen.Load()) != writes[i].Token {
+			errs = append(errs, fmt.Errorf("%w: %q", hoard.ErrConflict, writes[i].Key))
+			ok[i] = false
+		}
+	}
+	for i := range writes {
+		if ok[i] {
+			c.store(c.gens.stripe(writes[i].Key), writes[i].Key, writes[i].Entry)
 		}
 	}
 	return errors.Join(errs...)
