@@ -127,13 +127,17 @@ func (c *Cache[V]) GetBytes(_ context.Context, key []byte) (*hoard.Entry[V], err
 }
 
 // GetWithToken is Get that also returns the key's token for CompareAndSet.
+// It is not an access for the eviction policy: it is the read a load makes
+// before writing back (Aside has already counted the Get that missed), and
+// counting it too would make every miss weigh twice in W-TinyLFU's
+// frequency sketch, against keys that hit.
 func (c *Cache[V]) GetWithToken(_ context.Context, key string) (hoard.Entry[V], hoard.Token, error) {
 	// The token is read before the entry: a write between the two reads
 	// then makes the token stale (a refused CompareAndSet), never the
 	// entry older than its token.
 	tok := c.gens.token(key)
-	if e, ok := c.entries.GetIfPresent(key); ok {
-		return *e, tok, nil
+	if e, ok := c.entries.GetEntryQuietly(key); ok {
+		return *e.Value, tok, nil
 	}
 	return hoard.Entry[V]{}, tok, hoard.ErrNotFound
 }
@@ -149,14 +153,15 @@ func (c *Cache[V]) GetMany(_ context.Context, keys []string) (map[string]hoard.E
 	return found, nil
 }
 
-// GetManyWithTokens is GetMany that also returns every key's token.
+// GetManyWithTokens is GetMany that also returns every key's token; like
+// GetWithToken, it is not an access for the eviction policy.
 func (c *Cache[V]) GetManyWithTokens(_ context.Context, keys []string) (map[string]hoard.Entry[V], []hoard.Token, []bool, error) {
 	found := make(map[string]hoard.Entry[V], len(keys))
 	tokens, ok := make([]hoard.Token, len(keys)), make([]bool, len(keys))
 	for i, k := range keys {
 		tokens[i], ok[i] = c.gens.token(k), true
-		if e, hit := c.entries.GetIfPresent(k); hit {
-			found[k] = *e
+		if e, hit := c.entries.GetEntryQuietly(k); hit {
+			found[k] = *e.Value
 		}
 	}
 	return found, tokens, ok, nil
