@@ -157,7 +157,9 @@ func TestEarlyRefreshDrawsArePaced(t *testing.T) {
 		// A draw that fires still refreshes, once.
 		w.advance(time.Second)
 		d.set(0.99)
-		burst()
+		if v, err := r.aside.Get(ctx, "k", src); v != "v1" || err != nil {
+			t.Fatalf("Get that fires the refresh = %q, %v; want the current v1", v, err)
+		}
 		waitBackground(t, r.aside)
 		if n := src.calls.Load(); n != 2 {
 			t.Errorf("EarlyRefreshDraws %d: %d loads; want 2 (one refresh)", c.draws, n)
