@@ -1010,8 +1010,14 @@ func TestBusStalledConnection(t *testing.T) {
 	proxy.resume()
 	rb.waitLen(t, 2)
 	busPublish(t, a, busKey("after"))
-	if got, want := rb.waitValue(t, "after"), []hoard.Invalidation{busKey("before"), busFlush, busKey("after")}; !slices.Equal(got, want) {
-		t.Fatalf("b received %v, want %v", got, want)
+	// The flush of the new subscription may be followed by a second one:
+	// "after" says how long before it "lost" was sent, and on a loaded
+	// machine its own delivery delay can make "lost" look sent after the
+	// subscription was confirmed (then it should have arrived: a gap). An
+	// extra flush is the safe side of that doubt.
+	got := slices.Compact(rb.waitValue(t, "after"))
+	if want := []hoard.Invalidation{busKey("before"), busFlush, busKey("after")}; !slices.Equal(got, want) {
+		t.Fatalf("b received %v (repeated flushes merged), want %v", got, want)
 	}
 }
 
