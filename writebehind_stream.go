@@ -21,6 +21,7 @@ import (
 // Defaults of [StreamQueueOptions].
 const (
 	DefaultStreamQueueName       = "writebehind"
+	DefaultStreamQueueKeyPrefix  = "hoard:wb:"
 	DefaultStreamQueueGroup      = "hoard"
 	DefaultStreamQueueLen        = 100_000
 	DefaultStreamMaxValueBytes   = 1 << 20
@@ -37,12 +38,18 @@ const (
 // StreamQueueOptions configure a [StreamQueue]. The zero value takes every
 // default.
 type StreamQueueOptions struct {
-	// Name names the queue. Its stream is the key "hoard:wb:{Name}" and
-	// its depth counter "hoard:wb:{Name}:depth": one hash slot, so the
-	// queue works on Redis Cluster. Every process that should share the
-	// queue (and take over each other's writes) uses the same Name. It
-	// may not hold '{' or '}'. Default: DefaultStreamQueueName.
+	// Name names the queue. Its stream is the key KeyPrefix+"{Name}"
+	// ("hoard:wb:{writebehind}" by default) and its depth counter that
+	// key + ":depth": one hash slot, so the queue works on Redis Cluster.
+	// Every process that should share the queue (and take over each
+	// other's writes) uses the same KeyPrefix and Name. It may not hold
+	// '{' or '}'. Default: DefaultStreamQueueName.
 	Name string
+
+	// KeyPrefix starts the queue's keys, so that they can live under an
+	// application's prefix (a Redis ACL user limited to ~app:* needs it).
+	// It may not hold '{' or '}'. Default: DefaultStreamQueueKeyPrefix.
+	KeyPrefix string
 
 	// Group is the stream's consumer group. Default:
 	// DefaultStreamQueueGroup.
@@ -95,6 +102,8 @@ func (o *StreamQueueOptions) validate() error {
 	switch {
 	case strings.ContainsAny(o.Name, "{}"):
 		return fmt.Errorf("%w: stream queue: Name %q holds a brace", ErrInvalidOption, o.Name)
+	case strings.ContainsAny(o.KeyPrefix, "{}"):
+		return fmt.Errorf("%w: stream queue: KeyPrefix %q holds a brace", ErrInvalidOption, o.KeyPrefix)
 	case o.MaxLen < 0:
 		return fmt.Errorf("%w: stream queue %q: MaxLen %d is negative", ErrInvalidOption, o.Name, o.MaxLen)
 	case o.MaxValueBytes < 0:
@@ -114,6 +123,9 @@ func (o *StreamQueueOptions) validate() error {
 func (o StreamQueueOptions) withDefaults() StreamQueueOptions {
 	if o.Name == "" {
 		o.Name = DefaultStreamQueueName
+	}
+	if o.KeyPrefix == "" {
+		o.KeyPrefix = DefaultStreamQueueKeyPrefix
 	}
 	if o.Group == "" {
 		o.Group = DefaultStreamQueueGroup
@@ -210,7 +222,7 @@ func NewStreamQueue[V any](client goredis.UniversalClient, opts StreamQueueOptio
 		return nil, err
 	}
 	o := opts.withDefaults()
-	stream := "hoard:wb:{" + o.Name + "}"
+	stream := o.KeyPrefix + "{" + o.Name + "}"
 	return &StreamQueue[V]{
 		client: client,
 		opts:   o,

@@ -289,6 +289,7 @@ func TestStreamQueueOptions(t *testing.T) {
 	_, client := redistest.Miniredis(t)
 	for name, o := range map[string]hoard.StreamQueueOptions{
 		"brace":          {Name: "a{b"},
+		"brace prefix":   {KeyPrefix: "app:{wb}:"},
 		"negative len":   {MaxLen: -1},
 		"tiny ClaimIdle": {ClaimIdle: time.Millisecond},
 		"tiny Block":     {Block: time.Microsecond},
@@ -300,6 +301,36 @@ func TestStreamQueueOptions(t *testing.T) {
 	}
 	if _, err := hoard.NewStreamQueue[string](nil, hoard.StreamQueueOptions{}); !errors.Is(err, hoard.ErrInvalidOption) {
 		t.Errorf("nil client: %v", err)
+	}
+}
+
+// The queue's keys live under KeyPrefix, so a Redis user limited to an
+// application's prefix can use it.
+func TestStreamQueueKeyPrefix(t *testing.T) {
+	mr, client := redistest.Miniredis(t)
+	ctx := context.Background()
+	q, err := hoard.NewStreamQueue[string](client, hoard.StreamQueueOptions{KeyPrefix: "app:wb:", Name: "orders"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = q.Close(context.Background()) })
+	if got := q.Stream(); got != "app:wb:{orders}" {
+		t.Fatalf("Stream() = %q; want app:wb:{orders}", got)
+	}
+	if err := q.Enqueue(ctx, hoard.Write[string]{ID: "1", Value: "v", Version: 1}, false); err != nil {
+		t.Fatal(err)
+	}
+	ws, err := q.Take(ctx, 10)
+	if err != nil || len(ws) != 1 || ws[0].Write.ID != "1" {
+		t.Fatalf("Take = %+v, %v", ws, err)
+	}
+	for _, k := range mr.Keys() {
+		if !strings.HasPrefix(k, "app:wb:") {
+			t.Errorf("key %q outside the prefix", k)
+		}
+	}
+	if err := q.Ack(ctx, ws); err != nil {
+		t.Fatal(err)
 	}
 }
 
