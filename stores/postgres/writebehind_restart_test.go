@@ -345,46 +345,14 @@ func redisRestartRun(t *testing.T, sig syscall.Signal) {
 
 	mu.Lock()
 	defer mu.Unlock()
-	var lost, older, mismatched, newerUnacked, beforeStop int
-	for id, want := range acked {
+	beforeStop := 0
+	for id := range acked {
 		if id < fmt.Sprintf("k%03d", keys) {
 			beforeStop++
 		}
-		r, ok := readRow(t, pool, pg.Table(), id)
-		switch {
-		case !ok:
-			lost++
-			t.Errorf("%s: no row; acknowledged version %d", id, want.version)
-			continue
-		case uint64(r.version) < want.version:
-			older++
-			t.Errorf("%s: row at version %d, older than the acknowledged %d", id, r.version, want.version)
-			continue
-		}
-		got := want
-		if uint64(r.version) > want.version {
-			// A Put that failed (its reply lost in the stop) after its
-			// write reached the stream: it must be one a writer made.
-			w, ok := tries[id][uint64(r.version)]
-			if !ok {
-				mismatched++
-				t.Errorf("%s: row at version %d, which no writer took", id, r.version)
-				continue
-			}
-			newerUnacked++
-			got = w
-		}
-		var v item
-		if !r.deleted {
-			if err := hoard.JSON.Unmarshal(r.value, &v); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if r.deleted != got.del || (!r.deleted && v.Seq != got.seq) {
-			mismatched++
-			t.Errorf("%s: row %+v (seq %d), want write %+v", id, r, v.Seq, got)
-		}
 	}
+	c := checkTable(t, pool, pg.Table(), acked, tries)
+	lost, older, mismatched, newerUnacked := c.lost, c.older, c.mismatched, c.newerUnacked
 	s := wb.Stats().Snapshot()
 	t.Logf("redis restart (%v, appendonly yes): %d writes acknowledged before the stop, %d of them stored by then; "+
 		"Redis down %v, %d Puts/Deletes failed meanwhile (not acknowledged); the first XLEN after the restart (writers on new keys by then) saw %d entries; "+

@@ -373,43 +373,8 @@ func TestWriteBehindSurvivesKill(t *testing.T) {
 	}
 
 	// The table against what the child acknowledged.
-	var lost, older, newerUnacked, mismatched int
-	for id, want := range acked {
-		r, ok := readRow(t, pool, pg.Table(), id)
-		switch {
-		case !ok:
-			lost++
-			t.Errorf("%s: no row; acknowledged version %d", id, want.version)
-			continue
-		case uint64(r.version) < want.version:
-			older++
-			t.Errorf("%s: row at version %d, older than the acknowledged %d", id, r.version, want.version)
-			continue
-		}
-		got := want
-		if uint64(r.version) > want.version {
-			// A write the child enqueued, and stored, but died before
-			// reporting: it must be one the child took a version for.
-			w, ok := tries[id][uint64(r.version)]
-			if !ok {
-				mismatched++
-				t.Errorf("%s: row at version %d, which the child never took", id, r.version)
-				continue
-			}
-			newerUnacked++
-			got = w
-		}
-		var seq item
-		if !r.deleted {
-			if err := hoard.JSON.Unmarshal(r.value, &seq); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if r.deleted != got.del || (!r.deleted && seq.Seq != got.seq) {
-			mismatched++
-			t.Errorf("%s: row %+v (seq %d), want write %+v", id, r, seq.Seq, got)
-		}
-	}
+	c := checkTable(t, pool, pg.Table(), acked, tries)
+	lost, older, newerUnacked, mismatched := c.lost, c.older, c.newerUnacked, c.mismatched
 	t.Logf("crash: child killed by SIGKILL after %d acknowledged writes on %d keys (%d batches committed); "+
 		"at the kill %d entries were pending (taken, not acknowledged) and the stream held %d; "+
 		"the second instance claimed them after %v idle and drained the stream in %v, storing %d writes; "+
@@ -590,4 +555,52 @@ func TestWriteBehindStoreOutage(t *testing.T) {
 			})
 		}
 	}
+}
+
+// tableCheck counts how the table's rows stand against the writes
+// acknowledged to write-behind.
+type tableCheck struct{ lost, older, mismatched, newerUnacked int }
+
+// checkTable compares every id's row with acked, its newest acknowledged
+// write. A row may be newer than acknowledged only at a version some writer
+// took (tries): a write that reached the queue whose acknowledgement was
+// cut off. Every lost, older or mismatched row is reported as an error.
+func checkTable(t *testing.T, pool *pgxpool.Pool, table string, acked map[string]write, tries map[string]map[uint64]write) tableCheck {
+	t.Helper()
+	var c tableCheck
+	for id, want := range acked {
+		r, ok := readRow(t, pool, table, id)
+		switch {
+		case !ok:
+			c.lost++
+			t.Errorf("%s: no row; acknowledged version %d", id, want.version)
+			continue
+		case uint64(r.version) < want.version:
+			c.older++
+			t.Errorf("%s: row at version %d, older than the acknowledged %d", id, r.version, want.version)
+			continue
+		}
+		got := want
+		if uint64(r.version) > want.version {
+			w, ok := tries[id][uint64(r.version)]
+			if !ok {
+				c.mismatched++
+				t.Errorf("%s: row at version %d, which no writer took", id, r.version)
+				continue
+			}
+			c.newerUnacked++
+			got = w
+		}
+		var v item
+		if !r.deleted {
+			if err := hoard.JSON.Unmarshal(r.value, &v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if r.deleted != got.del || (!r.deleted && v.Seq != got.seq) {
+			c.mismatched++
+			t.Errorf("%s: row %+v (seq %d), want write %+v", id, r, v.Seq, got)
+		}
+	}
+	return c
 }
