@@ -21,7 +21,7 @@ type config struct {
 	latency   time.Duration
 	writes    int
 	json      bool
-	live      bool // rewrite the progress line in place (stdout is a terminal)
+	live      bool // rewrite the progress line in place (stderr is a terminal)
 }
 
 func (c *config) validate() error {
@@ -95,13 +95,11 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "hoard demo: %v\n", err)
 		return 2
 	}
-	// Tables and live progress go to stdout; with --json stdout is the
-	// JSON alone and progress goes to stderr.
-	p := progress{w: stdout}
-	if cfg.json {
-		p.w = stderr
-	}
-	if f, ok := p.w.(*os.File); ok {
+	// stdout is the report alone (tables, or the JSON), so it can be
+	// redirected or piped; progress goes to stderr, rewritten in place only
+	// when stderr is a terminal, else a plain line each second.
+	p := progress{w: stderr}
+	if f, ok := stderr.(*os.File); ok {
 		cfg.live = isTerminal(f)
 	}
 	ok, err := demo(ctx, cfg, stdout, p)
