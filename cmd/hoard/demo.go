@@ -140,7 +140,6 @@ func demo(ctx context.Context, cfg config, out io.Writer, p progress) (bool, err
 		for _, n := range rep.Notes {
 			fmt.Fprintf(out, "  note:     %s\n", n)
 		}
-		fmt.Fprintln(out)
 	}
 	for _, s := range scenarios {
 		r, err := s.run(ctx, e, p)
