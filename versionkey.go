@@ -66,9 +66,10 @@ type Invalidator struct {
 	namespaces  *otter.Cache[string, namespaceVersion]
 	stamps      *otter.Cache[string, int64]
 	unsubscribe func()
-	// changes counts the bumps and tag invalidations made here or heard of
-	// on the bus: an Aside joins no load begun before the latest.
-	changes atomic.Uint64
+	// tagChanges counts the tag invalidations made here or heard of on the
+	// bus, and the bus's flushes: a load begun before the latest may hold
+	// a value with an invalidated tag (see Aside.Get).
+	tagChanges atomic.Uint64
 }
 
 // namespaceVersion is a namespace's version and its text, kept together
@@ -120,16 +121,17 @@ func NewInvalidator(opts InvalidatorOptions) (*Invalidator, error) {
 
 // apply drops the local copies the bus says are out of date.
 func (inv *Invalidator) apply(events []Invalidation) {
-	inv.changes.Add(1)
 	for _, ev := range events {
 		switch ev.Kind {
 		case InvalidateNamespace:
 			inv.namespaces.Invalidate(ev.Value)
 		case InvalidateTag:
 			inv.stamps.Invalidate(ev.Value)
+			inv.tagChanges.Add(1)
 		case InvalidateAll:
 			inv.namespaces.InvalidateAll()
 			inv.stamps.InvalidateAll()
+			inv.tagChanges.Add(1)
 		}
 	}
 }
@@ -173,7 +175,6 @@ func (inv *Invalidator) BumpNamespace(ctx context.Context, ns string) (int64, er
 		return 0, fmt.Errorf("hoard: bump namespace %q: %w", ns, err)
 	}
 	inv.namespaces.Set(ns, namespaceVersion{n: n, text: strconv.FormatInt(n, 36)})
-	inv.changes.Add(1)
 	return n, inv.publish(ctx, InvalidateNamespace, ns)
 }
 
@@ -191,7 +192,7 @@ func (inv *Invalidator) InvalidateTags(ctx context.Context, tags ...string) erro
 	for _, t := range tags {
 		inv.stamps.Set(t, epoch)
 	}
-	inv.changes.Add(1)
+	inv.tagChanges.Add(1)
 	return inv.publish(ctx, InvalidateTag, tags...)
 }
 
