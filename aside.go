@@ -77,6 +77,10 @@ func (a *Aside[V]) storageKey(ctx context.Context, id string) (string, error) {
 	return a.keyIn(ns, id), nil
 }
 
+// unversioned is the namespace part of the flight keys of loads made
+// while no namespace version is known. No version's text has a '%'.
+const unversioned = "%unversioned"
+
 // keyIn is the key of id in namespace version ns ("" for none).
 func (a *Aside[V]) keyIn(ns, id string) string {
 	if ns == "" {
@@ -86,12 +90,19 @@ func (a *Aside[V]) keyIn(ns, id string) string {
 }
 
 // namespaceText is the namespace's version as a key part, "" without a
-// namespace.
+// namespace. When the version cannot be read it is the last version this
+// instance knew (counted as a backend error), so the memory tier, the
+// flight group and the fail-safe go on working while Redis is down; an
+// error only when no version was ever known (or the bus dropped it).
 func (a *Aside[V]) namespaceText(ctx context.Context) (string, error) {
 	if a.opts.Namespace == "" {
 		return "", nil
 	}
 	v, err := a.opts.Invalidator.namespaceVersion(ctx, a.opts.Namespace)
+	if errors.Is(err, errVersionUnconfirmed) {
+		a.opts.Metrics.Add(EventBackendError, TierRedis, 1)
+		return v.text, nil
+	}
 	if err != nil {
 		return "", fmt.Errorf("hoard: aside %q: %w", a.opts.Name, err)
 	}
@@ -116,10 +127,13 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 	ns, err := a.namespaceText(ctx)
 	if err != nil {
 		// Without the namespace's version there is no key: answer from
-		// the source, uncached.
+		// the source, uncached, but still one load at a time.
 		a.opts.Metrics.Add(EventBackendError, TierRedis, 1)
-		r := a.callLoader(ctx, id, loader, nil)
-		return r.value, r.err
+		v, err, _ := a.flights.Do(ctx, a.keyIn(unversioned, id), func(ctx context.Context) (V, error) {
+			r := a.callLoader(ctx, id, loader, nil)
+			return r.value, r.err
+		})
+		return v, err
 	}
 	var now time.Time // read only when needed: a clock read is a good part of a hit
 	if a.opts.Memory != nil {
