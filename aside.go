@@ -81,6 +81,21 @@ func (a *Aside[V]) storageKey(ctx context.Context, id string) (string, error) {
 // while no namespace version is known. No version's text has a '%'.
 const unversioned = "%unversioned"
 
+// keyStill reports whether key is still id's key now, reading the
+// namespace's version past the local copy: a writer whose key was taken
+// before its store call asks after it, since a bump in between makes
+// readers load the old row under the new version.
+func (a *Aside[V]) keyStill(ctx context.Context, id, key string) (bool, error) {
+	if a.opts.Namespace == "" {
+		return true, nil
+	}
+	v, err := a.opts.Invalidator.currentNamespaceVersion(ctx, a.opts.Namespace)
+	if err != nil {
+		return false, fmt.Errorf("hoard: aside %q: %w", a.opts.Name, err)
+	}
+	return a.keyIn(v.text, id) == key, nil
+}
+
 // keyIn is the key of id in namespace version ns ("" for none).
 func (a *Aside[V]) keyIn(ns, id string) string {
 	if ns == "" {

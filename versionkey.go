@@ -187,6 +187,18 @@ func (inv *Invalidator) namespaceVersion(ctx context.Context, ns string) (namesp
 	return inv.keepVersion(ns, newNamespaceVersion(n), since), nil
 }
 
+// currentNamespaceVersion reads namespace ns's version from the Counter,
+// past the local copy, and keeps it: for a writer that must know whether
+// a bump happened while it wrote.
+func (inv *Invalidator) currentNamespaceVersion(ctx context.Context, ns string) (namespaceVersion, error) {
+	since := inv.dropped.Load()
+	n, err := inv.opts.Counter.IncrBy(ctx, inv.opts.NamespacePrefix+ns, 0)
+	if err != nil {
+		return namespaceVersion{}, fmt.Errorf("hoard: namespace %q version: %w", ns, err)
+	}
+	return inv.keepVersion(ns, newNamespaceVersion(n), since), nil
+}
+
 // errVersionUnconfirmed comes with the last namespace version this
 // instance knew, when the Counter cannot be read.
 var errVersionUnconfirmed = errors.New("hoard: the namespace's version could not be read; the last one known is used")

@@ -155,6 +155,14 @@ func (w *WriteThrough[V]) write(ctx context.Context, id string, v *V) error {
 	if w.opts.Mode == WriteInvalidate || v == nil {
 		return w.invalidate(ctx, id, nil)
 	}
+	// A namespace bump during the store call moved id to a new key, where
+	// a reader may have cached the old row meanwhile: invalidate that key
+	// (Delete takes the key afresh) rather than update the old one.
+	if same, err := a.keyStill(ctx, id, key); err != nil {
+		return w.invalidate(ctx, id, err)
+	} else if !same {
+		return w.invalidate(ctx, id, nil)
+	}
 	e := a.freshEntry(*v, end, end.Sub(start), 0)
 	var cacheErr error
 	if err := w.compareAndSet(ctx, a.opts.Shared, &shared, key, e); err != nil {
