@@ -158,6 +158,13 @@ type AsideOptions[V any] struct {
 	// nil.
 	Invalidator *Invalidator
 
+	// TagsOf, when set, tags every value this cache stores, however it was
+	// written: loaded by Get or GetMany, or put by a [WriteThrough] or
+	// [WriteBehind]. Its tags add to those a loader gives with [SetTags]
+	// or [SetTagsFor] and those given to Put. It needs an Invalidator.
+	// Default: nil, only the tags given per load or per Put.
+	TagsOf func(id string, v V) []string
+
 	// Namespace, with an Invalidator, puts the namespace's version in every
 	// key, so Invalidator.BumpNamespace makes them all unreachable at once.
 	// Default: "", no namespace.
@@ -179,6 +186,8 @@ func (o *AsideOptions[V]) validate() error {
 	switch {
 	case o.Memory == nil && o.Shared == nil:
 		return fmt.Errorf("%w: aside %q: no tier: set Memory, Shared or both", ErrInvalidOption, o.Name)
+	case o.TagsOf != nil && o.Invalidator == nil:
+		return fmt.Errorf("%w: aside %q: TagsOf needs an Invalidator", ErrInvalidOption, o.Name)
 	case o.Namespace != "" && o.Invalidator == nil:
 		return fmt.Errorf("%w: aside %q: Namespace %q needs an Invalidator", ErrInvalidOption, o.Name, o.Namespace)
 	case o.TTL < 0:
