@@ -50,10 +50,10 @@ var ErrNotModified = errors.New("hoard: not modified")
 // loadControl is what a loader can read and say about one load, carried in
 // its ctx.
 type loadControl struct {
-	ttl      time.Duration // the TTL the loader chose; 0: the cache's
-	previous any           // *Entry[V] the load refreshes, or nil
-	mu       sync.Mutex    // guards tags and tagsFor: a batch loader may tag from many goroutines
-	tags     []string      // the tags the loader gave every value (SetTags)
+	ttl      time.Duration       // the TTL the loader chose; 0: the cache's
+	previous any                 // *Entry[V] the load refreshes, or nil
+	mu       sync.Mutex          // guards tags and tagsFor: a batch loader may tag from many goroutines
+	tags     []string            // the tags the loader gave every value (SetTags)
 	tagsFor  map[string][]string // the tags the loader gave one id's value (SetTagsFor)
 }
 

@@ -40,7 +40,7 @@ func (c *catalogue) Load(_ context.Context, id string) (string, error) {
 }
 
 func (c *catalogue) Save(_ context.Context, id, v string, _ uint64) error { c.set(id, v); return nil }
-func (c *catalogue) Delete(context.Context, string, uint64) error      { return nil }
+func (c *catalogue) Delete(context.Context, string, uint64) error         { return nil }
 
 func categoryOf(v string) string { return "category:" + strings.SplitN(v, "/", 2)[0] }
 
