@@ -182,7 +182,22 @@ type AsideOptions[V any] struct {
 	Rand func() float64
 }
 
+// maxDuration bounds every duration option: a century, far past any
+// useful TTL, and small enough that sums of them (a TTL plus a fail-safe
+// window plus a backend's grace) cannot overflow a time.Duration.
+const maxDuration = 100 * 365 * 24 * time.Hour
+
 func (o *AsideOptions[V]) validate() error {
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{{"TTL", o.TTL}, {"MemoryTTL", o.MemoryTTL}, {"NegativeTTL", o.NegativeTTL}, {"FailSafe", o.FailSafe},
+		{"FailSafeThrottle", o.FailSafeThrottle}, {"LoadTimeout", o.LoadTimeout}, {"SoftTimeout", o.SoftTimeout},
+		{"RefreshBackoff", o.RefreshBackoff}, {"LockTTL", o.LockTTL}, {"LockWait", o.LockWait}} {
+		if d.d > maxDuration {
+			return fmt.Errorf("%w: aside %q: %s %v is more than the limit of 100 years", ErrInvalidOption, o.Name, d.name, d.d)
+		}
+	}
 	switch {
 	case o.Memory == nil && o.Shared == nil:
 		return fmt.Errorf("%w: aside %q: no tier: set Memory, Shared or both", ErrInvalidOption, o.Name)
