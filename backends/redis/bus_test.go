@@ -569,11 +569,11 @@ func TestBusHandlerOverload(t *testing.T) {
 	ch := busTestChannel(t)
 	a := newTestBus(t, newClient(), redis.BusOptions{Channel: ch, InstanceID: "a"})
 	b := newTestBus(t, newClient(), redis.BusOptions{Channel: ch, InstanceID: "b", HandlerQueueSize: 4})
-	gate := make(chan struct{})
+	entered, gate := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	rb := newBusRecorder()
 	b.Subscribe(func(events []hoard.Invalidation) {
-		once.Do(func() { <-gate }) // the first call is slow
+		once.Do(func() { close(entered); <-gate }) // the first call is slow
 		rb.handle(events)
 	})
 
@@ -583,11 +583,24 @@ func TestBusHandlerOverload(t *testing.T) {
 		ev := busKey(fmt.Sprint(i))
 		published = append(published, ev)
 		busPublish(t, a, ev)
+		if i == 0 {
+			// The handler holds the first message alone: the other 49
+			// pile up behind it, more than HandlerQueueSize.
+			select {
+			case <-entered:
+			case <-time.After(busWait):
+				t.Fatal("the handler was not called with the first event")
+			}
+		}
 	}
 	busEventually(t, "b to read every message", func() bool { return b.Stats().Received == n })
 	close(gate)
-	// The last events may have been dropped (and flushed): wait for one
-	// published once the handler is quick again.
+	// The handler is quick again, but what piled up while it was slow
+	// still waits for it: a message that arrives before the dispatcher
+	// has taken that backlog can find the queue full, and is dropped for
+	// a flush (as it should be). Wait until the backlog is taken; from
+	// then on nothing is dropped.
+	busEventually(t, "the handler to catch up", func() bool { return b.HandlerBacklogForTest() == 0 })
 	published = append(published, busKey("end"))
 	busPublish(t, a, busKey("end"))
 	got := rb.waitValue(t, "end")
