@@ -570,6 +570,8 @@ func TestBusHandlerOverload(t *testing.T) {
 	a := newTestBus(t, newClient(), redis.BusOptions{Channel: ch, InstanceID: "a"})
 	b := newTestBus(t, newClient(), redis.BusOptions{Channel: ch, InstanceID: "b", HandlerQueueSize: 4})
 	entered, gate := make(chan struct{}), make(chan struct{})
+	release := sync.OnceFunc(func() { close(gate) })
+	t.Cleanup(release) // before b's Close, which waits for the handler
 	var once sync.Once
 	rb := newBusRecorder()
 	b.Subscribe(func(events []hoard.Invalidation) {
@@ -594,7 +596,7 @@ func TestBusHandlerOverload(t *testing.T) {
 		}
 	}
 	busEventually(t, "b to read every message", func() bool { return b.Stats().Received == n })
-	close(gate)
+	release()
 	// The handler is quick again, but what piled up while it was slow
 	// still waits for it: a message that arrives before the dispatcher
 	// has taken that backlog can find the queue full, and is dropped for
