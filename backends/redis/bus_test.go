@@ -395,9 +395,12 @@ func TestBusLostMessagesOnReconnect(t *testing.T) {
 	for _, srv := range busServers(t) {
 		t.Run(srv.name, func(t *testing.T) {
 			ch := busTestChannel(t)
-			a := newTestBus(t, srv.newClient(t, newBusGateDialer()), redis.BusOptions{Channel: ch, InstanceID: "a"})
+			// A fake clock, so that "lost" is plainly sent before b
+			// subscribes again (see below).
+			clock := hoardtest.NewFakeClock(time.Now())
+			a := newTestBus(t, srv.newClient(t, newBusGateDialer()), redis.BusOptions{Channel: ch, InstanceID: "a", Clock: clock})
 			dialer := newBusGateDialer()
-			b := newTestBus(t, srv.newClient(t, dialer), redis.BusOptions{Channel: ch, InstanceID: "b"})
+			b := newTestBus(t, srv.newClient(t, dialer), redis.BusOptions{Channel: ch, InstanceID: "b", Clock: clock})
 			rb := newBusRecorder()
 			b.Subscribe(rb.handle)
 
@@ -414,6 +417,13 @@ func TestBusLostMessagesOnReconnect(t *testing.T) {
 				t.Fatal("b did not try to reconnect")
 			}
 			busPublish(t, a, busKey("lost"))
+			// b's new subscription is younger than "lost" by a second,
+			// not by the few microseconds of a release on a real clock:
+			// "after" says how long before it "lost" was sent, and with
+			// its own delivery delay that could make "lost" look sent
+			// after the subscription (a gap: a second flush, the safe
+			// side of the doubt, which TestBusStalledConnection allows).
+			clock.Advance(time.Second)
 			dialer.release()
 
 			got := rb.waitLen(t, 2)
