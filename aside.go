@@ -61,11 +61,23 @@ func (a *Aside[V]) Close(ctx context.Context) error {
 func (a *Aside[V]) Metrics() *Metrics { return a.opts.Metrics }
 
 // Key returns the storage key of id: with a Namespace, under the version
-// this instance knows now, or "" when that cannot be read.
+// this instance knows now. When it knows none it reads the version, for at
+// most keyReadTimeout, and returns "" when that cannot be read.
 func (a *Aside[V]) Key(id string) string {
-	k, _ := a.storageKey(context.Background(), id)
+	if a.opts.Namespace != "" {
+		if v, ok := a.opts.Invalidator.knownNamespaceVersion(a.opts.Namespace); ok {
+			return a.keyIn(v.text, id)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), keyReadTimeout)
+	defer cancel()
+	k, _ := a.storageKey(ctx, id)
 	return k
 }
+
+// keyReadTimeout bounds the read of a namespace version by Key, which has
+// no ctx.
+const keyReadTimeout = time.Second
 
 // storageKey is the key of id in the tiers: with a Namespace, the
 // namespace's current version is a part of it.

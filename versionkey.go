@@ -187,6 +187,15 @@ func (inv *Invalidator) namespaceVersion(ctx context.Context, ns string) (namesp
 	return inv.keepVersion(ns, newNamespaceVersion(n), since), nil
 }
 
+// knownNamespaceVersion returns the version of ns this instance knows,
+// without asking the Counter: its local copy, else the last one known.
+func (inv *Invalidator) knownNamespaceVersion(ns string) (namespaceVersion, bool) {
+	if v, ok := inv.namespaces.GetIfPresent(ns); ok {
+		return v, true
+	}
+	return inv.lastKnown.GetIfPresent(ns)
+}
+
 // currentNamespaceVersion reads namespace ns's version from the Counter,
 // past the local copy, and keeps it: for a writer that must know whether
 // a bump happened while it wrote.
