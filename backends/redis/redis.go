@@ -296,15 +296,15 @@ func (c *Cache[V]) encode(key string, e *hoard.Entry[V]) (write, error) {
 	if !e.Negative {
 		var err error
 		if payload, err = c.opts.Codec.Marshal(e.Value); err != nil {
-			return write{}, fmt.Errorf("redis: key %q: %w", key, err)
+			return write{}, fmt.Errorf("hoard: redis: key %q: codec %s: %w", key, c.opts.Codec.Name(), err)
 		}
 	}
 	if len(payload) > c.opts.MaxValueBytes {
 		return write{}, fmt.Errorf("%w: redis: value of %q encodes to %d bytes, more than MaxValueBytes %d",
 			hoard.ErrTooLarge, key, len(payload), c.opts.MaxValueBytes)
 	}
-	if err := checkTags(e.Tags); err != nil {
-		return write{}, fmt.Errorf("redis: key %q: %w", key, err)
+	if err := checkTags(key, e.Tags); err != nil {
+		return write{}, err
 	}
 	h := headerOf(e)
 	h.generation = newGeneration()
