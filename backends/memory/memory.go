@@ -347,12 +347,20 @@ func (c *Cache[V]) weight(key string, e *hoard.Entry[V]) uint32 {
 }
 
 // keepFor is how long otter keeps e: until its KeepUntil, or for ever.
+//
+// otter reads a lifetime of 0 or less as "keep the deadline the entry has",
+// which for a new entry is none: an entry whose KeepUntil passed between
+// store's check and otter's read of the clock would be kept for ever. Such
+// an entry gets 1ns instead, so it expires at once. The lifetime is
+// keep.Sub, which saturates: keep.UnixNano would wrap around for a
+// KeepUntil past 2262 (a fail-safe of math.MaxInt64) into a short or
+// negative lifetime.
 func keepFor[V any](e *otter.Entry[string, *hoard.Entry[V]]) time.Duration {
 	keep := e.Value.KeepUntil()
 	if keep.IsZero() {
 		return math.MaxInt64
 	}
-	return time.Duration(keep.UnixNano() - e.SnapshotAtNano)
+	return max(keep.Sub(time.Unix(0, e.SnapshotAtNano)), time.Nanosecond)
 }
 
 // DeleteMatching deletes every key that matches the glob pattern (the
