@@ -101,3 +101,25 @@ func TestFarFutureKeepUntilIsKept(t *testing.T) {
 		})
 	}
 }
+
+// With the system clock, otter's periodic clean-up drops expired entries
+// that nobody reads, and Close stops it (TestMain checks for leaks).
+func TestSystemClockCleansUpExpired(t *testing.T) {
+	c, err := memory.New(&memory.Options[int]{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	e := hoard.Entry[int]{Value: 1, ExpiresAt: hoard.SystemClock{}.Now().Add(time.Millisecond)}
+	if err := c.Set(context.Background(), "k", e); err != nil {
+		t.Fatal(err)
+	}
+	// otter cleans up once a second; wait for it, without reading the key.
+	deadline := time.Now().Add(30 * time.Second)
+	for c.Len() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the expired entry was not cleaned up in 30s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
