@@ -310,15 +310,28 @@ func (c *Cache[V]) encode(key string, e *hoard.Entry[V]) (write, error) {
 	h.generation = newGeneration()
 	var ttl time.Duration
 	if keep := e.KeepUntil(); !keep.IsZero() {
-		ttl = keep.Sub(c.opts.Clock.Now())
-		if ttl <= 0 {
+		// time.Sub saturates, so a KeepUntil of any distance is a
+		// positive duration here or a past one.
+		left := keep.Sub(c.opts.Clock.Now())
+		if left <= 0 {
 			return c.tombstone(), nil
 		}
-		// Kept ExpiredGrace longer than KeepUntil (see Options), rounded
-		// up to PX's ms resolution.
-		ttl = (ttl + c.opts.ExpiredGrace + time.Millisecond - 1).Truncate(time.Millisecond)
+		ttl = redisTTL(left, c.opts.ExpiredGrace)
 	}
 	return write{envelope: appendEnvelope(make([]byte, 0, envelopeSize(&h, len(payload))), &h, payload), ttl: ttl}, nil
+}
+
+// redisTTL is the Redis TTL of an entry kept for keep more: ExpiredGrace
+// longer (see Options), rounded up to PX's ms resolution, and at most
+// MaxTTL. keep may be as long as math.MaxInt64 (a FailSafe of that size):
+// the plain sum would overflow into a negative TTL, which Redis refuses
+// (ERR invalid expire time) and go-redis's SET sends as no TTL at all.
+// grace is at most MaxTTL (validate), so MaxTTL-grace cannot overflow.
+func redisTTL(keep, grace time.Duration) time.Duration {
+	if keep >= MaxTTL-grace {
+		return MaxTTL
+	}
+	return min((keep + grace + time.Millisecond - 1).Truncate(time.Millisecond), MaxTTL)
 }
 
 // tombstone returns the write that deletes a key.
