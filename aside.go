@@ -287,7 +287,10 @@ func (a *Aside[V]) read(ctx context.Context, c Cache[V], tier Tier, key string) 
 	var err error
 	if cas, ok := c.(CompareAndSetter[V]); ok {
 		r.entry, r.token, err = cas.GetWithToken(ctx, key)
-		r.hasTok = err == nil || errors.Is(err, ErrNotFound)
+		// An entry that no longer decodes (its type changed in a deploy)
+		// still has a token when its header could be read: the load's
+		// write-back then repairs it.
+		r.hasTok = err == nil || errors.Is(err, ErrNotFound) || (errors.Is(err, ErrCorrupt) && r.token != 0)
 	} else {
 		r.entry, err = c.Get(ctx, key)
 	}
