@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
 # hoard's test command: for every Go module in the repo (each directory with a
-# go.mod), run go vet, staticcheck and go test -race, stopping at the first
-# failure. Arguments are passed to go test, e.g. `scripts/test.sh -run Foo -v`.
+# go.mod), run go vet, staticcheck and go test -race. A failure does not stop
+# the run: every module is checked, and the run ends with a table of each
+# module's results and times, and exits 1 if anything failed. Arguments are
+# passed to go test, e.g. `scripts/test.sh -run Foo -v`.
 #
 # Needs no servers: tests use an in-process miniredis unless HOARD_REDIS_ADDR,
 # HOARD_REDIS_CLUSTER_ADDRS or HOARD_POSTGRES_URL point at real ones (.ci/run
-# sets them).
+# sets them). Installs staticcheck (into GOBIN) when the pinned version is
+# missing, and gcc on a Debian machine without a C compiler when run as root.
 set -euo pipefail
+
+# Each module is tested alone, from its own go.mod, as CI and a fresh clone
+# see it: a developer's go.work would otherwise merge the modules' build
+# lists and could hide a requirement missing from one go.mod.
+export GOWORK=off
+
+# Ctrl-C stops the whole run, not just the module being tested.
+trap 'printf "\ntest.sh: interrupted\n" >&2; exit 130' INT TERM
 
 # The staticcheck release we verified with this repo's Go (1.26); v0.8.x is
 # the line built for Go 1.26. Bump it together with the go directive.
@@ -73,36 +84,75 @@ ensure_cgo() {
 		die "go test -race needs cgo: install a C compiler (gcc) or set CGO_ENABLED=1 with CC pointing at one"
 }
 
+# fmt_secs SECONDS: 42s, or 3m07s.
+fmt_secs() {
+	if [ "$1" -lt 60 ]; then
+		printf '%ds' "$1"
+	else
+		printf '%dm%02ds' $(($1 / 60)) $(($1 % 60))
+	fi
+}
+
 mapfile -t modules < <(find_modules)
 [ "${#modules[@]}" -gt 0 ] || die "no go.mod found under $ROOT"
 
+started=$SECONDS
 ensure_cgo
 staticcheck="$(staticcheck_bin)"
 header "$(go version); $("$staticcheck" -version)"
+
+# One row per module for the closing table: module, vet, staticcheck, test,
+# time; and the modules that failed something.
+rows=()
+failed=()
 
 for mod in "${modules[@]}"; do
 	# git still lists a tracked go.mod that was deleted in the work tree.
 	[ -f "$ROOT/$mod/go.mod" ] || continue
 	cd "$ROOT/$mod"
+	mod_started=$SECONDS
+	vet=- sc=- tst=-
 	# go vet and go test fail on "matched no packages", which a module that
 	# holds only go.mod (or only nested modules) legitimately does; go list
 	# still fails on a broken go.mod, so that is not hidden.
 	header "[$mod] go list ./..."
-	pkgs="$(go list -e ./...)"
+	if ! pkgs="$(go list -e ./...)"; then
+		rows+=("$mod|FAIL (go list)|-|-|$(fmt_secs $((SECONDS - mod_started)))")
+		failed+=("$mod")
+		continue
+	fi
 	if [ -z "$pkgs" ]; then
 		echo "no Go packages in module $mod yet: skipping"
+		rows+=("$mod|-|-|-|no packages")
 		continue
 	fi
 	printf '%s\n' "$pkgs"
 
 	header "[$mod] go vet ./..."
-	go vet ./...
+	if go vet ./...; then vet=ok; else vet=FAIL; fi
 
 	header "[$mod] staticcheck ./..."
-	"$staticcheck" ./...
+	if "$staticcheck" ./...; then sc=ok; else sc=FAIL; fi
 
 	header "[$mod] go test -race -count=1 ./...${*:+ $*}"
-	go test -race -count=1 ./... "$@"
+	if go test -race -count=1 ./... "$@"; then tst=ok; else tst=FAIL; fi
+
+	rows+=("$mod|$vet|$sc|$tst|$(fmt_secs $((SECONDS - mod_started)))")
+	case "$vet$sc$tst" in *FAIL*) failed+=("$mod") ;; esac
 done
 
-header "all checks passed in ${#modules[@]} module(s)"
+header "summary: ${#rows[@]} module(s) in $(fmt_secs $((SECONDS - started)))${*:+ (go test $*)}"
+width=6 # "module"
+for row in "${rows[@]}"; do
+	name="${row%%|*}"
+	[ "${#name}" -le "$width" ] || width=${#name}
+done
+for row in "module|vet|staticcheck|test|time" "${rows[@]}"; do
+	IFS='|' read -r name vet sc tst took <<<"$row"
+	printf '%-*s  %-14s  %-11s  %-4s  %s\n' "$width" "$name" "$vet" "$sc" "$tst" "$took"
+done
+if [ "${#failed[@]}" -gt 0 ]; then
+	printf '\nFAIL in %d module(s): %s\n' "${#failed[@]}" "${failed[*]}"
+	exit 1
+fi
+printf '\nall checks passed in %d module(s)\n' "${#rows[@]}"

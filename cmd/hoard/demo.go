@@ -13,7 +13,7 @@ import (
 
 // config is the demo's settings, from its flags.
 type config struct {
-	redisAddr string
+	redisAddr string // host:port, or a redis:// or rediss:// URL; "" for the embedded miniredis
 	dbURL     string // PostgreSQL; "" for the embedded SQLite
 	instances int
 	duration  time.Duration
@@ -21,7 +21,7 @@ type config struct {
 	latency   time.Duration
 	writes    int
 	json      bool
-	live      bool // rewrite the progress line in place (stdout is a terminal)
+	live      bool // rewrite the progress line in place (stderr is a terminal)
 }
 
 func (c *config) validate() error {
@@ -36,6 +36,11 @@ func (c *config) validate() error {
 		return fmt.Errorf("--latency %v: must be positive", c.latency)
 	case c.writes < c.instances:
 		return fmt.Errorf("--writes %d: need at least one per instance", c.writes)
+	}
+	if c.redisAddr != "" {
+		if _, err := redisOptions(c.redisAddr); err != nil {
+			return fmt.Errorf("--redis: %w", err)
+		}
 	}
 	return nil
 }
@@ -73,7 +78,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs := flag.NewFlagSet("hoard demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := config{}
-	fs.StringVar(&cfg.redisAddr, "redis", os.Getenv("HOARD_REDIS_ADDR"), "`address` of a Redis to use (default $HOARD_REDIS_ADDR, else an embedded miniredis)")
+	fs.StringVar(&cfg.redisAddr, "redis", os.Getenv("HOARD_REDIS_ADDR"), "`address` of a Redis to use, host:port or a redis:// or rediss:// URL (default $HOARD_REDIS_ADDR, else an embedded miniredis)")
 	fs.StringVar(&cfg.dbURL, "db", os.Getenv("HOARD_POSTGRES_URL"), "PostgreSQL `URL` to use, in a schema of its own dropped at exit (default $HOARD_POSTGRES_URL, else an embedded SQLite)")
 	fs.IntVar(&cfg.instances, "instances", 3, "service instances, each its own Redis client and memory tier")
 	fs.DurationVar(&cfg.duration, "duration", 4*time.Second, "how long each scenario runs")
@@ -95,13 +100,11 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "hoard demo: %v\n", err)
 		return 2
 	}
-	// Tables and live progress go to stdout; with --json stdout is the
-	// JSON alone and progress goes to stderr.
-	p := progress{w: stdout}
-	if cfg.json {
-		p.w = stderr
-	}
-	if f, ok := p.w.(*os.File); ok {
+	// stdout is the report alone (tables, or the JSON), so it can be
+	// redirected or piped; progress goes to stderr, rewritten in place only
+	// when stderr is a terminal, else a plain line each second.
+	p := progress{w: stderr}
+	if f, ok := stderr.(*os.File); ok {
 		cfg.live = isTerminal(f)
 	}
 	ok, err := demo(ctx, cfg, stdout, p)

@@ -46,21 +46,37 @@ func newEnv(ctx context.Context, cfg config) (_ *env, err error) {
 			e.Close()
 		}
 	}()
-	addr := cfg.redisAddr
-	if addr == "" {
+	// clientOptions gives each instance's client its own options.
+	var clientOptions func() (*goredis.Options, error)
+	if cfg.redisAddr == "" {
 		if e.mr, err = miniredis.Run(); err != nil {
 			return nil, fmt.Errorf("start miniredis: %w", err)
 		}
-		addr, e.redisDesc = e.mr.Addr(), "embedded miniredis at "+e.mr.Addr()
+		e.redisDesc = "embedded miniredis at " + e.mr.Addr()
 		e.stopClock = runClock(e.mr)
+		clientOptions = func() (*goredis.Options, error) { return &goredis.Options{Addr: e.mr.Addr()}, nil }
 	} else {
-		e.redisDesc = "Redis at " + addr
+		clientOptions = func() (*goredis.Options, error) { return redisOptions(cfg.redisAddr) }
+		o, err := clientOptions()
+		if err != nil {
+			return nil, fmt.Errorf("--redis: %w", err)
+		}
+		e.redisDesc = describeRedis(o)
+		// Before the database is seeded: a Redis that does not answer is
+		// said at once, in one line.
+		if err := checkRedis(ctx, cfg.redisAddr); err != nil {
+			return nil, err
+		}
 	}
 	if e.db, err = openCatalogue(ctx, cfg.dbURL, e.run, cfg.products, cfg.latency); err != nil {
 		return nil, err
 	}
 	for n := range cfg.instances {
-		in, err := newInstance(ctx, n, addr, "hoard-demo:"+e.run+":")
+		o, err := clientOptions()
+		if err != nil {
+			return nil, fmt.Errorf("--redis: %w", err)
+		}
+		in, err := newInstance(ctx, n, o, "hoard-demo:"+e.run+":")
 		if in != nil {
 			e.instances = append(e.instances, in)
 		}
@@ -71,11 +87,12 @@ func newEnv(ctx context.Context, cfg config) (_ *env, err error) {
 	return e, nil
 }
 
-// newInstance connects instance n; prefix prefixes its bus channel and locks.
-func newInstance(ctx context.Context, n int, addr, prefix string) (*instance, error) {
-	in := &instance{n: n, client: goredis.NewClient(&goredis.Options{Addr: addr})}
+// newInstance connects instance n with o; prefix prefixes its bus channel
+// and locks.
+func newInstance(ctx context.Context, n int, o *goredis.Options, prefix string) (*instance, error) {
+	in := &instance{n: n, client: goredis.NewClient(o)}
 	if err := in.client.Ping(ctx).Err(); err != nil {
-		return in, fmt.Errorf("redis at %s: %w", addr, err)
+		return in, fmt.Errorf("redis at %s: %w", o.Addr, err)
 	}
 	var err error
 	if in.bus, err = hoardredis.NewBus(in.client, &hoardredis.BusOptions{Channel: prefix + "bus", InstanceID: fmt.Sprintf("instance-%d", n)}); err != nil {

@@ -1,9 +1,17 @@
 // Command hoard shows hoard's caching patterns at work.
 //
-//	go run ./cmd/hoard demo            # every pattern, on an embedded Redis and SQL database
-//	go run ./cmd/hoard demo --json     # the same, as JSON
-//	go run ./cmd/hoard assets build static   # fingerprint static files, write the manifest
-//	go run ./cmd/hoard assets ls static/manifest.json
+// It is a module of its own, github.com/hoard-cache/hoard/cmd/hoard, so
+// that the demo's SQL drivers (pgx, SQLite) and its embedded Redis stay out
+// of the library's go.mod. From the repository's root:
+//
+//	go -C cmd/hoard run . demo          # every pattern, on an embedded Redis and SQL database
+//	go -C cmd/hoard run . demo --json   # the same, as JSON
+//	go -C cmd/hoard install .           # hoard into $(go env GOPATH)/bin, for:
+//	hoard assets build static           # fingerprint static files, write the manifest
+//	hoard assets ls static/manifest.json
+//
+// (go -C runs the command in cmd/hoard, so relative paths given to a
+// `go -C cmd/hoard run . assets ...` would be read from there.)
 //
 // The demo exits with status 1 when a pattern broke a promise (a stale
 // read where none may be, more than one query per expiry under the lock,
