@@ -2,6 +2,7 @@ package memory
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/maypok86/otter/v2"
@@ -42,12 +43,44 @@ func stopClock(c otter.Clock) {
 // time.Ticker, as those of otter's own clock do. otter cannot stop the
 // ticker of a clock it was given, so stop (from Cache.Close) does.
 type systemClock struct {
+	// base is the last reading of hoard.SystemClock (see NowNano).
+	base atomic.Pointer[clockReading]
+
 	mu      sync.Mutex // guards ticker and stopped
 	ticker  *time.Ticker
 	stopped bool
 }
 
-func (*systemClock) NowNano() int64 { return hoard.SystemClock{}.Now().UnixNano() }
+// clockReading is a reading of hoard.SystemClock, with its monotonic
+// clock reading, and in Unix ns.
+type clockReading struct {
+	at   time.Time
+	nano int64
+}
+
+// systemClockRefresh is how often NowNano reads hoard.SystemClock itself.
+const systemClockRefresh = time.Millisecond
+
+// NowNano returns hoard.SystemClock's time in Unix ns. otter reads its
+// clock on every hit, and reading hoard.SystemClock there (its Time
+// arithmetic, then UnixNano) made a hit about 9% slower than with otter's
+// own clock. So NowNano reads hoard.SystemClock once per
+// systemClockRefresh and adds the monotonic time since the reading. That
+// is the very time hoard.SystemClock gives (its base plus the monotonic
+// time since), except in the first systemClockRefresh after
+// hoard.SystemClock takes a new base (at most once a second): then the two
+// differ by what the wall clock drifted or stepped in that second.
+func (c *systemClock) NowNano() int64 {
+	if b := c.base.Load(); b != nil {
+		if d := time.Since(b.at); d >= 0 && d < systemClockRefresh {
+			return b.nano + int64(d)
+		}
+	}
+	now := hoard.SystemClock{}.Now()
+	r := &clockReading{at: now, nano: now.UnixNano()}
+	c.base.Store(r)
+	return r.nano
+}
 
 // Tick returns the ticks of the clock's ticker, started on the first call;
 // nil once the clock is stopped.
