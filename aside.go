@@ -201,7 +201,7 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 	}
 	load := func(ctx context.Context) (V, error) { return a.load(ctx, id, key, loader) }
 	gen := a.tagChanges()
-	v, err, _, older := a.flights.doSince(ctx, key, gen, load)
+	v, _, older, err := a.flights.doSince(ctx, key, gen, load)
 	if older {
 		// A tag invalidation returned after that load began and before
 		// this Get did, and its value may carry the tag. Its write-back
@@ -214,7 +214,7 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 			return v, err
 		}
 		// Every load of key running now began after this Get did.
-		v, err, _, _ = a.flights.doSince(ctx, key, gen, load)
+		v, _, _, err = a.flights.doSince(ctx, key, gen, load)
 	}
 	return v, err
 }

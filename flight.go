@@ -40,7 +40,7 @@ type flight[V any] struct {
 // every waiter has left. A waiter whose ctx ends returns at once with an
 // error wrapping ctx.Err(); the load goes on for the others.
 func (g *FlightGroup[V]) Do(ctx context.Context, key string, fn func(ctx context.Context) (V, error)) (v V, err error, shared bool) {
-	v, err, shared, _ = g.doSince(ctx, key, 0, fn)
+	v, shared, _, err = g.doSince(ctx, key, 0, fn)
 	return v, err, shared
 }
 
@@ -50,7 +50,7 @@ func (g *FlightGroup[V]) Do(ctx context.Context, key string, fn func(ctx context
 // load may have read what such an invalidation changed, so the caller
 // must check the value before using it. (Invalidations that name keys do
 // not count here: they detach the loads of those keys, see forget.)
-func (g *FlightGroup[V]) doSince(ctx context.Context, key string, gen uint64, fn func(ctx context.Context) (V, error)) (v V, err error, shared, older bool) {
+func (g *FlightGroup[V]) doSince(ctx context.Context, key string, gen uint64, fn func(ctx context.Context) (V, error)) (v V, shared, older bool, err error) {
 	g.mu.Lock()
 	if g.flights == nil {
 		g.flights = make(map[string]*flight[V])
@@ -73,11 +73,11 @@ func (g *FlightGroup[V]) doSince(ctx context.Context, key string, gen uint64, fn
 		f.waiters--
 		shared = running || f.waiters > 0
 		g.mu.Unlock()
-		return f.val, f.err, shared, older
+		return f.val, shared, older, f.err
 	case <-ctx.Done():
 		g.leave(key, f)
 		var zero V
-		return zero, fmt.Errorf("hoard: gave up waiting for the load of %q: %w", key, context.Cause(ctx)), running, older
+		return zero, running, older, fmt.Errorf("hoard: gave up waiting for the load of %q: %w", key, context.Cause(ctx))
 	}
 }
 
