@@ -14,12 +14,19 @@ import (
 // back; on failure it serves a stale value within the fail-safe window.
 // With SoftTimeout and a stale value at hand, a load still running after
 // SoftTimeout goes on in the background while the stale value is served.
-func (a *Aside[V]) loadAndStore(ctx context.Context, id, key string, loader Loader[V], mem, shared *tierRead[V]) (V, error) {
+//
+// done, when not nil, is called once the load has ended and written back,
+// which may be after loadAndStore returns: a lock taken for the load is
+// released there, so it is held as long as the load runs.
+func (a *Aside[V]) loadAndStore(ctx context.Context, id, key string, loader Loader[V], mem, shared *tierRead[V], done func()) (V, error) {
 	a.opts.Metrics.Miss()
 	if a.opts.SoftTimeout > 0 {
 		if stale, ok := a.staleWithin(mem, shared, a.opts.Clock.Now()); ok && !stale.Negative {
-			return a.loadWithSoftTimeout(ctx, id, key, loader, mem, shared, stale)
+			return a.loadWithSoftTimeout(ctx, id, key, loader, mem, shared, stale, done)
 		}
+	}
+	if done != nil {
+		defer done()
 	}
 	previous := a.previousOf(mem, shared, a.opts.Clock.Now())
 	return a.finishLoad(ctx, id, key, mem, shared, a.callLoader(ctx, id, loader, previous))
@@ -137,23 +144,28 @@ func (a *Aside[V]) finishLoad(ctx context.Context, id, key string, mem, shared *
 
 // loadWithSoftTimeout runs the load in the background and waits for it up
 // to SoftTimeout; past that it serves stale and lets the load finish and
-// write back on its own. A key whose background load still runs is served
-// stale at once, not loaded twice.
-func (a *Aside[V]) loadWithSoftTimeout(ctx context.Context, id, key string, loader Loader[V], mem, shared *tierRead[V], stale Entry[V]) (V, error) {
+// write back on its own, then call done. A key whose background load still
+// runs is served stale at once, not loaded twice.
+func (a *Aside[V]) loadWithSoftTimeout(ctx context.Context, id, key string, loader Loader[V], mem, shared *tierRead[V], stale Entry[V], done func()) (V, error) {
 	result := make(chan struct {
 		v   V
 		err error
 	}, 1)
-	started := a.background.start(key, func() {
-		// The caller may leave at the soft timeout: the load keeps its
-		// ctx's values, not its cancellation.
-		bctx := context.WithoutCancel(ctx)
+	// The caller may leave at the soft timeout: the load keeps its ctx's
+	// values, not its cancellation.
+	started := a.background.start(ctx, key, func(bctx context.Context) {
+		if done != nil {
+			defer done()
+		}
 		v, err := a.finishLoad(bctx, id, key, mem, shared, a.callLoader(bctx, id, loader, &stale))
 		result <- struct {
 			v   V
 			err error
 		}{v, err}
 	})
+	if !started && done != nil {
+		done()
+	}
 	if started {
 		timer := time.NewTimer(a.opts.SoftTimeout)
 		defer timer.Stop()
@@ -170,7 +182,7 @@ func (a *Aside[V]) loadWithSoftTimeout(ctx context.Context, id, key string, load
 
 // errSoftTimeout is joined with ErrServedStale when a slow load was left to
 // finish in the background.
-var errSoftTimeout = errors.New("hoard: load past its soft timeout goes on in the background")
+var errSoftTimeout = errors.New("hoard: the load ran past the soft timeout and goes on in the background")
 
 // freshEntry is the entry of a value loaded at now in took, fresh for ttl
 // (0: the cache's TTL), jittered.

@@ -126,8 +126,7 @@ func (a *Aside[V]) maybeRefreshEarly(ctx context.Context, id string, loader Load
 		return
 	}
 	current := *e
-	bctx := context.WithoutCancel(ctx)
-	if a.background.start(key, func() { a.refresh(bctx, id, key, loader, &current) }) {
+	if a.background.start(ctx, key, func(bctx context.Context) { a.refresh(bctx, id, key, loader, &current) }) {
 		a.opts.Metrics.Add(EventEarlyRefresh, TierNone, 1)
 	}
 }
