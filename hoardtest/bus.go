@@ -96,8 +96,10 @@ type LocalBus struct {
 	lost     bool // a delivery was lost: flush before the next
 	lose     int  // how many of the next deliveries to this bus to lose
 	// flushing counts deliveries under way that make up for a loss;
-	// recovered counts those done (their handlers have returned).
+	// flushes counts those begun, recovered those done (their handlers
+	// have returned). Deliveries are serialised, so they end in order.
 	flushing  int
+	flushes   uint64
 	recovered uint64
 	// deliver serialises deliveries to this bus, so they arrive in order.
 	deliver sync.Mutex
@@ -105,13 +107,28 @@ type LocalBus struct {
 
 // Lost reports whether the bus has lost a delivery that its subscribers
 // have not yet been told of (by an InvalidateAll whose handlers have
-// returned), and how many such InvalidateAlls it has delivered so far. A
-// test uses it to know which instances may still serve what an
-// invalidation removed: those that lost it, until recovered moves on.
-func (b *LocalBus) Lost() (pending bool, recovered uint64) {
+// returned), and a mark to hand to [LocalBus.Recovered]. A test uses it
+// to know which instances may still serve what an invalidation removed:
+// those that lost it, until they have recovered.
+func (b *LocalBus) Lost() (pending bool, mark uint64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.lost || b.flushing > 0, b.recovered
+	switch {
+	case b.lost:
+		return true, b.flushes + 1 // the next flush makes up for it
+	case b.flushing > 0:
+		return true, b.flushes // the flush under way does
+	}
+	return false, b.recovered
+}
+
+// Recovered reports whether every loss that a call of Lost returning mark
+// reported has been made up for: the InvalidateAll was delivered and its
+// handlers have returned.
+func (b *LocalBus) Recovered(mark uint64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.recovered >= mark
 }
 
 var _ hoard.Bus = (*LocalBus)(nil)
@@ -175,6 +192,7 @@ func (b *LocalBus) receive(events []hoard.Invalidation) {
 	if flush {
 		b.lost = false
 		b.flushing++
+		b.flushes++
 		events = append([]hoard.Invalidation{{Kind: hoard.InvalidateAll}}, events...)
 	}
 	if len(events) == 0 {
