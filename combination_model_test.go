@@ -97,10 +97,10 @@ type raise struct {
 // pendingFloor is a floor that an instance owes once it has heard of an
 // invalidation it lost on the bus.
 type pendingFloor struct {
-	tk      tkey
-	raise   raise
-	mark    uint64    // the bus mark: applied once the bus has recovered past it
-	until   time.Time // for tags and namespaces: applied after MaxStaleness; zero: never by time
+	tk    tkey
+	raise raise
+	mark  uint64    // the bus mark: applied once the bus has recovered past it
+	until time.Time // for tags and namespaces: applied after MaxStaleness; zero: never by time
 }
 
 // activeLoad is a single-key load under way.
@@ -119,12 +119,12 @@ type comboModel struct {
 	rows      map[tkey]dbRow
 	revs      map[uint64]*revInfo
 	nextRev   uint64
-	absents   map[tkey][]*revInfo // the absent states of each key
+	absents   map[tkey][]*revInfo        // the absent states of each key
 	byVersion map[tkey]map[uint64]uint64 // version → rev
 	values    map[uint64]*valueInfo
 	nextValue uint64
 	floors    []map[tkey][]raise // per instance: the raises applied
-	pending   [][]pendingFloor  // per instance
+	pending   [][]pendingFloor   // per instance
 	active    map[tkey][]activeLoad
 	nsBumps   uint64
 	loads     map[tkey][]int // loads per key per instance

@@ -252,7 +252,7 @@ type comboWorld struct {
 	trace  *comboTrace
 
 	network   hoardtest.BusNetwork
-	locker    hoard.Locker              // the shared one, without faults
+	locker    hoard.Locker                // the shared one, without faults
 	clean     *hoardredis.Cache[comboRow] // the shared tier without faults: versions of out-of-band updates
 	versioner hoard.CounterVersioner
 	stores    []*comboStore
