@@ -45,11 +45,16 @@ type loadResult[V any] struct {
 	// untaggable marks a load that set tags while the tag epoch could not
 	// be read: its value cannot be checked later, so it is not cached.
 	untaggable bool
+	// abandoned marks a load that failed after its ctx ended: every caller
+	// left (or Close gave up on it). That says nothing of the source, so
+	// it is no failure for the fail-safe, the metrics or the backoff.
+	abandoned bool
 }
 
 // callLoader calls the loader under LoadTimeout, with a ctx that lets it set
 // its result's TTL and see the previous entry, and counts the call.
 func (a *Aside[V]) callLoader(ctx context.Context, id string, loader Loader[V], previous *Entry[V]) loadResult[V] {
+	parent := ctx
 	if a.opts.LoadTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, a.opts.LoadTimeout)
@@ -70,7 +75,10 @@ func (a *Aside[V]) callLoader(ctx context.Context, id string, loader Loader[V], 
 	if errors.Is(err, ErrNotModified) && previous == nil {
 		r.err = fmt.Errorf("hoard: the loader answered not modified, but nothing was cached: %w", err)
 	}
-	a.opts.Metrics.ObserveLoad(r.took, r.failed())
+	// parent is ctx before LoadTimeout: a load past LoadTimeout failed,
+	// one whose callers left was abandoned.
+	r.abandoned = r.failed() && parent.Err() != nil
+	a.opts.Metrics.ObserveLoad(r.took, r.failed() && !r.abandoned)
 	return r
 }
 
@@ -128,12 +136,12 @@ func (a *Aside[V]) finishLoad(ctx context.Context, id, key string, mem, shared *
 		}
 		return zero, r.err
 	}
+	if r.abandoned {
+		return zero, fmt.Errorf("hoard: aside %q: load %q abandoned: %w", a.opts.Name, id, r.err)
+	}
 	if stale, ok := a.staleWithin(mem, shared, r.end); ok {
 		a.opts.Metrics.Add(EventStaleServe, TierNone, 1)
-		// Serve the stale value as fresh for the throttle, so the failing
-		// source is not asked again by every read.
-		stale.ExpiresAt = r.end.Add(a.opts.FailSafeThrottle)
-		a.store(ctx, key, mem, shared, stale, r.end)
+		a.store(ctx, key, mem, shared, a.throttled(stale, r.end), r.end)
 		if stale.Negative {
 			return zero, errors.Join(ErrServedStale, ErrNotFound, r.err)
 		}
@@ -183,6 +191,18 @@ func (a *Aside[V]) loadWithSoftTimeout(ctx context.Context, id, key string, load
 // errSoftTimeout is joined with ErrServedStale when a slow load was left to
 // finish in the background.
 var errSoftTimeout = errors.New("hoard: the load ran past the soft timeout and goes on in the background")
+
+// throttled is a stale entry the fail-safe served at now, to be served as
+// fresh for FailSafeThrottle, so a failing source is not asked again by
+// every read; but never past the end of its fail-safe window.
+func (a *Aside[V]) throttled(stale Entry[V], now time.Time) Entry[V] {
+	keep := stale.KeepUntil()
+	stale.ExpiresAt = now.Add(a.opts.FailSafeThrottle)
+	if !keep.IsZero() && stale.ExpiresAt.After(keep) {
+		stale.ExpiresAt = keep
+	}
+	return stale
+}
 
 // freshEntry is the entry of a value loaded at now in took, fresh for ttl
 // (0: the cache's TTL), jittered.

@@ -101,7 +101,10 @@ func (a *Aside[V]) GetMany(ctx context.Context, ids []string, loader BatchLoader
 	cancel()
 	end := a.opts.Clock.Now()
 	took := end.Sub(start)
-	a.opts.Metrics.ObserveLoad(took, err != nil)
+	// A load that failed once the caller had left says nothing of the
+	// source: no fail-safe write-back, no load error (see loadResult).
+	abandoned := err != nil && ctx.Err() != nil
+	a.opts.Metrics.ObserveLoad(took, err != nil && !abandoned)
 
 	var writes []batchWrite[V]
 	if err == nil {
@@ -125,8 +128,9 @@ func (a *Aside[V]) GetMany(ctx context.Context, ids []string, loader BatchLoader
 		}
 		servedStale = true
 		a.opts.Metrics.Add(EventStaleServe, TierNone, 1)
-		stale.ExpiresAt = end.Add(a.opts.FailSafeThrottle)
-		writes = append(writes, batchWrite[V]{b, stale})
+		if !abandoned {
+			writes = append(writes, batchWrite[V]{b, a.throttled(stale, end)})
+		}
 		if !stale.Negative {
 			out[b.id] = stale.Value
 		}

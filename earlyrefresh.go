@@ -172,6 +172,9 @@ func (a *Aside[V]) refresh(ctx context.Context, id, key string, loader Loader[V]
 		}
 	}
 	r := a.callLoader(ctx, id, loader, current)
+	if r.abandoned {
+		return // Close gave up on it: nothing to learn of the source
+	}
 	if r.failed() {
 		a.backoff.failed(key, r.end, a.opts.RefreshBackoff, a.opts.TTL)
 		return
