@@ -206,7 +206,7 @@ func comboConfigFor(seed uint64) comboConfig {
 		t0.namespace, t0.failSafe, t0.earlyRefresh = true, 0, false
 		t1.failSafe, t1.earlyRefresh = 0, false
 	case 2: // Redis locker, soft timeouts and fail-safe: an expired key read everywhere
-		c.locker, c.interference = "redis", true
+		c.locker, c.interference, c.faults, c.busLoss = "redis", true, false, false
 		c.bursts = []string{burstExpired, burstCold}
 		t0.namespace, t0.failSafe, t0.softTimeout, t0.throttle = true, time.Minute, 3*time.Millisecond, 3*time.Second
 		t1.failSafe, t1.softTimeout, t1.earlyRefresh = 10*time.Second, 2*time.Millisecond, true
@@ -262,8 +262,9 @@ type comboWorld struct {
 	jumps     atomic.Bool // clock jumps in the middle of reads are on
 	randMu    sync.Mutex  // guards rand
 	rand      *rand.Rand  // the Asides' jitter and XFetch draws, the jumps
-	nextOp    atomic.Uint64
-	nextBurst atomic.Int64
+	nextOp      atomic.Uint64
+	nextBurst   atomic.Int64
+	loadsFailed atomic.Int64 // loads that failed (timed out, or the source down)
 	counts    sync.Map // string → *atomic.Int64: what the run did
 }
 
