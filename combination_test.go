@@ -259,13 +259,13 @@ type comboWorld struct {
 	insts     []*comboInst
 	ids       [][]string // per table: the keys the random ops use
 
-	jumps     atomic.Bool // clock jumps in the middle of reads are on
-	randMu    sync.Mutex  // guards rand
-	rand      *rand.Rand  // the Asides' jitter and XFetch draws, the jumps
+	jumps       atomic.Bool // clock jumps in the middle of reads are on
+	randMu      sync.Mutex  // guards rand
+	rand        *rand.Rand  // the Asides' jitter and XFetch draws, the jumps
 	nextOp      atomic.Uint64
 	nextBurst   atomic.Int64
 	loadsFailed atomic.Int64 // loads that failed (timed out, or the source down)
-	counts    sync.Map // string → *atomic.Int64: what the run did
+	counts      sync.Map     // string → *atomic.Int64: what the run did
 }
 
 // comboInst is one instance of the service.
