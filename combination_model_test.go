@@ -288,6 +288,16 @@ func (m *comboModel) newValue(tk tkey, rev uint64, loaded, behind bool) comboRow
 	return comboRow{ID: tk.id, Rev: rev, Load: m.nextValue}
 }
 
+// confirmed records that a load answered "not modified" for v: v is as
+// fresh as if it had just been loaded.
+func (m *comboModel) confirmed(v comboRow) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if vi := m.values[v.Load]; vi != nil {
+		vi.returned = m.seq.Add(1)
+	}
+}
+
 // wrote records an entry handed to a tier. A write that makes a value
 // fresh beyond every entry of it so far, once it had gone stale, is a
 // revival (the fail-safe's throttle, or a "not modified"): it must follow

@@ -348,6 +348,7 @@ func (w *comboWorld) load(ctx context.Context, inst, table int, id string) (comb
 	if plan.notModified {
 		if prev, ok := hoard.PreviousEntry[comboRow](ctx); ok && !prev.Negative && prev.Value.Rev == row.rev {
 			oc.confirm(tk)
+			w.m.confirmed(prev.Value) // as good as loaded now
 			return comboRow{}, hoard.ErrNotModified
 		}
 	}
