@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -20,10 +20,6 @@ type Aside[V any] struct {
 	background backgroundLoads
 	backoff    refreshBackoff
 	pacer      *drawPacer // nil without EarlyRefresh
-	// invalidated counts the invalidations this Aside has made or heard
-	// of; with the Invalidator's count it is the generation of a load (see
-	// FlightGroup.doSince).
-	invalidated atomic.Uint64
 	// stopListening unsubscribes from the bus, once.
 	stopListening func()
 	// memoryBytes is the memory tier as a KeyBytesGetter, nil when it is
@@ -162,20 +158,39 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 			a.opts.Metrics.Add(EventBackendError, TierRedis, 1)
 		}
 	}
-	v, err, _ := a.flights.doSince(ctx, key, a.generation(), func(ctx context.Context) (V, error) {
-		return a.load(ctx, id, key, loader)
-	})
+	load := func(ctx context.Context) (V, error) { return a.load(ctx, id, key, loader) }
+	gen := a.tagChanges()
+	v, err, _, older := a.flights.doSince(ctx, key, gen, load)
+	if older {
+		// A tag invalidation returned after that load began and before
+		// this Get did, and its value may carry the tag. Its write-back
+		// was checked against the tag clock: take the value from the
+		// tiers, where it is only if still valid, or load anew. (An
+		// invalidation that names the key detaches its load instead, so
+		// a Get begun after it never joins it.)
+		mem, shared := a.readBoth(ctx, key)
+		if v, err, ok := a.freshIn(ctx, key, &mem, &shared); ok {
+			return v, err
+		}
+		// Every load of key running now began after this Get did.
+		v, err, _, _ = a.flights.doSince(ctx, key, gen, load)
+	}
 	return v, err
 }
 
-// generation counts the invalidations seen so far, here and through the
-// Invalidator: a Get joins only a load that began after all of them.
-func (a *Aside[V]) generation() uint64 {
-	n := a.invalidated.Load()
-	if a.opts.Invalidator != nil {
-		n += a.opts.Invalidator.changes.Load()
+// tagChanges counts the tag invalidations (and flushes) made here or heard
+// of through the Invalidator: a load begun before the latest one may hold a
+// value with an invalidated tag.
+func (a *Aside[V]) tagChanges() uint64 {
+	if a.opts.Invalidator == nil {
+		return 0
 	}
-	return n
+	return a.opts.Invalidator.tagChanges.Load()
+}
+
+// forgetLoads detaches the loads running for keys (see FlightGroup.forget).
+func (a *Aside[V]) forgetLoads(keys ...string) {
+	a.flights.forget(func(k string) bool { return slices.Contains(keys, k) })
 }
 
 // keyBuffers are reused buffers for the memory tier's key on the hit path.

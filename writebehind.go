@@ -210,6 +210,7 @@ func (wb *WriteBehind[V]) updateCache(ctx context.Context, id string, v *V) {
 	}
 	wb.setTier(ctx, a.opts.Shared, TierRedis, key, e)
 	wb.setTier(ctx, a.opts.Memory, TierMemory, key, a.forMemory(e, now))
+	a.forgetLoads(key) // a load of the old row running here must not be joined now
 	if err := a.publishKeys(ctx, key); err != nil {
 		wb.stats.cacheErrors.Add(1)
 		wb.opts.Logger.Warn("hoard: write-behind: "+err.Error(), slog.String("cache", wb.name), slog.String("key", key))

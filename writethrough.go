@@ -163,6 +163,8 @@ func (w *WriteThrough[V]) write(ctx context.Context, id string, v *V) error {
 		cacheErr = err
 	}
 	if cacheErr == nil {
+		// A load of the old row running here must not be joined now.
+		a.forgetLoads(key)
 		// Redis holds the new value; other instances' memory tiers must
 		// drop the old one. (A refill that read the old value from Redis
 		// before this is poisoned by the memory delete's new token.)
