@@ -174,11 +174,23 @@ func (w *comboWorld) opGet(inst, table int, id string, plan opPlan) *opCtx {
 	ctx, done := w.context(oc)
 	defer done()
 	r := w.beginRead(oc, inst, tk)
-	v, err := w.tab(inst, table).aside.Get(ctx, id, w.loader(inst, table))
+	v, err := w.get(ctx, inst, tk)
 	got := w.endRead(r, v, err)
 	w.count("gets", 1)
 	w.trace.add("op %d i%d get %v%s floor=%d t0=%s → %s", oc.id, inst, tk, plan, r.floor, stamp(r.t0), got)
 	return oc
+}
+
+// get is Aside.Get; a loader's panic must reach the caller as an error
+// (a *hoard.PanicError), never as a panic.
+func (w *comboWorld) get(ctx context.Context, inst int, tk tkey) (v comboRow, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			w.m.violate("Get of %v on instance %d panicked (%v): a loader's panic must reach the caller as an error", tk, inst, p)
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return w.tab(inst, tk.table).aside.Get(ctx, tk.id, w.loader(inst, tk.table))
 }
 
 func (w *comboWorld) opGetMany(inst, table int, ids []string, plan opPlan) *opCtx {
@@ -751,7 +763,7 @@ func (w *comboWorld) opGetNested(parent *opCtx, inst int, tk tkey) {
 	ctx, cancel := context.WithTimeoutCause(ctx, 100*time.Millisecond, errCallerLeft)
 	defer cancel()
 	r := w.beginRead(oc, inst, tk)
-	v, err := w.tab(inst, tk.table).aside.Get(ctx, tk.id, w.loader(inst, tk.table))
+	v, err := w.get(ctx, inst, tk)
 	got := w.endRead(r, v, err)
 	w.trace.add("op %d i%d get %v (inside op %d) floor=%d → %s", oc.id, inst, tk, parent.id, r.floor, got)
 }
