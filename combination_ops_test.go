@@ -515,6 +515,15 @@ func (w *comboWorld) wroteFn(inst int, tier string) func(context.Context, hoardt
 			return // not stored; a batch's answer does not say which
 		}
 		oc := opOf(ctx)
+		opID := uint64(0)
+		if oc != nil {
+			opID = oc.id
+		}
+		if e.Negative {
+			w.trace.add("  op %d i%d %s %s %q: not found until %s (err %v)", opID, inst, tier, c.Method, key, stamp(e.ExpiresAt), firstLine(err))
+		} else {
+			w.trace.add("  op %d i%d %s %s %q: rev %d value %d until %s (err %v)", opID, inst, tier, c.Method, key, e.Value.Rev, e.Value.Load, stamp(e.ExpiresAt), firstLine(err))
+		}
 		w.m.wrote(&e, w.clock.Now(), func(tk tkey) (bool, string) {
 			if oc == nil {
 				return false, fmt.Sprintf("a %s write on instance %d outside any op", tier, inst)

@@ -345,7 +345,7 @@ func runCombo(t *testing.T, seed uint64) {
 		runID: fmt.Sprintf("%d-%x", seed, time.Now().UnixNano()&0xffffff),
 		clock: hoardtest.NewFakeClock(comboEpoch),
 		m:     newComboModel(cfg.instances),
-		trace: newComboTrace(300),
+		trace: newComboTrace(600),
 		rand:  rand.New(rand.NewPCG(seed, 0x7a11)),
 	}
 	// Printed at once to stderr (go test shows it only for a failing
