@@ -533,6 +533,20 @@ func (w *comboWorld) wroteFn(inst int, tier string) func(context.Context, hoardt
 	}
 }
 
+// tracer puts the deletes a tier is asked for in the trace.
+func (w *comboWorld) tracer(inst int, tier string) hoardtest.Injector {
+	return func(ctx context.Context, c hoardtest.Call) hoardtest.Fault {
+		if c.Op == hoardtest.OpDelete {
+			opID := uint64(0)
+			if oc := opOf(ctx); oc != nil {
+				opID = oc.id
+			}
+			w.trace.add("  op %d i%d %s %s %q", opID, inst, tier, c.Method, c.Keys)
+		}
+		return hoardtest.Fault{}
+	}
+}
+
 // ---- writes ----
 
 func (w *comboWorld) opWrite(r *rand.Rand, kind string, inst, table int, id string, plan opPlan) *opCtx {
