@@ -47,16 +47,19 @@ func (n *BusNetwork) LoseNextTo(b *LocalBus, k int) {
 	b.lose += k
 }
 
-// Heal delivers an InvalidateAll, alone, to every bus that lost a
-// delivery and has not yet made up for it, as a real bus does when it
-// notices a gap or reconnects. It returns when the handlers have run.
+// Heal cancels the losses still to come (LoseNext, LoseNextTo) and
+// delivers an InvalidateAll, alone, to every bus that lost a delivery and
+// has not yet made up for it, as a real bus does when it notices a gap or
+// reconnects. It returns when the handlers have run.
 func (n *BusNetwork) Heal() {
 	n.mu.Lock()
+	n.lose = 0
 	buses := append([]*LocalBus(nil), n.buses...)
 	n.mu.Unlock()
 	for _, b := range buses {
 		b.mu.Lock()
 		lost := b.lost
+		b.lose = 0
 		b.mu.Unlock()
 		if lost {
 			b.receive(nil)
