@@ -70,9 +70,12 @@ type FaultOptions[V any] struct {
 	Inject Injector
 	// Wrote, when set, is told of every entry a write call handed to the
 	// wrapped cache (Set, SetMany, CompareAndSet, CompareAndSetMany), with
-	// the wrapped cache's answer: nil when it stored the entry. A batch
-	// write reports its one answer for each entry. An injected fault that
-	// stopped the call before it was made reports nothing.
+	// the wrapped cache's answer: nil when it stored the entry. It is told
+	// as soon as the wrapped call returns, before the fault's Then runs and
+	// before the caller sees the result, so it knows of an entry before
+	// anyone can read it. A batch write reports its one answer for each
+	// entry. An injected fault that stopped the call before it was made
+	// reports nothing.
 	Wrote func(ctx context.Context, c Call, key string, e hoard.Entry[V], err error)
 }
 
@@ -213,14 +216,11 @@ func (f *faultyCache[V]) GetManyWithTokens(ctx context.Context, keys []string) (
 
 func (f *faultyCache[V]) Set(ctx context.Context, key string, e hoard.Entry[V]) error {
 	c := Call{Method: "Set", Op: OpWrite, Keys: []string{key}}
-	var innerErr error
-	made, err := around(ctx, f.opts.Inject, c, func() error {
-		innerErr = f.inner.Set(ctx, key, e)
-		return innerErr
+	_, err := around(ctx, f.opts.Inject, c, func() error {
+		err := f.inner.Set(ctx, key, e)
+		f.wrote(ctx, c, key, e, err)
+		return err
 	})
-	if made {
-		f.wrote(ctx, c, key, e, innerErr)
-	}
 	return err
 }
 
@@ -230,29 +230,23 @@ func (f *faultyCache[V]) SetMany(ctx context.Context, entries map[string]hoard.E
 		keys = append(keys, k)
 	}
 	c := Call{Method: "SetMany", Op: OpWrite, Keys: keys}
-	var innerErr error
-	made, err := around(ctx, f.opts.Inject, c, func() error {
-		innerErr = f.inner.SetMany(ctx, entries)
-		return innerErr
-	})
-	if made {
+	_, err := around(ctx, f.opts.Inject, c, func() error {
+		err := f.inner.SetMany(ctx, entries)
 		for k, e := range entries {
-			f.wrote(ctx, c, k, e, innerErr)
+			f.wrote(ctx, c, k, e, err)
 		}
-	}
+		return err
+	})
 	return err
 }
 
 func (f *faultyCache[V]) CompareAndSet(ctx context.Context, key string, tok hoard.Token, e hoard.Entry[V]) error {
 	c := Call{Method: "CompareAndSet", Op: OpWrite, Keys: []string{key}}
-	var innerErr error
-	made, err := around(ctx, f.opts.Inject, c, func() error {
-		innerErr = f.inner.CompareAndSet(ctx, key, tok, e)
-		return innerErr
+	_, err := around(ctx, f.opts.Inject, c, func() error {
+		err := f.inner.CompareAndSet(ctx, key, tok, e)
+		f.wrote(ctx, c, key, e, err)
+		return err
 	})
-	if made {
-		f.wrote(ctx, c, key, e, innerErr)
-	}
 	return err
 }
 
@@ -262,16 +256,13 @@ func (f *faultyCache[V]) CompareAndSetMany(ctx context.Context, writes []hoard.T
 		keys[i] = w.Key
 	}
 	c := Call{Method: "CompareAndSetMany", Op: OpWrite, Keys: keys}
-	var innerErr error
-	made, err := around(ctx, f.opts.Inject, c, func() error {
-		innerErr = f.inner.CompareAndSetMany(ctx, writes)
-		return innerErr
-	})
-	if made {
+	_, err := around(ctx, f.opts.Inject, c, func() error {
+		err := f.inner.CompareAndSetMany(ctx, writes)
 		for _, w := range writes {
-			f.wrote(ctx, c, w.Key, w.Entry, innerErr)
+			f.wrote(ctx, c, w.Key, w.Entry, err)
 		}
-	}
+		return err
+	})
 	return err
 }
 
