@@ -68,15 +68,17 @@ type Injector func(ctx context.Context, c Call) Fault
 type FaultOptions[V any] struct {
 	// Inject decides each call's fault. nil: none.
 	Inject Injector
-	// Wrote, when set, is told of every entry a write call handed to the
-	// wrapped cache (Set, SetMany, CompareAndSet, CompareAndSetMany), with
-	// the wrapped cache's answer: nil when it stored the entry. It is told
-	// as soon as the wrapped call returns, before the fault's Then runs and
-	// before the caller sees the result, so it knows of an entry before
-	// anyone can read it. A batch write reports its one answer for each
-	// entry. An injected fault that stopped the call before it was made
-	// reports nothing.
-	Wrote func(ctx context.Context, c Call, key string, e hoard.Entry[V], err error)
+	// Write, when set, is told of every entry a write call (Set, SetMany,
+	// CompareAndSet, CompareAndSetMany) is about to hand to the wrapped
+	// cache, before the call is made, so that it knows of the entry
+	// before anyone can read it. The function it returns, when not nil, is
+	// told the wrapped cache's answer once the call returned (nil: the
+	// entry was stored; a batch's one answer for each of its entries),
+	// before the fault's Then runs. A call an injected fault stopped
+	// before it was made reports the fault's error. A fault that fails the
+	// call after it was made (Fault.After) reports the wrapped cache's
+	// answer: the entry is stored though the caller gets an error.
+	Write func(ctx context.Context, c Call, key string, e hoard.Entry[V]) (done func(err error))
 }
 
 // Cache is everything a [NewFaultyCache] wrapper forwards: the abilities
@@ -153,9 +155,22 @@ func around(ctx context.Context, inject Injector, c Call, fn func() error) (made
 	return true, err
 }
 
-func (f *faultyCache[V]) wrote(ctx context.Context, c Call, key string, e hoard.Entry[V], err error) {
-	if f.opts.Wrote != nil {
-		f.opts.Wrote(ctx, c, key, e, err)
+// writing tells opts.Write of the entries a write is about to hand to the
+// wrapped cache, and returns what to tell it of the answer.
+func (f *faultyCache[V]) writing(ctx context.Context, c Call, keys []string, entries []hoard.Entry[V]) func(err error) {
+	if f.opts.Write == nil {
+		return func(error) {}
+	}
+	dones := make([]func(error), 0, len(keys))
+	for i, k := range keys {
+		if done := f.opts.Write(ctx, c, k, entries[i]); done != nil {
+			dones = append(dones, done)
+		}
+	}
+	return func(err error) {
+		for _, done := range dones {
+			done(err)
+		}
 	}
 }
 
@@ -216,11 +231,15 @@ func (f *faultyCache[V]) GetManyWithTokens(ctx context.Context, keys []string) (
 
 func (f *faultyCache[V]) Set(ctx context.Context, key string, e hoard.Entry[V]) error {
 	c := Call{Method: "Set", Op: OpWrite, Keys: []string{key}}
-	_, err := around(ctx, f.opts.Inject, c, func() error {
+	done := f.writing(ctx, c, c.Keys, []hoard.Entry[V]{e})
+	made, err := around(ctx, f.opts.Inject, c, func() error {
 		err := f.inner.Set(ctx, key, e)
-		f.wrote(ctx, c, key, e, err)
+		done(err)
 		return err
 	})
+	if !made {
+		done(err)
+	}
 	return err
 }
 
@@ -230,23 +249,33 @@ func (f *faultyCache[V]) SetMany(ctx context.Context, entries map[string]hoard.E
 		keys = append(keys, k)
 	}
 	c := Call{Method: "SetMany", Op: OpWrite, Keys: keys}
-	_, err := around(ctx, f.opts.Inject, c, func() error {
+	es := make([]hoard.Entry[V], len(keys))
+	for i, k := range keys {
+		es[i] = entries[k]
+	}
+	done := f.writing(ctx, c, keys, es)
+	made, err := around(ctx, f.opts.Inject, c, func() error {
 		err := f.inner.SetMany(ctx, entries)
-		for k, e := range entries {
-			f.wrote(ctx, c, k, e, err)
-		}
+		done(err)
 		return err
 	})
+	if !made {
+		done(err)
+	}
 	return err
 }
 
 func (f *faultyCache[V]) CompareAndSet(ctx context.Context, key string, tok hoard.Token, e hoard.Entry[V]) error {
 	c := Call{Method: "CompareAndSet", Op: OpWrite, Keys: []string{key}}
-	_, err := around(ctx, f.opts.Inject, c, func() error {
+	done := f.writing(ctx, c, c.Keys, []hoard.Entry[V]{e})
+	made, err := around(ctx, f.opts.Inject, c, func() error {
 		err := f.inner.CompareAndSet(ctx, key, tok, e)
-		f.wrote(ctx, c, key, e, err)
+		done(err)
 		return err
 	})
+	if !made {
+		done(err)
+	}
 	return err
 }
 
@@ -256,13 +285,19 @@ func (f *faultyCache[V]) CompareAndSetMany(ctx context.Context, writes []hoard.T
 		keys[i] = w.Key
 	}
 	c := Call{Method: "CompareAndSetMany", Op: OpWrite, Keys: keys}
-	_, err := around(ctx, f.opts.Inject, c, func() error {
+	es := make([]hoard.Entry[V], len(writes))
+	for i, w := range writes {
+		es[i] = w.Entry
+	}
+	done := f.writing(ctx, c, keys, es)
+	made, err := around(ctx, f.opts.Inject, c, func() error {
 		err := f.inner.CompareAndSetMany(ctx, writes)
-		for _, w := range writes {
-			f.wrote(ctx, c, w.Key, w.Entry, err)
-		}
+		done(err)
 		return err
 	})
+	if !made {
+		done(err)
+	}
 	return err
 }
 

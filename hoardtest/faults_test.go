@@ -27,9 +27,11 @@ func TestFaultyCache(t *testing.T) {
 	var thenRan bool
 	c := hoardtest.NewFaultyCache[string](inner, hoardtest.FaultOptions[string]{
 		Inject: func(context.Context, hoardtest.Call) hoardtest.Fault { return fault },
-		Wrote: func(_ context.Context, c hoardtest.Call, key string, e hoard.Entry[string], err error) {
-			if err == nil {
-				wrote = append(wrote, c.Method+" "+key+"="+e.Value)
+		Write: func(_ context.Context, c hoardtest.Call, key string, e hoard.Entry[string]) func(error) {
+			return func(err error) {
+				if err == nil {
+					wrote = append(wrote, c.Method+" "+key+"="+e.Value)
+				}
 			}
 		},
 	})
@@ -71,7 +73,7 @@ func TestFaultyCache(t *testing.T) {
 		t.Error("Then did not run")
 	}
 	if want := []string{"Set k=v1", "Set k=v3"}; len(wrote) != 2 || wrote[0] != want[0] || wrote[1] != want[1] {
-		t.Errorf("Wrote saw %q, want %q", wrote, want)
+		t.Errorf("Write saw %q stored, want %q", wrote, want)
 	}
 }
 
