@@ -81,10 +81,30 @@ type valueInfo struct {
 	// so a change racing the Put may leave its older value in the cache
 	// until its TTL; the README says so.
 	behindEnd uint64
-	// written: some tier was handed an entry of it; maxExpires is the
-	// latest expiry among those entries.
-	written    bool
-	maxExpires time.Time
+	// writes are the entries of it handed to a tier, recorded before the
+	// tier had them, and retracted when the tier refused them.
+	writes []*tierWrite
+}
+
+type tierWrite struct {
+	expires   time.Time
+	retracted bool
+}
+
+// maxExpires returns the latest expiry of the entries of v a tier may
+// hold, and whether there is any.
+func (v *valueInfo) maxExpires() (time.Time, bool) {
+	var latest time.Time
+	any := false
+	for _, w := range v.writes {
+		if !w.retracted {
+			if !any || w.expires.After(latest) {
+				latest = w.expires
+			}
+			any = true
+		}
+	}
+	return latest, any
 }
 
 // raise is a version that reads must reach from some point on: made by
@@ -126,6 +146,7 @@ type comboModel struct {
 	floors    []map[tkey][]raise // per instance: the raises applied
 	pending   [][]pendingFloor   // per instance
 	active    map[tkey][]activeLoad
+	justified map[tkey]time.Time // when a load of the key last failed at the source or confirmed its value
 	nsBumps   uint64
 	loads     map[tkey][]int // loads per key per instance
 	wbAcked   map[tkey]uint64
@@ -146,6 +167,7 @@ func newComboModel(instances int) *comboModel {
 		floors:    make([]map[tkey][]raise, instances),
 		pending:   make([][]pendingFloor, instances),
 		active:    make(map[tkey][]activeLoad),
+		justified: make(map[tkey]time.Time),
 		loads:     make(map[tkey][]int),
 		wbAcked:   make(map[tkey]uint64),
 	}
@@ -298,32 +320,49 @@ func (m *comboModel) confirmed(v comboRow) {
 	}
 }
 
-// wrote records an entry handed to a tier. A write that makes a value
-// fresh beyond every entry of it so far, once it had gone stale, is a
-// revival (the fail-safe's throttle, or a "not modified"): it must follow
-// a failure of the source, or its confirmation, in the same call.
-func (m *comboModel) wrote(e *hoard.Entry[comboRow], now time.Time, justified func(tkey) (bool, string)) {
+// justify records that a load of tk failed at the source, or confirmed
+// its value (not modified), at now: the fail-safe may then make a stale
+// value of it fresh again.
+func (m *comboModel) justify(tk tkey, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if now.After(m.justified[tk]) {
+		m.justified[tk] = now
+	}
+}
+
+// writing records an entry about to be handed to a tier, and returns
+// what to call with the tier's answer. A write that makes a value fresh
+// beyond every entry of it so far, once it had gone stale, is a revival
+// (the fail-safe's throttle, or a "not modified"): a load of the key must
+// have failed at the source, or confirmed the value, since it went stale.
+func (m *comboModel) writing(e *hoard.Entry[comboRow], now time.Time, who string) func(stored bool) {
 	if e.Negative || e.ExpiresAt.IsZero() {
-		return
+		return func(bool) {}
 	}
 	m.mu.Lock()
 	vi := m.values[e.Value.Load]
 	if vi == nil {
 		m.mu.Unlock()
-		m.violate("a tier was handed %+v, a value no loader or write made", e.Value)
-		return
+		m.violate("%s: a tier was handed %+v, a value no loader or write made", who, e.Value)
+		return func(bool) {}
 	}
-	revival := vi.written && e.ExpiresAt.After(vi.maxExpires) && !now.Before(vi.maxExpires)
-	prev := vi.maxExpires
-	if !vi.written || e.ExpiresAt.After(vi.maxExpires) {
-		vi.written, vi.maxExpires = true, e.ExpiresAt
-	}
+	prev, had := vi.maxExpires()
+	revival := had && e.ExpiresAt.After(prev) && !now.Before(prev) && e.ExpiresAt.After(now)
+	justified := !m.justified[vi.tk].Before(prev)
+	w := &tierWrite{expires: e.ExpiresAt}
+	vi.writes = append(vi.writes, w)
 	tk := vi.tk
 	m.mu.Unlock()
-	if revival {
-		if ok, why := justified(tk); !ok {
-			m.violate("%v: value %+v (stale since %v) was made fresh again until %v at %v, though its source did not fail (%s): "+
-				"the next reader gets it with a nil error", tk, e.Value, stamp(prev), stamp(e.ExpiresAt), stamp(now), why)
+	if revival && !justified {
+		m.violate("%v: value %+v (stale since %v) was made fresh again until %v at %v by %s, though no load of it failed at the source since: "+
+			"the next reader gets it with a nil error", tk, e.Value, stamp(prev), stamp(e.ExpiresAt), stamp(now), who)
+	}
+	return func(stored bool) {
+		if !stored {
+			m.mu.Lock()
+			w.retracted = true
+			m.mu.Unlock()
 		}
 	}
 }
@@ -406,11 +445,14 @@ func (m *comboModel) checkValue(r readRec, v comboRow, stale bool) {
 	vi := m.values[v.Load]
 	var ric revInfo
 	var vic valueInfo
+	var expires time.Time
+	var written bool
 	if ri != nil {
 		ric = *ri
 	}
 	if vi != nil {
 		vic = *vi
+		expires, written = vi.maxExpires()
 	}
 	m.mu.Unlock()
 	how := "read"
@@ -430,9 +472,11 @@ func (m *comboModel) checkValue(r readRec, v comboRow, stale bool) {
 	case ric.version < floorOf(r.rs, vic.behindEnd):
 		m.violate("op %d: STALE %s of %v on instance %d: got %+v at version %d, but a write or invalidation that returned before the read began guarantees version ≥ %d",
 			r.op, how, r.tk, r.inst, v, ric.version, floorOf(r.rs, vic.behindEnd))
-	case !stale && vic.returned <= r.start && !(vic.written && vic.maxExpires.After(r.t0)):
-		m.violate("op %d: read of %v on instance %d returned %+v with a nil error, but no tier was handed an entry of it fresh at the read's start %v (latest expiry %v, written %v)",
-			r.op, r.tk, r.inst, v, stamp(r.t0), stamp(vic.maxExpires), vic.written)
+	case !stale && vic.returned <= r.start && written && !expires.After(r.t0):
+		// A value never stored can only come from a flight joined as its
+		// load ended: loaded moments ago, it is fresh.
+		m.violate("op %d: read of %v on instance %d returned %+v with a nil error, but no tier holds an entry of it fresh at the read's start %v (latest expiry %v)",
+			r.op, r.tk, r.inst, v, stamp(r.t0), stamp(expires))
 	}
 }
 

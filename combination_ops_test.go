@@ -48,10 +48,8 @@ type opCtx struct {
 	calls  atomic.Int64
 	fired  atomic.Bool
 
-	mu        sync.Mutex      // guards the fields below
-	sourceBad map[tkey]string // loads of the op that failed at the source, and why
-	confirmed map[tkey]bool   // loads that answered "not modified"
-	affected  []tkey          // keys another op changed in the middle of this one
+	mu       sync.Mutex // guards affected
+	affected []tkey     // keys another op changed in the middle of this one
 }
 
 type opKey struct{}
@@ -59,36 +57,6 @@ type opKey struct{}
 func opOf(ctx context.Context) *opCtx {
 	oc, _ := ctx.Value(opKey{}).(*opCtx)
 	return oc
-}
-
-func (oc *opCtx) sourceFailed(tk tkey, why string) {
-	oc.mu.Lock()
-	defer oc.mu.Unlock()
-	if oc.sourceBad == nil {
-		oc.sourceBad = make(map[tkey]string)
-	}
-	oc.sourceBad[tk] = why
-}
-
-func (oc *opCtx) confirm(tk tkey) {
-	oc.mu.Lock()
-	defer oc.mu.Unlock()
-	if oc.confirmed == nil {
-		oc.confirmed = make(map[tkey]bool)
-	}
-	oc.confirmed[tk] = true
-}
-
-func (oc *opCtx) justified(tk tkey) (bool, string) {
-	oc.mu.Lock()
-	defer oc.mu.Unlock()
-	if why, ok := oc.sourceBad[tk]; ok {
-		return true, why
-	}
-	if oc.confirmed[tk] {
-		return true, "not modified"
-	}
-	return false, fmt.Sprintf("op %d %s", oc.id, oc.kind)
 }
 
 func (oc *opCtx) addAffected(tks ...tkey) {
@@ -357,20 +325,20 @@ func (w *comboWorld) load(ctx context.Context, inst, table int, id string) (comb
 	}
 	if ctx.Err() != nil {
 		if errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
-			oc.sourceFailed(tk, "load timeout")
+			w.m.justify(tk, w.clock.Now())
 		}
 		w.loadsFailed.Add(1)
 		return comboRow{}, context.Cause(ctx)
 	}
 	if plan.fail {
 		w.loadsFailed.Add(1)
-		oc.sourceFailed(tk, "source down")
+		w.m.justify(tk, w.clock.Now())
 		w.count("load failures", 1)
 		return comboRow{}, errSourceDown
 	}
 	if plan.panic && w.cfg.panics {
 		if _, refreshing := hoard.PreviousEntry[comboRow](ctx); comboPanicInBackground || !refreshing {
-			oc.sourceFailed(tk, "panic")
+			w.m.justify(tk, w.clock.Now())
 			w.count("load panics", 1)
 			panic(fmt.Sprintf("combo: the loader of %v panics", tk))
 		}
@@ -380,7 +348,7 @@ func (w *comboWorld) load(ctx context.Context, inst, table int, id string) (comb
 	}
 	if plan.notModified {
 		if prev, ok := hoard.PreviousEntry[comboRow](ctx); ok && !prev.Negative && prev.Value.Rev == row.rev {
-			oc.confirm(tk)
+			w.m.justify(tk, w.clock.Now())
 			w.m.confirmed(prev.Value) // as good as loaded now
 			return comboRow{}, hoard.ErrNotModified
 		}
@@ -414,20 +382,20 @@ func (w *comboWorld) batchLoader(inst, table int) hoard.BatchLoader[comboRow] {
 		if ctx.Err() != nil {
 			if errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
 				for _, id := range ids {
-					oc.sourceFailed(tkey{table, id}, "load timeout")
+					w.m.justify(tkey{table, id}, w.clock.Now())
 				}
 			}
 			return nil, context.Cause(ctx)
 		}
 		if plan.fail {
 			for _, id := range ids {
-				oc.sourceFailed(tkey{table, id}, "source down")
+				w.m.justify(tkey{table, id}, w.clock.Now())
 			}
 			return nil, errSourceDown
 		}
 		if plan.panic && w.cfg.panics {
 			for _, id := range ids {
-				oc.sourceFailed(tkey{table, id}, "panic")
+				w.m.justify(tkey{table, id}, w.clock.Now())
 			}
 			panic("combo: the batch loader panics")
 		}
@@ -529,28 +497,25 @@ func (v comboVersioner) NextVersion(ctx context.Context, id string) (uint64, err
 
 // ---- what the tiers are handed ----
 
-// wroteFn records the entries handed to a tier, for the expiry checks.
-func (w *comboWorld) wroteFn(inst int, tier string) func(context.Context, hoardtest.Call, string, hoard.Entry[comboRow], error) {
-	return func(ctx context.Context, c hoardtest.Call, key string, e hoard.Entry[comboRow], err error) {
-		if err != nil && c.Method != "CompareAndSetMany" && c.Method != "SetMany" {
-			return // not stored; a batch's answer does not say which
-		}
-		oc := opOf(ctx)
+// writeFn records the entries handed to a tier, for the expiry checks.
+func (w *comboWorld) writeFn(inst int, tier string) func(context.Context, hoardtest.Call, string, hoard.Entry[comboRow]) func(error) {
+	return func(ctx context.Context, c hoardtest.Call, key string, e hoard.Entry[comboRow]) func(error) {
 		opID := uint64(0)
-		if oc != nil {
+		if oc := opOf(ctx); oc != nil {
 			opID = oc.id
 		}
-		if e.Negative {
-			w.trace.add("  op %d i%d %s %s %q: not found until %s (err %v)", opID, inst, tier, c.Method, key, stamp(e.ExpiresAt), firstLine(err))
-		} else {
-			w.trace.add("  op %d i%d %s %s %q: rev %d value %d until %s (err %v)", opID, inst, tier, c.Method, key, e.Value.Rev, e.Value.Load, stamp(e.ExpiresAt), firstLine(err))
-		}
-		w.m.wrote(&e, w.clock.Now(), func(tk tkey) (bool, string) {
-			if oc == nil {
-				return false, fmt.Sprintf("a %s write on instance %d outside any op", tier, inst)
+		who := fmt.Sprintf("op %d's %s %s on instance %d", opID, tier, c.Method, inst)
+		stored := w.m.writing(&e, w.clock.Now(), who)
+		return func(err error) {
+			// A batch's answer does not say which write it refused: count
+			// them all as stored, which only makes the checks lenient.
+			stored(err == nil || c.Method == "CompareAndSetMany" || c.Method == "SetMany")
+			what := fmt.Sprintf("rev %d value %d", e.Value.Rev, e.Value.Load)
+			if e.Negative {
+				what = "not found"
 			}
-			return oc.justified(tk)
-		})
+			w.trace.add("  op %d i%d %s %s %q: %s until %s (err %v)", opID, inst, tier, c.Method, key, what, stamp(e.ExpiresAt), firstLine(err))
+		}
 	}
 }
 

@@ -465,10 +465,10 @@ func (w *comboWorld) newInstance(i int, tagPrefix, prefix string) *comboInst {
 		t.Fatal(err)
 	}
 	in.mem = hoardtest.NewFaultyCache[comboRow](in.memRaw, hoardtest.FaultOptions[comboRow]{
-		Inject: hoardtest.Chain(w.tracer(i, "memory"), w.interferer(i)), Wrote: w.wroteFn(i, "memory"),
+		Inject: hoardtest.Chain(w.tracer(i, "memory"), w.interferer(i)), Write: w.writeFn(i, "memory"),
 	})
 	in.shared = hoardtest.NewFaultyCache[comboRow](in.sharedRaw, hoardtest.FaultOptions[comboRow]{
-		Inject: hoardtest.Chain(w.tracer(i, "redis"), in.faults.Inject, w.interferer(i)), Wrote: w.wroteFn(i, "redis"),
+		Inject: hoardtest.Chain(w.tracer(i, "redis"), in.faults.Inject, w.interferer(i)), Write: w.writeFn(i, "redis"),
 	})
 	in.bus = w.network.NewBus()
 	if in.inv, err = hoard.NewInvalidator(hoard.InvalidatorOptions{
