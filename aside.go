@@ -61,11 +61,23 @@ func (a *Aside[V]) Close(ctx context.Context) error {
 func (a *Aside[V]) Metrics() *Metrics { return a.opts.Metrics }
 
 // Key returns the storage key of id: with a Namespace, under the version
-// this instance knows now, or "" when that cannot be read.
+// this instance knows now. When it knows none it reads the version, for at
+// most keyReadTimeout, and returns "" when that cannot be read.
 func (a *Aside[V]) Key(id string) string {
-	k, _ := a.storageKey(context.Background(), id)
+	if a.opts.Namespace != "" {
+		if v, ok := a.opts.Invalidator.knownNamespaceVersion(a.opts.Namespace); ok {
+			return a.keyIn(v.text, id)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), keyReadTimeout)
+	defer cancel()
+	k, _ := a.storageKey(ctx, id)
 	return k
 }
+
+// keyReadTimeout bounds the read of a namespace version by Key, which has
+// no ctx.
+const keyReadTimeout = time.Second
 
 // storageKey is the key of id in the tiers: with a Namespace, the
 // namespace's current version is a part of it.
@@ -77,6 +89,25 @@ func (a *Aside[V]) storageKey(ctx context.Context, id string) (string, error) {
 	return a.keyIn(ns, id), nil
 }
 
+// unversioned is the namespace part of the flight keys of loads made
+// while no namespace version is known. No version's text has a '%'.
+const unversioned = "%unversioned"
+
+// keyStill reports whether key is still id's key now, reading the
+// namespace's version past the local copy: a writer whose key was taken
+// before its store call asks after it, since a bump in between makes
+// readers load the old row under the new version.
+func (a *Aside[V]) keyStill(ctx context.Context, id, key string) (bool, error) {
+	if a.opts.Namespace == "" {
+		return true, nil
+	}
+	v, err := a.opts.Invalidator.currentNamespaceVersion(ctx, a.opts.Namespace)
+	if err != nil {
+		return false, fmt.Errorf("hoard: aside %q: %w", a.opts.Name, err)
+	}
+	return a.keyIn(v.text, id) == key, nil
+}
+
 // keyIn is the key of id in namespace version ns ("" for none).
 func (a *Aside[V]) keyIn(ns, id string) string {
 	if ns == "" {
@@ -86,12 +117,19 @@ func (a *Aside[V]) keyIn(ns, id string) string {
 }
 
 // namespaceText is the namespace's version as a key part, "" without a
-// namespace.
+// namespace. When the version cannot be read it is the last version this
+// instance knew (counted as a backend error), so the memory tier, the
+// flight group and the fail-safe go on working while Redis is down; an
+// error only when no version was ever known (or the bus dropped it).
 func (a *Aside[V]) namespaceText(ctx context.Context) (string, error) {
 	if a.opts.Namespace == "" {
 		return "", nil
 	}
 	v, err := a.opts.Invalidator.namespaceVersion(ctx, a.opts.Namespace)
+	if errors.Is(err, errVersionUnconfirmed) {
+		a.opts.Metrics.Add(EventBackendError, TierRedis, 1)
+		return v.text, nil
+	}
 	if err != nil {
 		return "", fmt.Errorf("hoard: aside %q: %w", a.opts.Name, err)
 	}
@@ -116,10 +154,13 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 	ns, err := a.namespaceText(ctx)
 	if err != nil {
 		// Without the namespace's version there is no key: answer from
-		// the source, uncached.
+		// the source, uncached, but still one load at a time.
 		a.opts.Metrics.Add(EventBackendError, TierRedis, 1)
-		r := a.callLoader(ctx, id, loader, nil)
-		return r.value, r.err
+		v, err, _ := a.flights.Do(ctx, a.keyIn(unversioned, id), func(ctx context.Context) (V, error) {
+			r := a.callLoader(ctx, id, loader, nil)
+			return r.value, r.err
+		})
+		return v, err
 	}
 	var now time.Time // read only when needed: a clock read is a good part of a hit
 	if a.opts.Memory != nil {
@@ -246,7 +287,10 @@ func (a *Aside[V]) read(ctx context.Context, c Cache[V], tier Tier, key string) 
 	var err error
 	if cas, ok := c.(CompareAndSetter[V]); ok {
 		r.entry, r.token, err = cas.GetWithToken(ctx, key)
-		r.hasTok = err == nil || errors.Is(err, ErrNotFound)
+		// An entry that no longer decodes (its type changed in a deploy)
+		// still has a token when its header could be read: the load's
+		// write-back then repairs it.
+		r.hasTok = err == nil || errors.Is(err, ErrNotFound) || (errors.Is(err, ErrCorrupt) && r.token != 0)
 	} else {
 		r.entry, err = c.Get(ctx, key)
 	}

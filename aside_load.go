@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -70,8 +71,13 @@ func (a *Aside[V]) callLoader(ctx context.Context, id string, loader Loader[V], 
 	start := a.opts.Clock.Now()
 	v, err := loader.Load(ctx, id)
 	end := a.opts.Clock.Now()
-	r := loadResult[V]{value: v, err: err, end: end, took: end.Sub(start), ttl: lc.ttl, previous: previous,
-		tags: lc.tags, epoch: epoch, untaggable: len(lc.tags) > 0 && epochErr != nil}
+	r := loadResult[V]{value: v, err: err, end: end, took: end.Sub(start), ttl: lc.ttl, previous: previous, epoch: epoch}
+	if err == nil {
+		r.tags = a.tagsOf(id, v, lc.tagsOf(id))
+	} else {
+		r.tags = lc.tagsOf(id) // a "not found" keeps the loader's own
+	}
+	r.untaggable = !a.canTag(r.tags, epochErr)
 	if errors.Is(err, ErrNotModified) && previous == nil {
 		r.err = fmt.Errorf("hoard: the loader answered not modified, but nothing was cached: %w", err)
 	}
@@ -110,7 +116,7 @@ func (a *Aside[V]) finishLoad(ctx context.Context, id, key string, mem, shared *
 	switch {
 	case r.err == nil:
 		if r.untaggable {
-			a.opts.Metrics.Add(EventBackendError, TierRedis, 1)
+			a.opts.Metrics.Add(EventUntaggable, TierNone, 1)
 			return r.value, nil
 		}
 		e := a.freshEntry(r.value, r.end, r.took, r.ttl)
@@ -119,6 +125,13 @@ func (a *Aside[V]) finishLoad(ctx context.Context, id, key string, mem, shared *
 		return r.value, nil
 	case r.notModified():
 		// The source confirms the previous value: renew its freshness.
+		if r.untaggable {
+			a.opts.Metrics.Add(EventUntaggable, TierNone, 1)
+			if r.previous.Negative {
+				return zero, ErrNotFound
+			}
+			return r.previous.Value, nil
+		}
 		e := a.freshEntry(r.previous.Value, r.end, r.took, r.ttl)
 		e.Negative, e.Tags, e.TagEpoch = r.previous.Negative, r.previous.Tags, r.epoch
 		if len(r.tags) > 0 {
@@ -130,8 +143,11 @@ func (a *Aside[V]) finishLoad(ctx context.Context, id, key string, mem, shared *
 		}
 		return e.Value, nil
 	case errors.Is(r.err, ErrNotFound):
-		if a.opts.NegativeTTL > 0 {
-			e := Entry[V]{Negative: true, WrittenAt: r.end, LoadDuration: r.took, ExpiresAt: r.end.Add(a.jittered(a.opts.NegativeTTL))}
+		if r.untaggable {
+			a.opts.Metrics.Add(EventUntaggable, TierNone, 1)
+		} else if a.opts.NegativeTTL > 0 {
+			e := a.negativeEntry(r.end, r.took)
+			e.Tags, e.TagEpoch = r.tags, r.epoch
 			a.store(ctx, key, mem, shared, e, r.end)
 		}
 		return zero, r.err
@@ -191,6 +207,40 @@ func (a *Aside[V]) loadWithSoftTimeout(ctx context.Context, id, key string, load
 // errSoftTimeout is joined with ErrServedStale when a slow load was left to
 // finish in the background.
 var errSoftTimeout = errors.New("hoard: the load ran past the soft timeout and goes on in the background")
+
+// tagsOf is the tags of id's value v: those given for this write (by the
+// loader or the Put) and those of TagsOf.
+func (a *Aside[V]) tagsOf(id string, v V, given []string) []string {
+	if a.opts.TagsOf == nil {
+		return given
+	}
+	more := a.opts.TagsOf(id, v)
+	if len(given) == 0 {
+		return more
+	}
+	return append(slices.Clip(given), more...)
+}
+
+// canTag reports whether a value with tags can be cached: its tags can be
+// checked on later reads, for there is an Invalidator and the tag epoch
+// was read before the value was made (epochErr is that read's error).
+func (a *Aside[V]) canTag(tags []string, epochErr error) bool {
+	return len(tags) == 0 || (a.opts.Invalidator != nil && epochErr == nil)
+}
+
+// tagEpoch reads the tag clock's epoch before a write of a value with tags
+// (0 and nil without tags or an Invalidator).
+func (a *Aside[V]) tagEpoch(ctx context.Context, tags []string) (int64, error) {
+	if len(tags) == 0 || a.opts.Invalidator == nil {
+		return 0, nil
+	}
+	return a.opts.Invalidator.epoch(ctx)
+}
+
+// negativeEntry is the entry of a "not found" loaded at now in took.
+func (a *Aside[V]) negativeEntry(now time.Time, took time.Duration) Entry[V] {
+	return Entry[V]{Negative: true, WrittenAt: now, LoadDuration: took, ExpiresAt: now.Add(a.jittered(a.opts.NegativeTTL))}
+}
 
 // throttled is a stale entry the fail-safe served at now, to be served as
 // fresh for FailSafeThrottle, so a failing source is not asked again by

@@ -2,6 +2,7 @@ package hoard
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync/atomic"
@@ -62,8 +63,11 @@ type InvalidatorOptions struct {
 // and drops them early when the bus tells of a change. The counters start
 // from the time, so a Redis restarted empty never brings old entries back.
 type Invalidator struct {
-	opts        InvalidatorOptions
-	namespaces  *otter.Cache[string, namespaceVersion]
+	opts       InvalidatorOptions
+	namespaces *otter.Cache[string, namespaceVersion]
+	// lastKnown keeps every namespace's newest version past MaxStaleness,
+	// for when the Counter cannot be read: dropped only by the bus.
+	lastKnown   *otter.Cache[string, namespaceVersion]
 	stamps      *otter.Cache[string, int64]
 	unsubscribe func()
 	// dropped counts the local copies the bus made this instance drop: a
@@ -116,7 +120,13 @@ func NewInvalidator(opts InvalidatorOptions) (*Invalidator, error) {
 		namespaces.StopAllGoroutines()
 		return nil, fmt.Errorf("%w: invalidator: %w", ErrInvalidOption, err)
 	}
-	inv := &Invalidator{opts: opts, namespaces: namespaces, stamps: stamps}
+	lastKnown, err := otter.New(&otter.Options[string, namespaceVersion]{MaximumSize: opts.MaxLocal})
+	if err != nil {
+		namespaces.StopAllGoroutines()
+		stamps.StopAllGoroutines()
+		return nil, fmt.Errorf("%w: invalidator: %w", ErrInvalidOption, err)
+	}
+	inv := &Invalidator{opts: opts, namespaces: namespaces, stamps: stamps, lastKnown: lastKnown}
 	if opts.Bus != nil {
 		inv.unsubscribe = opts.Bus.Subscribe(inv.apply)
 	}
@@ -130,11 +140,13 @@ func (inv *Invalidator) apply(events []Invalidation) {
 		switch ev.Kind {
 		case InvalidateNamespace:
 			inv.namespaces.Invalidate(ev.Value)
+			inv.lastKnown.Invalidate(ev.Value)
 		case InvalidateTag:
 			inv.stamps.Invalidate(ev.Value)
 			inv.tagChanges.Add(1)
 		case InvalidateAll:
 			inv.namespaces.InvalidateAll()
+			inv.lastKnown.InvalidateAll()
 			inv.stamps.InvalidateAll()
 			inv.tagChanges.Add(1)
 		}
@@ -148,6 +160,7 @@ func (inv *Invalidator) Close() error {
 	}
 	inv.namespaces.StopAllGoroutines()
 	inv.stamps.StopAllGoroutines()
+	inv.lastKnown.StopAllGoroutines()
 	return nil
 }
 
@@ -165,9 +178,45 @@ func (inv *Invalidator) namespaceVersion(ctx context.Context, ns string) (namesp
 	since := inv.dropped.Load()
 	n, err := inv.opts.Counter.IncrBy(ctx, inv.opts.NamespacePrefix+ns, 0)
 	if err != nil {
+		err = fmt.Errorf("hoard: namespace %q version: %w", ns, err)
+		if v, ok := inv.lastKnown.GetIfPresent(ns); ok {
+			return v, fmt.Errorf("%w (%w)", errVersionUnconfirmed, err)
+		}
+		return namespaceVersion{}, err
+	}
+	return inv.keepVersion(ns, newNamespaceVersion(n), since), nil
+}
+
+// knownNamespaceVersion returns the version of ns this instance knows,
+// without asking the Counter: its local copy, else the last one known.
+func (inv *Invalidator) knownNamespaceVersion(ns string) (namespaceVersion, bool) {
+	if v, ok := inv.namespaces.GetIfPresent(ns); ok {
+		return v, true
+	}
+	return inv.lastKnown.GetIfPresent(ns)
+}
+
+// currentNamespaceVersion reads namespace ns's version from the Counter,
+// past the local copy, and keeps it: for a writer that must know whether
+// a bump happened while it wrote.
+func (inv *Invalidator) currentNamespaceVersion(ctx context.Context, ns string) (namespaceVersion, error) {
+	since := inv.dropped.Load()
+	n, err := inv.opts.Counter.IncrBy(ctx, inv.opts.NamespacePrefix+ns, 0)
+	if err != nil {
 		return namespaceVersion{}, fmt.Errorf("hoard: namespace %q version: %w", ns, err)
 	}
-	return keepNewest(inv, inv.namespaces, ns, newNamespaceVersion(n), since), nil
+	return inv.keepVersion(ns, newNamespaceVersion(n), since), nil
+}
+
+// errVersionUnconfirmed comes with the last namespace version this
+// instance knew, when the Counter cannot be read.
+var errVersionUnconfirmed = errors.New("hoard: the namespace's version could not be read; the last one known is used")
+
+// keepVersion keeps v as ns's local copy and last known version (see
+// keepNewest) and returns the newest known.
+func (inv *Invalidator) keepVersion(ns string, v namespaceVersion, since uint64) namespaceVersion {
+	keepNewest(inv, inv.lastKnown, ns, v, since)
+	return keepNewest(inv, inv.namespaces, ns, v, since)
 }
 
 func newNamespaceVersion(n int64) namespaceVersion {
@@ -219,7 +268,7 @@ func (inv *Invalidator) BumpNamespace(ctx context.Context, ns string) (int64, er
 		return 0, fmt.Errorf("hoard: bump namespace %q: %w", ns, err)
 	}
 	// A bump is no read: its version is the newest, whatever the bus did.
-	keepNewest(inv, inv.namespaces, ns, newNamespaceVersion(n), inv.dropped.Load())
+	inv.keepVersion(ns, newNamespaceVersion(n), inv.dropped.Load())
 	return n, inv.publish(ctx, InvalidateNamespace, ns)
 }
 
