@@ -149,6 +149,7 @@ type comboModel struct {
 	justified map[tkey]time.Time // when a load of the key last failed at the source or confirmed its value
 	nsBumps   uint64
 	loads     map[tkey][]int // loads per key per instance
+	most      map[tkey][]int // the most loads per key per instance at once
 	wbAcked   map[tkey]uint64
 	saves     int
 
@@ -169,6 +170,7 @@ func newComboModel(instances int) *comboModel {
 		active:    make(map[tkey][]activeLoad),
 		justified: make(map[tkey]time.Time),
 		loads:     make(map[tkey][]int),
+		most:      make(map[tkey][]int),
 		wbAcked:   make(map[tkey]uint64),
 	}
 	for i := range m.floors {
@@ -520,8 +522,16 @@ func (m *comboModel) loadBegins(tk tkey, inst int, op uint64, locker bool, lockW
 	m.active[tk] = append(m.active[tk], a)
 	if m.loads[tk] == nil {
 		m.loads[tk] = make([]int, len(m.floors))
+		m.most[tk] = make([]int, len(m.floors))
 	}
 	m.loads[tk][inst]++
+	here := 0
+	for _, o := range m.active[tk] {
+		if o.inst == inst {
+			here++
+		}
+	}
+	m.most[tk][inst] = max(m.most[tk][inst], here)
 	m.mu.Unlock()
 	if clash != nil {
 		m.violate("two loads of %v at once with a locker and no fault of it: op %d on instance %d, op %d on instance %d",
@@ -540,13 +550,15 @@ func (m *comboModel) loadBegins(tk tkey, inst int, op uint64, locker bool, lockW
 	}
 }
 
-// loadCounts returns how many loads of tk each instance made.
-func (m *comboModel) loadCounts(tk tkey) []int {
+// loadCounts returns how many loads of tk each instance made, and the
+// most it ran at once.
+func (m *comboModel) loadCounts(tk tkey) (loads, most []int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]int, len(m.floors))
-	copy(out, m.loads[tk])
-	return out
+	loads, most = make([]int, len(m.floors)), make([]int, len(m.floors))
+	copy(loads, m.loads[tk])
+	copy(most, m.most[tk])
+	return loads, most
 }
 
 func (m *comboModel) bumped() {

@@ -163,6 +163,46 @@ func (w *comboWorld) opGet(inst, table int, id string, plan opPlan) *opCtx {
 	return oc
 }
 
+// peek checks the entry a Get of tk on inst would serve now without
+// loading (Aside.Peek): not stale, not past its expiry.
+func (w *comboWorld) peek(inst int, tk tkey) {
+	oc := w.newOp("peek", inst, opPlan{}, tk)
+	ctx, done := w.context(oc)
+	defer done()
+	r := w.beginRead(oc, inst, tk)
+	e, err := comboPeek(ctx, w.tab(inst, tk.table).aside, tk.id)
+	got := "nothing"
+	switch {
+	case errors.Is(err, hoard.ErrNotFound):
+	case err != nil:
+		got = "error: " + firstLine(err)
+	case !e.ExpiresAt.IsZero() && !e.ExpiresAt.After(r.t0):
+		w.m.violate("op %d: Peek of %v on instance %d returned an entry that expired at %v, before the Peek began (%v)",
+			oc.id, tk, inst, stamp(e.ExpiresAt), stamp(r.t0))
+	case e.Negative:
+		w.m.checkAbsent(r, false)
+		got = "not found until " + stamp(e.ExpiresAt)
+	default:
+		w.m.checkValue(r, e.Value, false)
+		got = fmt.Sprintf("rev %d (value %d) until %s", e.Value.Rev, e.Value.Load, stamp(e.ExpiresAt))
+	}
+	w.count("peeks", 1)
+	w.trace.add("op %d i%d peek %v floor=%d → %s", oc.id, inst, tk, r.floor, got)
+}
+
+// peekAll peeks at up to three of tks on every instance: what an
+// invalidation or a write that just returned must have left.
+func (w *comboWorld) peekAll(tks []tkey) {
+	for i, tk := range tks {
+		if i == 3 {
+			break
+		}
+		for inst := range w.insts {
+			w.peek(inst, tk)
+		}
+	}
+}
+
 // get is Aside.Get; a loader's panic must reach the caller as an error
 // (a *hoard.PanicError), never as a panic.
 func (w *comboWorld) get(ctx context.Context, inst int, tk tkey) (v comboRow, err error) {
@@ -306,7 +346,11 @@ func (w *comboWorld) load(ctx context.Context, inst, table int, id string) (comb
 	// The database is read first: what follows happens after the read, as
 	// with a slow query whose result is on its way.
 	row := w.m.read(tk)
-	hoard.SetTags(ctx, tagsOf(tk)...)
+	if row.present {
+		hoard.SetTags(ctx, tagsOf(tk)[:1]...) // TagsOf adds the group's
+	} else {
+		hoard.SetTags(ctx, tagsOf(tk)...) // TagsOf tags values only
+	}
 	if plan.burst != nil {
 		plan.burst.wait(ctx)
 	}
@@ -368,7 +412,11 @@ func (w *comboWorld) batchLoader(inst, table int) hoard.BatchLoader[comboRow] {
 		rows := make([]dbRow, len(ids))
 		for i, id := range ids {
 			rows[i] = w.m.read(tkey{table, id})
-			comboSetTagsFor(ctx, id, tagsOf(tkey{table, id}))
+			if rows[i].present {
+				comboSetTagsFor(ctx, id, tagsOf(tkey{table, id})[:1])
+			} else {
+				comboSetTagsFor(ctx, id, tagsOf(tkey{table, id}))
+			}
 		}
 		if plan.advance > 0 {
 			w.clock.Advance(plan.advance)
@@ -552,11 +600,11 @@ func (w *comboWorld) opWrite(r *rand.Rand, kind string, inst, table int, id stri
 	var err error
 	switch kind {
 	case "wt-put":
-		err = tab.wt.Put(ctx, id, v)
+		err = tab.wt.Put(ctx, id, v, comboPutTags(tk)...)
 	case "wt-delete":
 		err = tab.wt.Delete(ctx, id)
 	case "wb-put":
-		err = tab.wb.Put(ctx, id, v)
+		err = tab.wb.Put(ctx, id, v, comboPutTags(tk)...)
 	case "wb-delete":
 		err = tab.wb.Delete(ctx, id)
 	}
@@ -572,6 +620,7 @@ func (w *comboWorld) opWrite(r *rand.Rand, kind string, inst, table int, id stri
 		w.count("writes by an instance blind to the namespace", 1)
 	case strings.HasPrefix(kind, "wt"):
 		w.m.raise(inst, start, []tkey{tk}, []uint64{version}, w.busStates(), time.Time{})
+		defer w.peekAll([]tkey{tk})
 	default:
 		w.m.acked(tk, oc.rev)
 	}
@@ -659,6 +708,7 @@ func (w *comboWorld) opChange(r *rand.Rand, parent *opCtx, inst int, kind string
 		w.count("deletes by an instance blind to the namespace", 1)
 	case err == nil:
 		w.m.raise(inst, start, affected, floors, w.busStates(), byTime)
+		defer w.peekAll(affected)
 	default:
 		w.count(kind+" errors", 1)
 	}
@@ -760,7 +810,7 @@ func (w *comboWorld) opWriteNested(parent *opCtx, inst int, tk tkey) {
 	v := w.m.newValue(tk, oc.rev, false, false)
 	blind := w.blind(inst, tk.table)
 	start := w.m.next()
-	err := w.tab(inst, tk.table).wt.Put(ctx, tk.id, v)
+	err := w.tab(inst, tk.table).wt.Put(ctx, tk.id, v, comboPutTags(tk)...)
 	version := w.m.versionOf(oc.rev)
 	if err != nil {
 		w.m.failRev(oc.rev)
@@ -986,6 +1036,7 @@ func (w *comboWorld) checkAll() {
 	for i := range w.insts {
 		for table, ids := range w.ids {
 			for _, id := range ids {
+				w.peek(i, tkey{table, id})
 				w.opGet(i, table, id, opPlan{})
 			}
 		}
@@ -1108,7 +1159,7 @@ func (w *comboWorld) burst(kind string) {
 	case burstCorrupt:
 		w.corrupt(0, tk)
 	}
-	base := w.m.loadCounts(tk)
+	base, _ := w.m.loadCounts(tk)
 	timeouts := w.lockTimeouts()
 	failed := w.loadsFailed.Load()
 	var wg sync.WaitGroup
@@ -1130,15 +1181,22 @@ func (w *comboWorld) burst(kind string) {
 		})
 	}
 	wg.Wait()
-	after := w.m.loadCounts(tk)
+	after, most := w.m.loadCounts(tk)
 	loads := make([]int, len(after))
 	sum := 0
 	for i := range after {
 		loads[i] = after[i] - base[i]
 		sum += loads[i]
 	}
-	w.trace.add("burst %s of %v: loads per instance %v", kind, tk, loads)
+	w.trace.add("burst %s of %v: loads per instance %v, at most %v at once", kind, tk, loads, most)
 	switch {
+	case slices.Max(most) > 1:
+		w.m.violate("burst %s: %d readers of %v per instance ran up to %v loads at once, want 1 at a time per instance (the flight group)",
+			kind, per, tk, most)
+	case kind == burstNSDown:
+		// Redis is down: the tag epoch cannot be read, so the value cannot
+		// be cached and the readers after the load load again, one at a
+		// time.
 	case w.loadsFailed.Load() != failed:
 		// A load failed (past its LoadTimeout on a busy machine): the
 		// readers after it rightly load again.
@@ -1158,11 +1216,11 @@ func (w *comboWorld) burst(kind string) {
 	for _, in := range w.insts {
 		_ = in.memRaw.Clear(context.Background())
 	}
-	base = w.m.loadCounts(tk)
+	base, _ = w.m.loadCounts(tk)
 	for i := range w.insts {
 		w.opGet(i, table, tk.id, opPlan{})
 	}
-	after = w.m.loadCounts(tk)
+	after, _ = w.m.loadCounts(tk)
 	for i := range after {
 		if d := after[i] - base[i]; d > 0 {
 			w.m.violate("burst %s: after the burst's load of %v was written back, instance %d (memory tier cleared) loaded it again %d times: the shared tier did not answer",

@@ -500,8 +500,14 @@ func (w *comboWorld) newInstance(i int, tagPrefix, prefix string) *comboInst {
 		if tc.namespace {
 			o.Namespace = w.namespace()
 		}
-		comboTagsOf(&o)
+		comboTagsOf(&o, table)
 		a, err := hoard.NewAside(o)
+		if errors.Is(err, hoard.ErrInvalidOption) && tc.failSafe == time.Duration(math.MaxInt64) {
+			// Durations past a century are refused now (issue 17, item 9);
+			// before, this one overflowed TTL+ExpiredGrace in Redis.
+			o.FailSafe = 100 * 365 * 24 * time.Hour
+			a, err = hoard.NewAside(o)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
