@@ -128,7 +128,7 @@ type activeLoad struct {
 	inst       int
 	op         uint64
 	lockFaults int64  // locker faults injected when it began
-	nsBumps    uint64 // namespace bumps made when it began
+	nsBumps    uint64 // namespace bumps made when its op began
 	lockWaits  int64  // lock timeouts when it began
 }
 
@@ -507,13 +507,17 @@ func (m *comboModel) checkAbsent(r readRec, stale bool) {
 
 // loadBegins records a single-key load and checks there is no other of
 // the key under way elsewhere, with a locker that had no fault.
-func (m *comboModel) loadBegins(tk tkey, inst int, op uint64, locker bool, lockWaits int64) func() {
+//
+// Two loads clash only if nothing can excuse them: no locker fault and no
+// lock wait that ran out since the earlier began, and no namespace bump
+// since the earlier's op began (the two may then lock different keys).
+func (m *comboModel) loadBegins(tk tkey, inst int, op, opBumps uint64, locker bool, lockWaits int64) func() {
 	m.mu.Lock()
-	a := activeLoad{inst: inst, op: op, lockFaults: m.lockFaults.Load(), nsBumps: m.nsBumps, lockWaits: lockWaits}
+	a := activeLoad{inst: inst, op: op, lockFaults: m.lockFaults.Load(), nsBumps: opBumps, lockWaits: lockWaits}
 	var clash *activeLoad
 	if locker {
 		for _, o := range m.active[tk] {
-			if o.lockFaults == a.lockFaults && o.nsBumps == a.nsBumps && o.lockWaits == a.lockWaits {
+			if o.lockFaults == a.lockFaults && o.nsBumps == m.nsBumps && o.lockWaits == a.lockWaits {
 				clash = &o
 				break
 			}
@@ -565,6 +569,13 @@ func (m *comboModel) bumped() {
 	m.mu.Lock()
 	m.nsBumps++
 	m.mu.Unlock()
+}
+
+// bumps is how many namespace bumps began so far.
+func (m *comboModel) bumps() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.nsBumps
 }
 
 // behindDone records that the write-behind Put of value v, or Delete of

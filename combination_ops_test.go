@@ -44,6 +44,9 @@ type opCtx struct {
 	plan   opPlan
 	tks    []tkey
 	rev    uint64 // the database state a write makes
+	// nsBumps counts the namespace bumps made before the op began: its
+	// loads use that version or a later one.
+	nsBumps uint64
 	cancel context.CancelCauseFunc
 	calls  atomic.Int64
 	fired  atomic.Bool
@@ -66,7 +69,7 @@ func (oc *opCtx) addAffected(tks ...tkey) {
 }
 
 func (w *comboWorld) newOp(kind string, inst int, plan opPlan, tks ...tkey) *opCtx {
-	return &opCtx{id: w.nextOp.Add(1), kind: kind, inst: inst, plan: plan, tks: tks}
+	return &opCtx{id: w.nextOp.Add(1), kind: kind, inst: inst, plan: plan, tks: tks, nsBumps: w.m.bumps()}
 }
 
 // context returns oc's ctx and the function that ends it.
@@ -98,6 +101,9 @@ func (w *comboWorld) busStates() []busState {
 func (w *comboWorld) blind(inst, table int) bool {
 	if !w.cfg.tables[table].namespace {
 		return false
+	}
+	if doubt := w.nsDoubt.Load(); doubt != nil && w.clock.Now().Before(*doubt) {
+		return true // a bump may have happened that nobody was told of
 	}
 	pending, _ := w.insts[inst].bus.Lost()
 	return pending
@@ -340,7 +346,11 @@ func (w *comboWorld) load(ctx context.Context, inst, table int, id string) (comb
 		w.count("loads called with their ctx ended", 1)
 		return comboRow{}, context.Cause(ctx)
 	}
-	end := w.m.loadBegins(tk, inst, oc.id, w.locker != nil && !w.cfg.faults, w.lockTimeouts())
+	// With a locker, loads of one key take turns across instances, as long
+	// as the locker is fault-free and every instance uses the same key:
+	// not while instances may know different namespace versions.
+	sharp := w.locker != nil && !w.cfg.faults && !(w.cfg.tables[table].namespace && w.cfg.busLoss)
+	end := w.m.loadBegins(tk, inst, oc.id, oc.nsBumps, sharp, w.lockTimeouts())
 	defer end()
 	w.count("loads", 1)
 	// The database is read first: what follows happens after the read, as
@@ -702,6 +712,13 @@ func (w *comboWorld) opChange(r *rand.Rand, parent *opCtx, inst int, kind string
 		w.m.bumped()
 		_, err = in.inv.BumpNamespace(ctx, w.namespace())
 		byTime = w.clock.Now().Add(w.cfg.maxStaleness)
+	}
+	if kind == "bump" && err != nil {
+		// The counter may have moved without anyone being told (a fault
+		// after the increment): until the local copies lapse, instances
+		// may use different versions.
+		doubt := w.clock.Now().Add(w.cfg.maxStaleness + time.Millisecond)
+		w.nsDoubt.Store(&doubt)
 	}
 	switch {
 	case err == nil && (blind || kind == "delete" && w.blind(inst, tks[0].table)):

@@ -265,6 +265,10 @@ type comboWorld struct {
 	nextOp      atomic.Uint64
 	nextBurst   atomic.Int64
 	loadsFailed atomic.Int64 // loads that failed (timed out, or the source down)
+	// nsDoubt is the fake time until which instances may use different
+	// namespace versions, after a bump that failed (perhaps after it
+	// moved the counter); nil: none.
+	nsDoubt atomic.Pointer[time.Time]
 	counts      sync.Map     // string → *atomic.Int64: what the run did
 }
 
