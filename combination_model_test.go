@@ -156,6 +156,9 @@ type comboModel struct {
 	lockFaults atomic.Int64
 	failure    atomic.Pointer[string] // the first violation
 	violations []string
+	// onFirst, when set, runs at the first violation (to keep the trace
+	// as it was then).
+	onFirst func()
 }
 
 func newComboModel(instances int) *comboModel {
@@ -184,7 +187,9 @@ func (m *comboModel) next() uint64 { return m.seq.Add(1) }
 // violate records a broken promise; the run stops at the first.
 func (m *comboModel) violate(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	m.failure.CompareAndSwap(nil, &msg)
+	if m.failure.CompareAndSwap(nil, &msg) && m.onFirst != nil {
+		m.onFirst()
+	}
 	m.mu.Lock()
 	if len(m.violations) < 20 {
 		m.violations = append(m.violations, msg)

@@ -47,9 +47,9 @@ type opCtx struct {
 	// nsBumps counts the namespace bumps made before the op began: its
 	// loads use that version or a later one.
 	nsBumps uint64
-	cancel context.CancelCauseFunc
-	calls  atomic.Int64
-	fired  atomic.Bool
+	cancel  context.CancelCauseFunc
+	calls   atomic.Int64
+	fired   atomic.Bool
 
 	mu       sync.Mutex // guards affected
 	affected []tkey     // keys another op changed in the middle of this one
@@ -1275,6 +1275,9 @@ func (w *comboWorld) awaitShared(tk tkey) {
 // soft timeout start in the background while Close waits for them. Then a
 // second Close waits for those started after the first.
 func (w *comboWorld) closeWhileReading(ctx context.Context) {
+	if w.m.failed() {
+		return // the readers' reads would bury the failure's trace
+	}
 	stop := make(chan struct{})
 	var readers sync.WaitGroup
 	step := w.cfg.tables[0].ttl / 20
@@ -1317,6 +1320,12 @@ func (w *comboWorld) closeWhileReading(ctx context.Context) {
 	closers.Wait()
 	close(stop)
 	readers.Wait()
+	w.closeAll(ctx)
+}
+
+// closeAll closes every Aside (again): it waits for the background loads
+// started after an earlier Close.
+func (w *comboWorld) closeAll(ctx context.Context) {
 	for _, in := range w.insts {
 		for _, tab := range in.tabs {
 			if err := tab.aside.Close(ctx); err != nil {

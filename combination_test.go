@@ -269,7 +269,9 @@ type comboWorld struct {
 	// namespace versions, after a bump that failed (perhaps after it
 	// moved the counter); nil: none.
 	nsDoubt atomic.Pointer[time.Time]
-	counts      sync.Map     // string → *atomic.Int64: what the run did
+	// traceAtFailure is the trace as it was at the first violation.
+	traceAtFailure *atomic.Pointer[string]
+	counts         sync.Map // string → *atomic.Int64: what the run did
 }
 
 // comboInst is one instance of the service.
@@ -352,6 +354,12 @@ func runCombo(t *testing.T, seed uint64) {
 		trace: newComboTrace(600),
 		rand:  rand.New(rand.NewPCG(seed, 0x7a11)),
 	}
+	var traceAtFailure atomic.Pointer[string]
+	w.m.onFirst = func() {
+		s := w.trace.String()
+		traceAtFailure.Store(&s)
+	}
+	w.traceAtFailure = &traceAtFailure
 	// Printed at once to stderr (go test shows it only for a failing
 	// package), so that even a crash in another goroutine names its seed.
 	fmt.Fprintf(os.Stderr, "combo: seed %d (replay: HOARD_COMBO_SEED=%d go test -race -run 'TestCombination$' .)\n", seed, seed)
@@ -384,9 +392,13 @@ func (w *comboWorld) report(why string) {
 	w.m.mu.Lock()
 	violations := append([]string(nil), w.m.violations...)
 	w.m.mu.Unlock()
+	trace := w.trace.String()
+	if s := w.traceAtFailure.Load(); s != nil {
+		trace = *s
+	}
 	w.t.Errorf("combination test failed: seed %d (replay: HOARD_COMBO_SEED=%d go test -race -run 'TestCombination$' .)\n"+
-		"configuration: %v\n%s\nbroken promises:\n  %s\ncounts: %s\nlast events, oldest first:\n%s",
-		w.seed, w.seed, w.cfg, why, strings.Join(violations, "\n  "), w.countsString(), w.trace)
+		"configuration: %v\n%s\nbroken promises:\n  %s\ncounts: %s\nlast events before the first broken promise, oldest first:\n%s",
+		w.seed, w.seed, w.cfg, why, strings.Join(violations, "\n  "), w.countsString(), trace)
 }
 
 // setUp builds the instances.
@@ -582,6 +594,7 @@ func (w *comboWorld) tearDown() {
 	}
 	w.m.checkStored()
 	w.closeWhileReading(ctx)
+	w.closeAll(ctx)
 	for _, in := range w.insts {
 		for _, tab := range in.tabs {
 			if err := tab.wb.Close(ctx); err != nil {
