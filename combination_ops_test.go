@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -45,11 +46,13 @@ type opCtx struct {
 	tks    []tkey
 	rev    uint64 // the database state a write makes
 	// nsBumps counts the namespace bumps made before the op began: its
-	// loads use that version or a later one.
-	nsBumps uint64
-	cancel  context.CancelCauseFunc
-	calls   atomic.Int64
-	fired   atomic.Bool
+	// loads use that version or a later one. lockFaults counts the locker
+	// faults injected before it began: its lock attempts come after.
+	nsBumps    uint64
+	lockFaults int64
+	cancel     context.CancelCauseFunc
+	calls      atomic.Int64
+	fired      atomic.Bool
 
 	mu       sync.Mutex // guards affected
 	affected []tkey     // keys another op changed in the middle of this one
@@ -69,7 +72,7 @@ func (oc *opCtx) addAffected(tks ...tkey) {
 }
 
 func (w *comboWorld) newOp(kind string, inst int, plan opPlan, tks ...tkey) *opCtx {
-	return &opCtx{id: w.nextOp.Add(1), kind: kind, inst: inst, plan: plan, tks: tks, nsBumps: w.m.bumps()}
+	return &opCtx{id: w.nextOp.Add(1), kind: kind, inst: inst, plan: plan, tks: tks, nsBumps: w.m.bumps(), lockFaults: w.m.lockFaults.Load()}
 }
 
 // context returns oc's ctx and the function that ends it.
@@ -92,21 +95,43 @@ func (w *comboWorld) busStates() []busState {
 	return out
 }
 
-// blind reports whether instance inst may not know table's namespace
-// version: it lost a bus message (a bump, perhaps) and has not been told.
-// Its deletes and write-throughs then go to the keys of the version it
-// knows, and leave the current keys as they are until their TTL (see the
-// report of TestCombination: a lost bump message makes later
-// invalidations from that instance miss). The model asks nothing of them.
-func (w *comboWorld) blind(inst, table int) bool {
+// doubtNamespace records that, for MaxStaleness from now, instances may
+// use different versions of the namespace.
+func (w *comboWorld) doubtNamespace() {
+	doubt := w.clock.Now().Add(w.cfg.maxStaleness + time.Millisecond)
+	w.nsDoubt.Store(&doubt)
+}
+
+// blindness is what an instance's bus said of its losses at a point.
+type blindness struct {
+	pending bool
+	mark    uint64
+}
+
+// sight returns what inst's bus says of its losses now.
+func (w *comboWorld) sight(inst int) blindness {
+	var b blindness
+	b.pending, b.mark = w.insts[inst].bus.Lost()
+	return b
+}
+
+// blind reports whether instance inst may not have known table's namespace
+// version at some point between since (the op's start) and now: it had
+// lost a bus message (a bump, perhaps) and not been told, or a bump failed
+// after it may have moved the counter. Its deletes and write-throughs then
+// may have gone to the keys of the version it knew, leaving the current
+// keys as they are until their TTL (see the report of TestCombination: a
+// lost bump message makes later invalidations from that instance miss).
+// The model asks nothing of them.
+func (w *comboWorld) blind(inst, table int, since blindness) bool {
 	if !w.cfg.tables[table].namespace {
 		return false
 	}
 	if doubt := w.nsDoubt.Load(); doubt != nil && w.clock.Now().Before(*doubt) {
 		return true // a bump may have happened that nobody was told of
 	}
-	pending, _ := w.insts[inst].bus.Lost()
-	return pending
+	now := w.sight(inst)
+	return since.pending || now.pending || now.mark != since.mark
 }
 
 // lockTimeouts is how many lock waits have run out, over every Aside.
@@ -125,6 +150,7 @@ func (w *comboWorld) lockTimeouts() int64 {
 func (w *comboWorld) beginRead(oc *opCtx, inst int, tk tkey) readRec {
 	in := w.insts[inst]
 	r := readRec{inst: inst, tk: tk, op: oc.id}
+
 	r.rs, r.floor = w.m.floor(inst, tk, in.bus.Recovered, w.clock.Now())
 	r.t0 = w.clock.Now()
 	w.m.mu.Lock()
@@ -136,6 +162,9 @@ func (w *comboWorld) beginRead(oc *opCtx, inst int, tk tkey) readRec {
 
 // endRead checks what a read returned.
 func (w *comboWorld) endRead(r readRec, v comboRow, err error) string {
+	// An instance that could not read the namespace's version since the
+	// last bump began may use the one it knew before (the known issue L).
+	r.versionUnread = w.cfg.tables[r.tk.table].namespace && w.insts[r.inst].versionUnread.Load() > w.lastBump.Load()
 	switch {
 	case err == nil:
 		w.m.checkValue(r, v, false)
@@ -350,7 +379,7 @@ func (w *comboWorld) load(ctx context.Context, inst, table int, id string) (comb
 	// as the locker is fault-free and every instance uses the same key:
 	// not while instances may know different namespace versions.
 	sharp := w.locker != nil && !w.cfg.faults && !(w.cfg.tables[table].namespace && w.cfg.busLoss)
-	end := w.m.loadBegins(tk, inst, oc.id, oc.nsBumps, sharp, w.lockTimeouts())
+	end := w.m.loadBegins(tk, inst, oc.id, oc.nsBumps, oc.lockFaults, sharp, w.lockTimeouts())
 	defer end()
 	w.count("loads", 1)
 	// The database is read first: what follows happens after the read, as
@@ -617,7 +646,7 @@ func (w *comboWorld) opWrite(r *rand.Rand, kind string, inst, table int, id stri
 	if kind == "wb-delete" {
 		w.m.behind(oc.rev)
 	}
-	blind := w.blind(inst, table)
+	sight := w.sight(inst)
 	start := w.m.next()
 	var err error
 	switch kind {
@@ -636,7 +665,7 @@ func (w *comboWorld) opWrite(r *rand.Rand, kind string, inst, table int, id stri
 	case err != nil:
 		w.m.failRev(oc.rev)
 		w.count(kind+" errors", 1)
-	case strings.HasPrefix(kind, "wt") && (blind || w.blind(inst, table)):
+	case strings.HasPrefix(kind, "wt") && w.blind(inst, table, sight):
 		w.count("writes by an instance blind to the namespace", 1)
 	case strings.HasPrefix(kind, "wt"):
 		w.m.raise(inst, start, false, []tkey{tk}, []uint64{version}, w.busStates(), time.Time{})
@@ -705,11 +734,12 @@ func (w *comboWorld) opChange(r *rand.Rand, parent *opCtx, inst int, kind string
 	}
 	floors := w.m.versions(affected)
 	in := w.insts[inst]
-	blind := kind == "delete" && w.blind(inst, tks[0].table)
+	sight := w.sight(inst)
 	bumps := w.bumpsBegun.Load()
 	bumping := w.bumpsRunning.Load() > 0
 	var err error
 	var byTime time.Time
+	opInst := inst
 	switch kind {
 	case "delete":
 		ids := make([]string, len(tks))
@@ -722,29 +752,48 @@ func (w *comboWorld) opChange(r *rand.Rand, parent *opCtx, inst int, kind string
 		byTime = w.clock.Now().Add(w.cfg.maxStaleness)
 	case "bump":
 		w.m.bumped()
-		w.bumpsBegun.Add(1)
-		w.bumpsRunning.Add(1)
+		w.lastBump.Store(w.m.next())
+		begun := w.bumpsBegun.Add(1)
+		raced := w.bumpsRunning.Add(1) > 1
 		_, err = in.inv.BumpNamespace(ctx, w.namespace())
+		raced = raced || w.bumpsBegun.Load() != begun
 		w.bumpsRunning.Add(-1)
 		byTime = w.clock.Now().Add(w.cfg.maxStaleness)
+
+		if raced && w.m.forgive("K", fmt.Sprintf("op %d: a bump raced another", oc.id)) {
+			// The bumper whose increment landed first may keep its own,
+			// older, version for MaxStaleness (the known issue K).
+			w.doubtNamespace()
+		}
 	}
+	busStates := w.busStates()
 	if kind == "bump" && err != nil {
 		// The counter may have moved without anyone being told (a fault
 		// after the increment): until the local copies lapse, instances
 		// may use different versions.
-		doubt := w.clock.Now().Add(w.cfg.maxStaleness + time.Millisecond)
-		w.nsDoubt.Store(&doubt)
+		w.doubtNamespace()
+	}
+	if kind == "bump" && err == nil {
+		if doubt := w.nsDoubt.Load(); doubt != nil && w.clock.Now().Before(*doubt) {
+			// Instances may still use an older version: they owe the
+			// bump's floors only once their local copies lapse.
+			byTime = *doubt
+			for i := range busStates {
+				busStates[i] = busState{pending: true, mark: math.MaxUint64}
+			}
+			inst = -1
+		}
 	}
 	// A Delete of a namespaced key while a bump runs may miss the key
 	// the bump makes current (the known issue C).
 	racedBump := kind == "delete" && w.cfg.tables[tks[0].table].namespace &&
 		(bumping || w.bumpsRunning.Load() > 0 || w.bumpsBegun.Load() != bumps)
 	switch {
-	case err == nil && (blind || kind == "delete" && w.blind(inst, tks[0].table)):
+	case err == nil && kind == "delete" && w.blind(inst, tks[0].table, sight):
 		w.count("deletes by an instance blind to the namespace", 1)
 	case err == nil && racedBump && w.m.forgive("C", fmt.Sprintf("op %d: Delete of %v during a namespace bump", oc.id, tks)):
 	case err == nil:
-		w.m.raise(inst, start, kind == "tag", affected, floors, w.busStates(), byTime)
+		w.m.raise(inst, start, kind == "tag", affected, floors, busStates, byTime)
 		defer w.peekAll(affected)
 	default:
 		w.count(kind+" errors", 1)
@@ -754,7 +803,7 @@ func (w *comboWorld) opChange(r *rand.Rand, parent *opCtx, inst int, kind string
 	if parent != nil {
 		nested = fmt.Sprintf(" (inside op %d)", parent.id)
 	}
-	w.trace.add("op %d i%d %s %v %s%s: db %v; floors %v=%v → %v", oc.id, inst, kind, tks, tag, nested, changed, affected, floors, firstLine(err))
+	w.trace.add("op %d i%d %s %v %s%s: db %v; floors %v=%v → %v", oc.id, opInst, kind, tks, tag, nested, changed, affected, floors, firstLine(err))
 	return affected
 }
 
@@ -845,14 +894,14 @@ func (w *comboWorld) opWriteNested(parent *opCtx, inst int, tk tkey) {
 	defer done()
 	oc.rev = w.m.newRev(tk, true, 0, oc.id)
 	v := w.m.newValue(tk, oc.rev, 0, false, true)
-	blind := w.blind(inst, tk.table)
+	sight := w.sight(inst)
 	start := w.m.next()
 	err := w.tab(inst, tk.table).wt.Put(ctx, tk.id, v, comboPutTags(tk)...)
 	w.m.writeDone(v, oc.rev)
 	version := w.m.versionOf(oc.rev)
 	if err != nil {
 		w.m.failRev(oc.rev)
-	} else if !blind && !w.blind(inst, tk.table) {
+	} else if !w.blind(inst, tk.table, sight) {
 		w.m.raise(inst, start, false, []tkey{tk}, []uint64{version}, w.busStates(), time.Time{})
 	}
 	w.trace.add("op %d i%d wt-put %v (inside op %d) rev %d version %d → %v", oc.id, inst, tk, parent.id, oc.rev, version, firstLine(err))
