@@ -38,6 +38,7 @@ func NewAside[V any](opts AsideOptions[V]) (*Aside[V], error) {
 		return nil, err
 	}
 	a := &Aside[V]{opts: o, stopListening: func() {}}
+	a.background.panicked = func(*PanicError) { a.opts.Metrics.Add(EventLoadError, TierNone, 1) }
 	a.memoryBytes, _ = o.Memory.(KeyBytesGetter[V])
 	if o.EarlyRefresh {
 		a.pacer = newDrawPacer()

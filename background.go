@@ -3,6 +3,7 @@ package hoard
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"sync"
 )
 
@@ -20,6 +21,9 @@ type backgroundLoads struct {
 	running map[string]context.CancelFunc
 	// idle is closed when the last running load ends; nil while none runs.
 	idle chan struct{}
+	// panicked, when set, is told of a load that panicked. Set before the
+	// first start.
+	panicked func(*PanicError)
 }
 
 // start runs fn in a goroutine unless a load of key is running already; it
@@ -41,6 +45,14 @@ func (b *backgroundLoads) start(ctx context.Context, key string, fn func(ctx con
 	b.running[key] = cancel
 	go func() {
 		defer b.done(key, cancel)
+		defer func() {
+			// A loader's panic in a background load has no waiter to reach:
+			// it must not crash the process. It is counted, with its stack
+			// kept for the count's hook.
+			if r := recover(); r != nil && b.panicked != nil {
+				b.panicked(&PanicError{Key: key, Value: r, Stack: debug.Stack()})
+			}
+		}()
 		fn(lctx)
 	}()
 	return true

@@ -53,3 +53,23 @@ func TestCloseRacesBackgroundRefreshes(t *testing.T) {
 	wg.Wait()
 	waitBackground(t, r.aside)
 }
+
+// A loader that panics in a background refresh has no caller to reach:
+// the process goes on, and the panic is counted as a load error.
+func TestBackgroundLoadPanicDoesNotCrash(t *testing.T) {
+	w, r, src, d := earlyRig(t, hoard.AsideOptions[string]{EarlyRefreshDraws: -1})
+	ctx := context.Background()
+	if _, err := r.aside.Get(ctx, "1", src); err != nil {
+		t.Fatal(err)
+	}
+	w.advance(50 * time.Second) // near expiry: within reach of a draw
+	d.set(0.999999)             // the next read refreshes in the background
+	panicking := hoard.LoaderFunc[string](func(context.Context, string) (string, error) { panic("loader bug") })
+	if v, err := r.aside.Get(ctx, "1", panicking); err != nil || v != "v1" {
+		t.Fatalf("Get = %q, %v; want the current v1", v, err)
+	}
+	waitBackground(t, r.aside)
+	if n := r.aside.Metrics().Snapshot().Total(hoard.EventLoadError); n != 1 {
+		t.Fatalf("%d load errors; want the panic counted once", n)
+	}
+}
