@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -20,10 +20,6 @@ type Aside[V any] struct {
 	background backgroundLoads
 	backoff    refreshBackoff
 	pacer      *drawPacer // nil without EarlyRefresh
-	// invalidated counts the invalidations this Aside has made or heard
-	// of; with the Invalidator's count it is the generation of a load (see
-	// FlightGroup.doSince).
-	invalidated atomic.Uint64
 	// stopListening unsubscribes from the bus, once.
 	stopListening func()
 	// memoryBytes is the memory tier as a KeyBytesGetter, nil when it is
@@ -42,6 +38,7 @@ func NewAside[V any](opts AsideOptions[V]) (*Aside[V], error) {
 		return nil, err
 	}
 	a := &Aside[V]{opts: o, stopListening: func() {}}
+	a.background.panicked = func(*PanicError) { a.opts.Metrics.Add(EventLoadError, TierNone, 1) }
 	a.memoryBytes, _ = o.Memory.(KeyBytesGetter[V])
 	if o.EarlyRefresh {
 		a.pacer = newDrawPacer()
@@ -65,11 +62,23 @@ func (a *Aside[V]) Close(ctx context.Context) error {
 func (a *Aside[V]) Metrics() *Metrics { return a.opts.Metrics }
 
 // Key returns the storage key of id: with a Namespace, under the version
-// this instance knows now, or "" when that cannot be read.
+// this instance knows now. When it knows none it reads the version, for at
+// most keyReadTimeout, and returns "" when that cannot be read.
 func (a *Aside[V]) Key(id string) string {
-	k, _ := a.storageKey(context.Background(), id)
+	if a.opts.Namespace != "" {
+		if v, ok := a.opts.Invalidator.knownNamespaceVersion(a.opts.Namespace); ok {
+			return a.keyIn(v.text, id)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), keyReadTimeout)
+	defer cancel()
+	k, _ := a.storageKey(ctx, id)
 	return k
 }
+
+// keyReadTimeout bounds the read of a namespace version by Key, which has
+// no ctx.
+const keyReadTimeout = time.Second
 
 // storageKey is the key of id in the tiers: with a Namespace, the
 // namespace's current version is a part of it.
@@ -81,6 +90,25 @@ func (a *Aside[V]) storageKey(ctx context.Context, id string) (string, error) {
 	return a.keyIn(ns, id), nil
 }
 
+// unversioned is the namespace part of the flight keys of loads made
+// while no namespace version is known. No version's text has a '%'.
+const unversioned = "%unversioned"
+
+// keyStill reports whether key is still id's key now, reading the
+// namespace's version past the local copy: a writer whose key was taken
+// before its store call asks after it, since a bump in between makes
+// readers load the old row under the new version.
+func (a *Aside[V]) keyStill(ctx context.Context, id, key string) (bool, error) {
+	if a.opts.Namespace == "" {
+		return true, nil
+	}
+	v, err := a.opts.Invalidator.currentNamespaceVersion(ctx, a.opts.Namespace)
+	if err != nil {
+		return false, fmt.Errorf("hoard: aside %q: %w", a.opts.Name, err)
+	}
+	return a.keyIn(v.text, id) == key, nil
+}
+
 // keyIn is the key of id in namespace version ns ("" for none).
 func (a *Aside[V]) keyIn(ns, id string) string {
 	if ns == "" {
@@ -90,12 +118,19 @@ func (a *Aside[V]) keyIn(ns, id string) string {
 }
 
 // namespaceText is the namespace's version as a key part, "" without a
-// namespace.
+// namespace. When the version cannot be read it is the last version this
+// instance knew (counted as a backend error), so the memory tier, the
+// flight group and the fail-safe go on working while Redis is down; an
+// error only when no version was ever known (or the bus dropped it).
 func (a *Aside[V]) namespaceText(ctx context.Context) (string, error) {
 	if a.opts.Namespace == "" {
 		return "", nil
 	}
 	v, err := a.opts.Invalidator.namespaceVersion(ctx, a.opts.Namespace)
+	if errors.Is(err, errVersionUnconfirmed) {
+		a.opts.Metrics.Add(EventBackendError, TierRedis, 1)
+		return v.text, nil
+	}
 	if err != nil {
 		return "", fmt.Errorf("hoard: aside %q: %w", a.opts.Name, err)
 	}
@@ -120,10 +155,13 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 	ns, err := a.namespaceText(ctx)
 	if err != nil {
 		// Without the namespace's version there is no key: answer from
-		// the source, uncached.
+		// the source, uncached, but still one load at a time.
 		a.opts.Metrics.Add(EventBackendError, TierRedis, 1)
-		r := a.callLoader(ctx, id, loader, nil)
-		return r.value, r.err
+		v, err, _ := a.flights.Do(ctx, a.keyIn(unversioned, id), func(ctx context.Context) (V, error) {
+			r := a.callLoader(ctx, id, loader, nil)
+			return r.value, r.err
+		})
+		return v, err
 	}
 	var now time.Time // read only when needed: a clock read is a good part of a hit
 	if a.opts.Memory != nil {
@@ -162,20 +200,39 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 			a.opts.Metrics.Add(EventBackendError, TierRedis, 1)
 		}
 	}
-	v, err, _ := a.flights.doSince(ctx, key, a.generation(), func(ctx context.Context) (V, error) {
-		return a.load(ctx, id, key, loader)
-	})
+	load := func(ctx context.Context) (V, error) { return a.load(ctx, id, key, loader) }
+	gen := a.tagChanges()
+	v, _, older, err := a.flights.doSince(ctx, key, gen, load)
+	if older {
+		// A tag invalidation returned after that load began and before
+		// this Get did, and its value may carry the tag. Its write-back
+		// was checked against the tag clock: take the value from the
+		// tiers, where it is only if still valid, or load anew. (An
+		// invalidation that names the key detaches its load instead, so
+		// a Get begun after it never joins it.)
+		mem, shared := a.readBoth(ctx, key)
+		if v, err, ok := a.freshIn(ctx, key, &mem, &shared); ok {
+			return v, err
+		}
+		// Every load of key running now began after this Get did.
+		v, _, _, err = a.flights.doSince(ctx, key, gen, load)
+	}
 	return v, err
 }
 
-// generation counts the invalidations seen so far, here and through the
-// Invalidator: a Get joins only a load that began after all of them.
-func (a *Aside[V]) generation() uint64 {
-	n := a.invalidated.Load()
-	if a.opts.Invalidator != nil {
-		n += a.opts.Invalidator.changes.Load()
+// tagChanges counts the tag invalidations (and flushes) made here or heard
+// of through the Invalidator: a load begun before the latest one may hold a
+// value with an invalidated tag.
+func (a *Aside[V]) tagChanges() uint64 {
+	if a.opts.Invalidator == nil {
+		return 0
 	}
-	return n
+	return a.opts.Invalidator.tagChanges.Load()
+}
+
+// forgetLoads detaches the loads running for keys (see FlightGroup.forget).
+func (a *Aside[V]) forgetLoads(keys ...string) {
+	a.flights.forget(func(k string) bool { return slices.Contains(keys, k) })
 }
 
 // keyBuffers are reused buffers for the memory tier's key on the hit path.
@@ -231,7 +288,10 @@ func (a *Aside[V]) read(ctx context.Context, c Cache[V], tier Tier, key string) 
 	var err error
 	if cas, ok := c.(CompareAndSetter[V]); ok {
 		r.entry, r.token, err = cas.GetWithToken(ctx, key)
-		r.hasTok = err == nil || errors.Is(err, ErrNotFound)
+		// An entry that no longer decodes (its type changed in a deploy)
+		// still has a token when its header could be read: the load's
+		// write-back then repairs it.
+		r.hasTok = err == nil || errors.Is(err, ErrNotFound) || (errors.Is(err, ErrCorrupt) && r.token != 0)
 	} else {
 		r.entry, err = c.Get(ctx, key)
 	}

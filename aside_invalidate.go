@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Invalidation on the cache-aside: deleting keys and prefixes in both
@@ -39,7 +40,7 @@ func (a *Aside[V]) DeletePrefix(ctx context.Context, idPrefix string) (int, erro
 		}
 		errs = append(errs, err)
 	}
-	a.invalidated.Add(1)
+	a.flights.forget(func(k string) bool { return strings.HasPrefix(k, prefix) })
 	a.opts.Metrics.Add(EventInvalidation, TierNone, int64(n))
 	if a.opts.Bus != nil {
 		errs = append(errs, a.opts.Bus.Publish(ctx, Invalidation{Kind: InvalidatePrefix, Value: prefix}))
@@ -69,26 +70,32 @@ func (a *Aside[V]) publishKeys(ctx context.Context, keys ...string) error {
 // applyInvalidations evicts what other instances invalidated from the
 // memory tier. A memory delete also poisons the loads in flight here: their
 // write-back to memory fails its compare-and-set.
+//
+// The loads in flight here of the keys named are detached (see
+// FlightGroup.forget): they may have read what changed.
 func (a *Aside[V]) applyInvalidations(events []Invalidation) {
-	a.invalidated.Add(1) // loads in flight here may have read what changed
 	mem := a.opts.Memory
-	if mem == nil {
-		return
-	}
 	ctx := context.Background()
 	for _, ev := range events {
 		var err error
 		switch ev.Kind {
 		case InvalidateKey:
-			err = mem.Delete(ctx, ev.Value)
+			a.forgetLoads(ev.Value)
+			if mem != nil {
+				err = mem.Delete(ctx, ev.Value)
+			}
 		case InvalidatePrefix:
+			a.flights.forget(func(k string) bool { return strings.HasPrefix(k, ev.Value) })
 			if pd, ok := mem.(PrefixDeleter); ok {
 				_, err = pd.DeletePrefix(ctx, ev.Value)
-			} else {
+			} else if mem != nil {
 				err = a.flushMemory(ctx)
 			}
 		case InvalidateAll:
-			err = a.flushMemory(ctx)
+			a.flights.forget(func(string) bool { return true })
+			if mem != nil {
+				err = a.flushMemory(ctx)
+			}
 		default:
 			continue // tags and namespaces are checked on read
 		}
@@ -135,7 +142,7 @@ func (a *Aside[V]) Delete(ctx context.Context, ids ...string) error {
 			}
 		}
 	}
-	a.invalidated.Add(1)
+	a.forgetLoads(keys...)
 	a.opts.Metrics.Add(EventInvalidation, TierNone, int64(len(keys)))
 	if err := a.publishKeys(ctx, keys...); err != nil {
 		errs = append(errs, fmt.Errorf("deleted here, but %w", err))

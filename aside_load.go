@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -14,12 +15,19 @@ import (
 // back; on failure it serves a stale value within the fail-safe window.
 // With SoftTimeout and a stale value at hand, a load still running after
 // SoftTimeout goes on in the background while the stale value is served.
-func (a *Aside[V]) loadAndStore(ctx context.Context, id, key string, loader Loader[V], mem, shared *tierRead[V]) (V, error) {
+//
+// done, when not nil, is called once the load has ended and written back,
+// which may be after loadAndStore returns: a lock taken for the load is
+// released there, so it is held as long as the load runs.
+func (a *Aside[V]) loadAndStore(ctx context.Context, id, key string, loader Loader[V], mem, shared *tierRead[V], done func()) (V, error) {
 	a.opts.Metrics.Miss()
 	if a.opts.SoftTimeout > 0 {
 		if stale, ok := a.staleWithin(mem, shared, a.opts.Clock.Now()); ok && !stale.Negative {
-			return a.loadWithSoftTimeout(ctx, id, key, loader, mem, shared, stale)
+			return a.loadWithSoftTimeout(ctx, id, key, loader, mem, shared, stale, done)
 		}
+	}
+	if done != nil {
+		defer done()
 	}
 	previous := a.previousOf(mem, shared, a.opts.Clock.Now())
 	return a.finishLoad(ctx, id, key, mem, shared, a.callLoader(ctx, id, loader, previous))
@@ -38,11 +46,16 @@ type loadResult[V any] struct {
 	// untaggable marks a load that set tags while the tag epoch could not
 	// be read: its value cannot be checked later, so it is not cached.
 	untaggable bool
+	// abandoned marks a load that failed after its ctx ended: every caller
+	// left (or Close gave up on it). That says nothing of the source, so
+	// it is no failure for the fail-safe, the metrics or the backoff.
+	abandoned bool
 }
 
 // callLoader calls the loader under LoadTimeout, with a ctx that lets it set
 // its result's TTL and see the previous entry, and counts the call.
 func (a *Aside[V]) callLoader(ctx context.Context, id string, loader Loader[V], previous *Entry[V]) loadResult[V] {
+	parent := ctx
 	if a.opts.LoadTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, a.opts.LoadTimeout)
@@ -58,12 +71,20 @@ func (a *Aside[V]) callLoader(ctx context.Context, id string, loader Loader[V], 
 	start := a.opts.Clock.Now()
 	v, err := loader.Load(ctx, id)
 	end := a.opts.Clock.Now()
-	r := loadResult[V]{value: v, err: err, end: end, took: end.Sub(start), ttl: lc.ttl, previous: previous,
-		tags: lc.tags, epoch: epoch, untaggable: len(lc.tags) > 0 && epochErr != nil}
+	r := loadResult[V]{value: v, err: err, end: end, took: end.Sub(start), ttl: lc.ttl, previous: previous, epoch: epoch}
+	if err == nil {
+		r.tags = a.tagsOf(id, v, lc.tagsOf(id))
+	} else {
+		r.tags = lc.tagsOf(id) // a "not found" keeps the loader's own
+	}
+	r.untaggable = !a.canTag(r.tags, epochErr)
 	if errors.Is(err, ErrNotModified) && previous == nil {
 		r.err = fmt.Errorf("hoard: the loader answered not modified, but nothing was cached: %w", err)
 	}
-	a.opts.Metrics.ObserveLoad(r.took, r.failed())
+	// parent is ctx before LoadTimeout: a load past LoadTimeout failed,
+	// one whose callers left was abandoned.
+	r.abandoned = r.failed() && parent.Err() != nil
+	a.opts.Metrics.ObserveLoad(r.took, r.failed() && !r.abandoned)
 	return r
 }
 
@@ -95,7 +116,7 @@ func (a *Aside[V]) finishLoad(ctx context.Context, id, key string, mem, shared *
 	switch {
 	case r.err == nil:
 		if r.untaggable {
-			a.opts.Metrics.Add(EventBackendError, TierRedis, 1)
+			a.opts.Metrics.Add(EventUntaggable, TierNone, 1)
 			return r.value, nil
 		}
 		e := a.freshEntry(r.value, r.end, r.took, r.ttl)
@@ -104,6 +125,13 @@ func (a *Aside[V]) finishLoad(ctx context.Context, id, key string, mem, shared *
 		return r.value, nil
 	case r.notModified():
 		// The source confirms the previous value: renew its freshness.
+		if r.untaggable {
+			a.opts.Metrics.Add(EventUntaggable, TierNone, 1)
+			if r.previous.Negative {
+				return zero, ErrNotFound
+			}
+			return r.previous.Value, nil
+		}
 		e := a.freshEntry(r.previous.Value, r.end, r.took, r.ttl)
 		e.Negative, e.Tags, e.TagEpoch = r.previous.Negative, r.previous.Tags, r.epoch
 		if len(r.tags) > 0 {
@@ -115,18 +143,21 @@ func (a *Aside[V]) finishLoad(ctx context.Context, id, key string, mem, shared *
 		}
 		return e.Value, nil
 	case errors.Is(r.err, ErrNotFound):
-		if a.opts.NegativeTTL > 0 {
-			e := Entry[V]{Negative: true, WrittenAt: r.end, LoadDuration: r.took, ExpiresAt: r.end.Add(a.jittered(a.opts.NegativeTTL))}
+		if r.untaggable {
+			a.opts.Metrics.Add(EventUntaggable, TierNone, 1)
+		} else if a.opts.NegativeTTL > 0 {
+			e := a.negativeEntry(r.end, r.took)
+			e.Tags, e.TagEpoch = r.tags, r.epoch
 			a.store(ctx, key, mem, shared, e, r.end)
 		}
 		return zero, r.err
 	}
+	if r.abandoned {
+		return zero, fmt.Errorf("hoard: aside %q: load %q abandoned: %w", a.opts.Name, id, r.err)
+	}
 	if stale, ok := a.staleWithin(mem, shared, r.end); ok {
 		a.opts.Metrics.Add(EventStaleServe, TierNone, 1)
-		// Serve the stale value as fresh for the throttle, so the failing
-		// source is not asked again by every read.
-		stale.ExpiresAt = r.end.Add(a.opts.FailSafeThrottle)
-		a.store(ctx, key, mem, shared, stale, r.end)
+		a.store(ctx, key, mem, shared, a.throttled(stale, r.end), r.end)
 		if stale.Negative {
 			return zero, errors.Join(ErrServedStale, ErrNotFound, r.err)
 		}
@@ -137,23 +168,28 @@ func (a *Aside[V]) finishLoad(ctx context.Context, id, key string, mem, shared *
 
 // loadWithSoftTimeout runs the load in the background and waits for it up
 // to SoftTimeout; past that it serves stale and lets the load finish and
-// write back on its own. A key whose background load still runs is served
-// stale at once, not loaded twice.
-func (a *Aside[V]) loadWithSoftTimeout(ctx context.Context, id, key string, loader Loader[V], mem, shared *tierRead[V], stale Entry[V]) (V, error) {
+// write back on its own, then call done. A key whose background load still
+// runs is served stale at once, not loaded twice.
+func (a *Aside[V]) loadWithSoftTimeout(ctx context.Context, id, key string, loader Loader[V], mem, shared *tierRead[V], stale Entry[V], done func()) (V, error) {
 	result := make(chan struct {
 		v   V
 		err error
 	}, 1)
-	started := a.background.start(key, func() {
-		// The caller may leave at the soft timeout: the load keeps its
-		// ctx's values, not its cancellation.
-		bctx := context.WithoutCancel(ctx)
+	// The caller may leave at the soft timeout: the load keeps its ctx's
+	// values, not its cancellation.
+	started := a.background.start(ctx, key, func(bctx context.Context) {
+		if done != nil {
+			defer done()
+		}
 		v, err := a.finishLoad(bctx, id, key, mem, shared, a.callLoader(bctx, id, loader, &stale))
 		result <- struct {
 			v   V
 			err error
 		}{v, err}
 	})
+	if !started && done != nil {
+		done()
+	}
 	if started {
 		timer := time.NewTimer(a.opts.SoftTimeout)
 		defer timer.Stop()
@@ -170,7 +206,53 @@ func (a *Aside[V]) loadWithSoftTimeout(ctx context.Context, id, key string, load
 
 // errSoftTimeout is joined with ErrServedStale when a slow load was left to
 // finish in the background.
-var errSoftTimeout = errors.New("hoard: load past its soft timeout goes on in the background")
+var errSoftTimeout = errors.New("hoard: the load ran past the soft timeout and goes on in the background")
+
+// tagsOf is the tags of id's value v: those given for this write (by the
+// loader or the Put) and those of TagsOf.
+func (a *Aside[V]) tagsOf(id string, v V, given []string) []string {
+	if a.opts.TagsOf == nil {
+		return given
+	}
+	more := a.opts.TagsOf(id, v)
+	if len(given) == 0 {
+		return more
+	}
+	return append(slices.Clip(given), more...)
+}
+
+// canTag reports whether a value with tags can be cached: its tags can be
+// checked on later reads, for there is an Invalidator and the tag epoch
+// was read before the value was made (epochErr is that read's error).
+func (a *Aside[V]) canTag(tags []string, epochErr error) bool {
+	return len(tags) == 0 || (a.opts.Invalidator != nil && epochErr == nil)
+}
+
+// tagEpoch reads the tag clock's epoch before a write of a value with tags
+// (0 and nil without tags or an Invalidator).
+func (a *Aside[V]) tagEpoch(ctx context.Context, tags []string) (int64, error) {
+	if len(tags) == 0 || a.opts.Invalidator == nil {
+		return 0, nil
+	}
+	return a.opts.Invalidator.epoch(ctx)
+}
+
+// negativeEntry is the entry of a "not found" loaded at now in took.
+func (a *Aside[V]) negativeEntry(now time.Time, took time.Duration) Entry[V] {
+	return Entry[V]{Negative: true, WrittenAt: now, LoadDuration: took, ExpiresAt: now.Add(a.jittered(a.opts.NegativeTTL))}
+}
+
+// throttled is a stale entry the fail-safe served at now, to be served as
+// fresh for FailSafeThrottle, so a failing source is not asked again by
+// every read; but never past the end of its fail-safe window.
+func (a *Aside[V]) throttled(stale Entry[V], now time.Time) Entry[V] {
+	keep := stale.KeepUntil()
+	stale.ExpiresAt = now.Add(a.opts.FailSafeThrottle)
+	if !keep.IsZero() && stale.ExpiresAt.After(keep) {
+		stale.ExpiresAt = keep
+	}
+	return stale
+}
 
 // freshEntry is the entry of a value loaded at now in took, fresh for ttl
 // (0: the cache's TTL), jittered.

@@ -21,7 +21,7 @@ func (a *Aside[V]) load(ctx context.Context, id, key string, loader Loader[V]) (
 		if v, err, ok := a.freshIn(ctx, key, &mem, &shared); ok {
 			return v, err
 		}
-		return a.loadAndStore(ctx, id, key, loader, &mem, &shared)
+		return a.loadAndStore(ctx, id, key, loader, &mem, &shared, nil)
 	}
 	// The wait is measured in real time, as the polls sleep: Clock is for
 	// entry times.
@@ -52,7 +52,17 @@ func (a *Aside[V]) load(ctx context.Context, id, key string, loader Loader[V]) (
 		if waitStart.IsZero() {
 			waitStart = time.Now()
 		}
-		if waited := time.Since(waitStart); waited >= a.opts.LockWait {
+		waited := time.Since(waitStart)
+		if a.opts.SoftTimeout > 0 && waited >= a.opts.SoftTimeout {
+			// Another process loads, past our soft timeout: serve the
+			// stale value at hand, as a load of our own would.
+			if stale, ok := a.staleWithin(&mem, &shared, a.opts.Clock.Now()); ok && !stale.Negative {
+				a.opts.Metrics.ObserveLockWait(waited)
+				a.opts.Metrics.Add(EventStaleServe, TierNone, 1)
+				return stale.Value, errors.Join(ErrServedStale, errSoftTimeout)
+			}
+		}
+		if waited >= a.opts.LockWait {
 			a.opts.Metrics.Add(EventLockTimeout, TierNone, 1)
 			a.opts.Metrics.ObserveLockWait(waited)
 			return a.lockFallback(ctx, id, key, loader, &mem, &shared)
@@ -72,16 +82,17 @@ const (
 )
 
 // loadLocked loads while holding lock (nil when the locker failed), then
-// releases it.
+// releases it: when the load ends, which past a soft timeout is after the
+// reader got the stale value, so no other process loads meanwhile.
 func (a *Aside[V]) loadLocked(ctx context.Context, id, key string, loader Loader[V], lock Lock, mem, shared *tierRead[V]) (V, error) {
 	if lock == nil {
-		return a.loadAndStore(ctx, id, key, loader, mem, shared)
+		return a.loadAndStore(ctx, id, key, loader, mem, shared, nil)
 	}
 	stop := a.keepRefreshed(ctx, lock)
-	v, err := a.loadAndStore(ctx, id, key, loader, mem, shared)
-	stop()
-	a.release(ctx, lock)
-	return v, err
+	return a.loadAndStore(ctx, id, key, loader, mem, shared, func() {
+		stop()
+		a.release(ctx, lock)
+	})
 }
 
 // keepRefreshed refreshes lock every LockTTL/3 until the returned stop is
@@ -133,7 +144,7 @@ func (a *Aside[V]) lockFallback(ctx context.Context, id, key string, loader Load
 	case LockFallbackError:
 		return zero, fmt.Errorf("%w: aside %q: %q after %v", ErrLockTimeout, a.opts.Name, id, a.opts.LockWait)
 	}
-	return a.loadAndStore(ctx, id, key, loader, mem, shared)
+	return a.loadAndStore(ctx, id, key, loader, mem, shared, nil)
 }
 
 // sleepCtx waits d or until ctx ends.

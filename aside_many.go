@@ -52,6 +52,10 @@ func (r *batchRead[V]) asTierRead() *tierRead[V] {
 // with only the ids neither could answer. Ids without a value (cached or
 // loaded "not found") are absent from the map.
 //
+// The loaded values are tagged as Get's are: with AsideOptions.TagsOf, and
+// with what the batch loader gives through [SetTags] (every value of the
+// batch) and [SetTagsFor] (one id's value or "not found").
+//
 // When the loader fails, ids with a stale value inside the fail-safe window
 // get it, and err joins [ErrServedStale] with the loader's error; the other
 // missing ids are absent and err says why. Write-backs use compare-and-set
@@ -96,23 +100,45 @@ func (a *Aside[V]) GetMany(ctx context.Context, ids []string, loader BatchLoader
 	if a.opts.LoadTimeout > 0 {
 		loadCtx, cancel = context.WithTimeout(ctx, a.opts.LoadTimeout)
 	}
+	var epoch int64
+	var epochErr error
+	if a.opts.Invalidator != nil {
+		// Read before the load, so an invalidation during it poisons it.
+		epoch, epochErr = a.opts.Invalidator.epoch(loadCtx)
+	}
+	loadCtx, lc := withLoadControl[V](loadCtx, nil)
 	start := a.opts.Clock.Now()
 	loaded, err := loader.LoadMany(loadCtx, missing)
 	cancel()
 	end := a.opts.Clock.Now()
 	took := end.Sub(start)
-	a.opts.Metrics.ObserveLoad(took, err != nil)
+	// A load that failed once the caller had left says nothing of the
+	// source: no fail-safe write-back, no load error (see loadResult).
+	abandoned := err != nil && ctx.Err() != nil
+	a.opts.Metrics.ObserveLoad(took, err != nil && !abandoned)
 
 	var writes []batchWrite[V]
 	if err == nil {
 		for _, b := range pending {
+			var e Entry[V]
 			if v, ok := loaded[b.id]; ok {
 				out[b.id] = v
-				writes = append(writes, batchWrite[V]{b, a.freshEntry(v, end, took, 0)})
+				e = a.freshEntry(v, end, took, 0)
+				e.Tags = a.tagsOf(b.id, v, lc.tagsOf(b.id))
 			} else if a.opts.NegativeTTL > 0 {
-				writes = append(writes, batchWrite[V]{b, Entry[V]{Negative: true, WrittenAt: end, LoadDuration: took,
-					ExpiresAt: end.Add(a.jittered(a.opts.NegativeTTL))}})
+				e = a.negativeEntry(end, took)
+				e.Tags = lc.tagsOf(b.id)
+			} else {
+				continue
 			}
+			if !a.canTag(e.Tags, epochErr) {
+				a.opts.Metrics.Add(EventUntaggable, TierNone, 1)
+				continue
+			}
+			if len(e.Tags) > 0 {
+				e.TagEpoch = epoch
+			}
+			writes = append(writes, batchWrite[V]{b, e})
 		}
 		a.storeBatch(ctx, writes, end)
 		return out, nil
@@ -125,8 +151,9 @@ func (a *Aside[V]) GetMany(ctx context.Context, ids []string, loader BatchLoader
 		}
 		servedStale = true
 		a.opts.Metrics.Add(EventStaleServe, TierNone, 1)
-		stale.ExpiresAt = end.Add(a.opts.FailSafeThrottle)
-		writes = append(writes, batchWrite[V]{b, stale})
+		if !abandoned {
+			writes = append(writes, batchWrite[V]{b, a.throttled(stale, end)})
+		}
 		if !stale.Negative {
 			out[b.id] = stale.Value
 		}

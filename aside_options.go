@@ -158,6 +158,13 @@ type AsideOptions[V any] struct {
 	// nil.
 	Invalidator *Invalidator
 
+	// TagsOf, when set, tags every value this cache stores, however it was
+	// written: loaded by Get or GetMany, or put by a [WriteThrough] or
+	// [WriteBehind]. Its tags add to those a loader gives with [SetTags]
+	// or [SetTagsFor] and those given to Put. It needs an Invalidator.
+	// Default: nil, only the tags given per load or per Put.
+	TagsOf func(id string, v V) []string
+
 	// Namespace, with an Invalidator, puts the namespace's version in every
 	// key, so Invalidator.BumpNamespace makes them all unreachable at once.
 	// Default: "", no namespace.
@@ -175,10 +182,27 @@ type AsideOptions[V any] struct {
 	Rand func() float64
 }
 
+// maxDuration bounds every duration option: a century, far past any
+// useful TTL, and small enough that sums of them (a TTL plus a fail-safe
+// window plus a backend's grace) cannot overflow a time.Duration.
+const maxDuration = 100 * 365 * 24 * time.Hour
+
 func (o *AsideOptions[V]) validate() error {
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{{"TTL", o.TTL}, {"MemoryTTL", o.MemoryTTL}, {"NegativeTTL", o.NegativeTTL}, {"FailSafe", o.FailSafe},
+		{"FailSafeThrottle", o.FailSafeThrottle}, {"LoadTimeout", o.LoadTimeout}, {"SoftTimeout", o.SoftTimeout},
+		{"RefreshBackoff", o.RefreshBackoff}, {"LockTTL", o.LockTTL}, {"LockWait", o.LockWait}} {
+		if d.d > maxDuration {
+			return fmt.Errorf("%w: aside %q: %s %v is more than the limit of 100 years", ErrInvalidOption, o.Name, d.name, d.d)
+		}
+	}
 	switch {
 	case o.Memory == nil && o.Shared == nil:
 		return fmt.Errorf("%w: aside %q: no tier: set Memory, Shared or both", ErrInvalidOption, o.Name)
+	case o.TagsOf != nil && o.Invalidator == nil:
+		return fmt.Errorf("%w: aside %q: TagsOf needs an Invalidator", ErrInvalidOption, o.Name)
 	case o.Namespace != "" && o.Invalidator == nil:
 		return fmt.Errorf("%w: aside %q: Namespace %q needs an Invalidator", ErrInvalidOption, o.Name, o.Namespace)
 	case o.TTL < 0:

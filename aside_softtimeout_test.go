@@ -3,10 +3,12 @@ package hoard_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hoard-cache/hoard"
+	hoardredis "github.com/hoard-cache/hoard/backends/redis"
 )
 
 // Past the soft timeout the reader gets the stale value at once; the load
@@ -99,5 +101,51 @@ func TestAsideCloseHonoursCtx(t *testing.T) {
 	close(release)
 	if err := a.aside.Close(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// With a Locker, the process whose load runs past the soft timeout keeps
+// the key's lock until the load ends: the other processes serve the stale
+// value after their own soft timeout, and none starts a second load.
+func TestSoftTimeoutKeepsTheLockWhileTheLoadRuns(t *testing.T) {
+	w := newWorld(t)
+	opts := func() hoard.AsideOptions[string] {
+		locker, err := hoardredis.NewLocker(w.redis, "lock:")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return hoard.AsideOptions[string]{TTL: time.Minute, FailSafe: time.Hour, SoftTimeout: 10 * time.Millisecond, Locker: locker}
+	}
+	procs := []*rig{w.instance(t, opts()), w.instance(t, opts()), w.instance(t, opts())}
+	ctx := context.Background()
+	if _, err := procs[0].aside.Get(ctx, "1", hoard.LoaderFunc[string](func(context.Context, string) (string, error) { return "v1", nil })); err != nil {
+		t.Fatal(err)
+	}
+	w.advance(2 * time.Minute) // stale everywhere, within the fail-safe window
+
+	release := make(chan struct{})
+	var running, most, calls atomic.Int64
+	slow := hoard.LoaderFunc[string](func(context.Context, string) (string, error) {
+		calls.Add(1)
+		n := running.Add(1)
+		defer running.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		<-release
+		return "v2", nil
+	})
+	for i, p := range procs {
+		if v, err := p.aside.Get(ctx, "1", slow); v != "v1" || !errors.Is(err, hoard.ErrServedStale) {
+			t.Fatalf("process %d: Get = %q, %v; want stale v1", i, v, err)
+		}
+	}
+	close(release)
+	for _, p := range procs {
+		if err := p.aside.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if calls.Load() != 1 || most.Load() != 1 {
+		t.Fatalf("%d loads, %d at once, across 3 processes; want 1", calls.Load(), most.Load())
 	}
 }

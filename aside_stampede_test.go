@@ -204,7 +204,9 @@ func TestAsideLockRefreshedDuringLongLoad(t *testing.T) {
 	mem, _ := memory.New[string](nil)
 	defer mem.Close()
 	a, err := hoard.NewAside(hoard.AsideOptions[string]{
-		Name: "refresh", Memory: mem, Locker: locker, LockTTL: 30 * time.Millisecond,
+		// A LockTTL that a loaded 2-core machine's scheduling stalls do
+		// not outlast: the refresher runs every LockTTL/3.
+		Name: "refresh", Memory: mem, Locker: locker, LockTTL: 300 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -222,7 +224,7 @@ func TestAsideLockRefreshedDuringLongLoad(t *testing.T) {
 		done <- err
 	}()
 	<-loading
-	time.Sleep(150 * time.Millisecond) // five LockTTLs: only refreshes keep it
+	time.Sleep(1500 * time.Millisecond) // five LockTTLs: only refreshes keep it
 	if _, err := locker.TryLock(ctx, a.Key("k"), time.Second); !errors.Is(err, hoard.ErrLockHeld) {
 		t.Fatalf("TryLock during the long load: %v; want ErrLockHeld (the holder refreshes)", err)
 	}

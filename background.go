@@ -3,52 +3,93 @@ package hoard
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"sync"
 )
 
 // backgroundLoads runs loads that outlive the call that started them (a
 // soft timeout, a background refresh), at most one per key, and owns them:
 // wait returns when they are all done. The zero value is ready to use.
+//
+// Loads may start while wait runs (the Aside stays usable during and after
+// Close), so it is a count and a channel closed when the count drops to
+// zero, not a sync.WaitGroup, whose Add must not race its Wait.
 type backgroundLoads struct {
-	mu      sync.Mutex          // guards running
-	running map[string]struct{} // keys with a load running
-	wg      sync.WaitGroup
+	mu sync.Mutex // guards running and idle
+	// running holds, for each key with a load running, the function that
+	// cancels its ctx.
+	running map[string]context.CancelFunc
+	// idle is closed when the last running load ends; nil while none runs.
+	idle chan struct{}
+	// panicked, when set, is told of a load that panicked. Set before the
+	// first start.
+	panicked func(*PanicError)
 }
 
 // start runs fn in a goroutine unless a load of key is running already; it
-// reports whether it started one.
-func (b *backgroundLoads) start(key string, fn func()) bool {
+// reports whether it started one. fn gets ctx's values without its
+// cancellation: it is canceled only by a wait that gives up.
+func (b *backgroundLoads) start(ctx context.Context, key string, fn func(ctx context.Context)) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if _, ok := b.running[key]; ok {
 		return false
 	}
 	if b.running == nil {
-		b.running = make(map[string]struct{})
+		b.running = make(map[string]context.CancelFunc)
 	}
-	b.running[key] = struct{}{}
-	b.wg.Go(func() {
+	if len(b.running) == 0 {
+		b.idle = make(chan struct{})
+	}
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	b.running[key] = cancel
+	go func() {
+		defer b.done(key, cancel)
 		defer func() {
-			b.mu.Lock()
-			delete(b.running, key)
-			b.mu.Unlock()
+			// A loader's panic in a background load has no waiter to reach:
+			// it must not crash the process. It is counted, with its stack
+			// kept for the count's hook.
+			if r := recover(); r != nil && b.panicked != nil {
+				b.panicked(&PanicError{Key: key, Value: r, Stack: debug.Stack()})
+			}
 		}()
-		fn()
-	})
+		fn(lctx)
+	}()
 	return true
 }
 
-// wait waits for every load running, or until ctx ends.
+// done records the end of key's load.
+func (b *backgroundLoads) done(key string, cancel context.CancelFunc) {
+	cancel()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.running, key)
+	if len(b.running) == 0 {
+		close(b.idle)
+		b.idle = nil
+	}
+}
+
+// wait waits until no load runs, or until ctx ends: it then cancels the
+// loads still running (a loader that honours its ctx stops) and returns an
+// error wrapping ctx's cause without waiting for them further.
 func (b *backgroundLoads) wait(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() {
-		b.wg.Wait()
-		close(done)
-	}()
+	b.mu.Lock()
+	idle := b.idle
+	b.mu.Unlock()
+	if idle == nil {
+		return nil
+	}
 	select {
-	case <-done:
+	case <-idle:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("hoard: background loads still running: %w", context.Cause(ctx))
 	}
+	b.mu.Lock()
+	n := len(b.running)
+	for _, cancel := range b.running {
+		cancel()
+	}
+	b.mu.Unlock()
+	return fmt.Errorf("hoard: %d background loads still running, canceled: %w", n, context.Cause(ctx))
 }

@@ -2,6 +2,8 @@ package hoard_test
 
 import (
 	"context"
+	"errors"
+	"math"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -79,5 +81,22 @@ func TestBadInputAsideOversize(t *testing.T) {
 	s := a.Metrics().Snapshot()
 	if m, r := s.Count(hoard.EventBackendError, hoard.TierMemory), s.Count(hoard.EventBackendError, hoard.TierRedis); m != 2 || r != 2 {
 		t.Fatalf("backend errors: memory %d, redis %d; want 2 each (one refusal per Get and tier)", m, r)
+	}
+}
+
+// Durations so long that sums of them would overflow (a FailSafe of
+// math.MaxInt64 made every Redis write fail) are refused at construction.
+func TestAsideRefusesOverflowingDurations(t *testing.T) {
+	mem, err := memory.New[string](nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = mem.Close() }()
+	for _, o := range []hoard.AsideOptions[string]{{FailSafe: math.MaxInt64}, {TTL: math.MaxInt64}, {NegativeTTL: math.MaxInt64 - 1}, {LockTTL: math.MaxInt64}} {
+		o.Memory = mem
+		_, err := hoard.NewAside(o)
+		if !errors.Is(err, hoard.ErrInvalidOption) || !strings.HasPrefix(err.Error(), "hoard: ") {
+			t.Errorf("NewAside(%+v): %v; want a hoard: ErrInvalidOption", o, err)
+		}
 	}
 }

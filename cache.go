@@ -207,7 +207,9 @@ type Token uint64
 // Memcache at Facebook".
 type CompareAndSetter[V any] interface {
 	// GetWithToken is Get that also returns the key's token. The token is
-	// valid on a miss too (err wraps [ErrNotFound]).
+	// valid on a miss too (err wraps [ErrNotFound]), and for an entry whose
+	// value no longer decodes but whose metadata does (err wraps
+	// [ErrCorrupt], the token is not 0), so a write can replace it.
 	GetWithToken(ctx context.Context, key string) (Entry[V], Token, error)
 
 	// CompareAndSet stores e under key if no Set, Delete, DeletePrefix,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"sync"
 	"time"
 )
@@ -49,9 +50,21 @@ var ErrNotModified = errors.New("hoard: not modified")
 // loadControl is what a loader can read and say about one load, carried in
 // its ctx.
 type loadControl struct {
-	ttl      time.Duration // the TTL the loader chose; 0: the cache's
-	previous any           // *Entry[V] the load refreshes, or nil
-	tags     []string      // the tags the loader gave its value
+	ttl      time.Duration       // the TTL the loader chose; 0: the cache's
+	previous any                 // *Entry[V] the load refreshes, or nil
+	mu       sync.Mutex          // guards tags and tagsFor: a batch loader may tag from many goroutines
+	tags     []string            // the tags the loader gave every value (SetTags)
+	tagsFor  map[string][]string // the tags the loader gave one id's value (SetTagsFor)
+}
+
+// tagsOf returns the tags the loader gave id's value.
+func (lc *loadControl) tagsOf(id string) []string {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	if len(lc.tagsFor[id]) == 0 {
+		return lc.tags
+	}
+	return append(slices.Clip(lc.tags), lc.tagsFor[id]...)
 }
 
 type loadControlKey struct{}
@@ -79,12 +92,40 @@ func SetTTL(ctx context.Context, ttl time.Duration) {
 // SetTags, called by a loader with the ctx it was given, tags the value it
 // returns (for example "product:42", "category:7"), so that
 // [Invalidator.InvalidateTags] of any of them makes the cached value invalid
-// everywhere. It needs AsideOptions.Invalidator; it does nothing outside a
-// load. Batch loads cannot tag their values.
-func SetTags(ctx context.Context, tags ...string) {
-	if lc, ok := ctx.Value(loadControlKey{}).(*loadControl); ok {
+// everywhere. A "not found" the loader returns is tagged too: the tag's
+// invalidation then ends the cached "not found" as well. In a batch load
+// ([Aside.GetMany]) it tags every value of the batch; [SetTagsFor] tags
+// one. The tags add to those of AsideOptions.TagsOf.
+//
+// A value with tags is cached only when they can be checked later: an
+// Aside without an Invalidator, or whose tag clock cannot be read, returns
+// the value uncached and counts [EventUntaggable]. SetTags does nothing
+// outside a load, and reports whether ctx is a load's.
+func SetTags(ctx context.Context, tags ...string) bool {
+	lc, ok := ctx.Value(loadControlKey{}).(*loadControl)
+	if ok {
+		lc.mu.Lock()
 		lc.tags = append(lc.tags, tags...)
+		lc.mu.Unlock()
 	}
+	return ok
+}
+
+// SetTagsFor, called by a batch loader with the ctx it was given, tags the
+// value (or "not found") of id alone; in a single load it tags the value
+// when id is the id loaded. Otherwise it is [SetTags]; it does nothing
+// outside a load, and reports whether ctx is a load's.
+func SetTagsFor(ctx context.Context, id string, tags ...string) bool {
+	lc, ok := ctx.Value(loadControlKey{}).(*loadControl)
+	if ok {
+		lc.mu.Lock()
+		if lc.tagsFor == nil {
+			lc.tagsFor = make(map[string][]string)
+		}
+		lc.tagsFor[id] = append(lc.tagsFor[id], tags...)
+		lc.mu.Unlock()
+	}
+	return ok
 }
 
 // PreviousEntry, called by a loader with the ctx it was given, returns the
@@ -126,8 +167,7 @@ func (a *Aside[V]) maybeRefreshEarly(ctx context.Context, id string, loader Load
 		return
 	}
 	current := *e
-	bctx := context.WithoutCancel(ctx)
-	if a.background.start(key, func() { a.refresh(bctx, id, key, loader, &current) }) {
+	if a.background.start(ctx, key, func(bctx context.Context) { a.refresh(bctx, id, key, loader, &current) }) {
 		a.opts.Metrics.Add(EventEarlyRefresh, TierNone, 1)
 	}
 }
@@ -173,6 +213,9 @@ func (a *Aside[V]) refresh(ctx context.Context, id, key string, loader Loader[V]
 		}
 	}
 	r := a.callLoader(ctx, id, loader, current)
+	if r.abandoned {
+		return // Close gave up on it: nothing to learn of the source
+	}
 	if r.failed() {
 		a.backoff.failed(key, r.end, a.opts.RefreshBackoff, a.opts.TTL)
 		return

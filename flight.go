@@ -40,25 +40,25 @@ type flight[V any] struct {
 // every waiter has left. A waiter whose ctx ends returns at once with an
 // error wrapping ctx.Err(); the load goes on for the others.
 func (g *FlightGroup[V]) Do(ctx context.Context, key string, fn func(ctx context.Context) (V, error)) (v V, err error, shared bool) {
-	return g.doSince(ctx, key, 0, fn)
+	v, shared, _, err = g.doSince(ctx, key, 0, fn)
+	return v, err, shared
 }
 
-// doSince is Do that joins no load begun before generation gen (a count
-// of the invalidations its caller has seen): such a load may have read
-// what an invalidation since has changed, and a caller that began after
-// that invalidation returned must not get its value. It starts a new load
-// instead; the older one's waiters keep waiting for it.
-func (g *FlightGroup[V]) doSince(ctx context.Context, key string, gen uint64, fn func(ctx context.Context) (V, error)) (v V, err error, shared bool) {
+// doSince is Do for a caller that has seen gen invalidations (a count
+// that only grows) which may concern key without naming it. It joins a
+// load begun before the latest of them too, and then reports older: that
+// load may have read what such an invalidation changed, so the caller
+// must check the value before using it. (Invalidations that name keys do
+// not count here: they detach the loads of those keys, see forget.)
+func (g *FlightGroup[V]) doSince(ctx context.Context, key string, gen uint64, fn func(ctx context.Context) (V, error)) (v V, shared, older bool, err error) {
 	g.mu.Lock()
 	if g.flights == nil {
 		g.flights = make(map[string]*flight[V])
 	}
 	f, running := g.flights[key]
-	if running && f.gen < gen {
-		running = false
-	}
 	if running {
 		f.waiters++
+		older = f.gen < gen
 	} else {
 		loadCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		f = &flight[V]{done: make(chan struct{}), cancel: cancel, waiters: 1, gen: gen}
@@ -73,11 +73,25 @@ func (g *FlightGroup[V]) doSince(ctx context.Context, key string, gen uint64, fn
 		f.waiters--
 		shared = running || f.waiters > 0
 		g.mu.Unlock()
-		return f.val, f.err, shared
+		return f.val, shared, older, f.err
 	case <-ctx.Done():
 		g.leave(key, f)
 		var zero V
-		return zero, fmt.Errorf("hoard: gave up waiting for the load of %q: %w", key, context.Cause(ctx)), running
+		return zero, running, older, fmt.Errorf("hoard: gave up waiting for the load of %q: %w", key, context.Cause(ctx))
+	}
+}
+
+// forget detaches the running loads of every key that matches: the next
+// caller of such a key starts a new load, while those already waiting keep
+// waiting for theirs. An invalidation of those keys calls it before it
+// returns, so no caller that begins after it gets a value read before it.
+func (g *FlightGroup[V]) forget(matches func(key string) bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for key := range g.flights {
+		if matches(key) {
+			delete(g.flights, key)
+		}
 	}
 }
 

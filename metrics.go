@@ -24,6 +24,7 @@ const (
 	EventInvalidation                  // keys invalidated (delete, version bump, bus event)
 	EventBackendError                  // a tier that failed (Redis unreachable, corrupt bytes)
 	EventEarlyRefresh                  // a refresh started before expiry (XFetch)
+	EventUntaggable                    // a tagged value left uncached: its tags could not be checked later
 	eventCount
 )
 
@@ -32,7 +33,7 @@ var eventNames = [eventCount]string{
 	EventStaleServe: "stale_serve", EventLoad: "load", EventLoadError: "load_error",
 	EventLockWait: "lock_wait", EventLockTimeout: "lock_timeout", EventEviction: "eviction",
 	EventInvalidation: "invalidation", EventBackendError: "backend_error",
-	EventEarlyRefresh: "early_refresh",
+	EventEarlyRefresh: "early_refresh", EventUntaggable: "untaggable",
 }
 
 // String returns the event's name in metrics: "hit", "miss", ...

@@ -2,6 +2,7 @@ package hoard
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync/atomic"
@@ -62,13 +63,21 @@ type InvalidatorOptions struct {
 // and drops them early when the bus tells of a change. The counters start
 // from the time, so a Redis restarted empty never brings old entries back.
 type Invalidator struct {
-	opts        InvalidatorOptions
-	namespaces  *otter.Cache[string, namespaceVersion]
+	opts       InvalidatorOptions
+	namespaces *otter.Cache[string, namespaceVersion]
+	// lastKnown keeps every namespace's newest version past MaxStaleness,
+	// for when the Counter cannot be read: dropped only by the bus.
+	lastKnown   *otter.Cache[string, namespaceVersion]
 	stamps      *otter.Cache[string, int64]
 	unsubscribe func()
-	// changes counts the bumps and tag invalidations made here or heard of
-	// on the bus: an Aside joins no load begun before the latest.
-	changes atomic.Uint64
+	// dropped counts the local copies the bus made this instance drop: a
+	// read that began before a drop must not store what it read (see
+	// keepNewest).
+	dropped atomic.Uint64
+	// tagChanges counts the tag invalidations made here or heard of on the
+	// bus, and the bus's flushes: a load begun before the latest may hold
+	// a value with an invalidated tag (see Aside.Get).
+	tagChanges atomic.Uint64
 }
 
 // namespaceVersion is a namespace's version and its text, kept together
@@ -111,7 +120,13 @@ func NewInvalidator(opts InvalidatorOptions) (*Invalidator, error) {
 		namespaces.StopAllGoroutines()
 		return nil, fmt.Errorf("%w: invalidator: %w", ErrInvalidOption, err)
 	}
-	inv := &Invalidator{opts: opts, namespaces: namespaces, stamps: stamps}
+	lastKnown, err := otter.New(&otter.Options[string, namespaceVersion]{MaximumSize: opts.MaxLocal})
+	if err != nil {
+		namespaces.StopAllGoroutines()
+		stamps.StopAllGoroutines()
+		return nil, fmt.Errorf("%w: invalidator: %w", ErrInvalidOption, err)
+	}
+	inv := &Invalidator{opts: opts, namespaces: namespaces, stamps: stamps, lastKnown: lastKnown}
 	if opts.Bus != nil {
 		inv.unsubscribe = opts.Bus.Subscribe(inv.apply)
 	}
@@ -120,16 +135,20 @@ func NewInvalidator(opts InvalidatorOptions) (*Invalidator, error) {
 
 // apply drops the local copies the bus says are out of date.
 func (inv *Invalidator) apply(events []Invalidation) {
-	inv.changes.Add(1)
+	inv.dropped.Add(1) // before the drops: see keepNewest
 	for _, ev := range events {
 		switch ev.Kind {
 		case InvalidateNamespace:
 			inv.namespaces.Invalidate(ev.Value)
+			inv.lastKnown.Invalidate(ev.Value)
 		case InvalidateTag:
 			inv.stamps.Invalidate(ev.Value)
+			inv.tagChanges.Add(1)
 		case InvalidateAll:
 			inv.namespaces.InvalidateAll()
+			inv.lastKnown.InvalidateAll()
 			inv.stamps.InvalidateAll()
+			inv.tagChanges.Add(1)
 		}
 	}
 }
@@ -141,6 +160,7 @@ func (inv *Invalidator) Close() error {
 	}
 	inv.namespaces.StopAllGoroutines()
 	inv.stamps.StopAllGoroutines()
+	inv.lastKnown.StopAllGoroutines()
 	return nil
 }
 
@@ -155,13 +175,88 @@ func (inv *Invalidator) namespaceVersion(ctx context.Context, ns string) (namesp
 	if v, ok := inv.namespaces.GetIfPresent(ns); ok {
 		return v, nil
 	}
+	since := inv.dropped.Load()
+	n, err := inv.opts.Counter.IncrBy(ctx, inv.opts.NamespacePrefix+ns, 0)
+	if err != nil {
+		err = fmt.Errorf("hoard: namespace %q version: %w", ns, err)
+		if v, ok := inv.lastKnown.GetIfPresent(ns); ok {
+			return v, fmt.Errorf("%w (%w)", errVersionUnconfirmed, err)
+		}
+		return namespaceVersion{}, err
+	}
+	return inv.keepVersion(ns, newNamespaceVersion(n), since), nil
+}
+
+// knownNamespaceVersion returns the version of ns this instance knows,
+// without asking the Counter: its local copy, else the last one known.
+func (inv *Invalidator) knownNamespaceVersion(ns string) (namespaceVersion, bool) {
+	if v, ok := inv.namespaces.GetIfPresent(ns); ok {
+		return v, true
+	}
+	return inv.lastKnown.GetIfPresent(ns)
+}
+
+// currentNamespaceVersion reads namespace ns's version from the Counter,
+// past the local copy, and keeps it: for a writer that must know whether
+// a bump happened while it wrote.
+func (inv *Invalidator) currentNamespaceVersion(ctx context.Context, ns string) (namespaceVersion, error) {
+	since := inv.dropped.Load()
 	n, err := inv.opts.Counter.IncrBy(ctx, inv.opts.NamespacePrefix+ns, 0)
 	if err != nil {
 		return namespaceVersion{}, fmt.Errorf("hoard: namespace %q version: %w", ns, err)
 	}
-	v := namespaceVersion{n: n, text: strconv.FormatInt(n, 36)}
-	inv.namespaces.Set(ns, v)
-	return v, nil
+	return inv.keepVersion(ns, newNamespaceVersion(n), since), nil
+}
+
+// errVersionUnconfirmed comes with the last namespace version this
+// instance knew, when the Counter cannot be read.
+var errVersionUnconfirmed = errors.New("hoard: the namespace's version could not be read; the last one known is used")
+
+// keepVersion keeps v as ns's local copy and last known version (see
+// keepNewest) and returns the newest known.
+func (inv *Invalidator) keepVersion(ns string, v namespaceVersion, since uint64) namespaceVersion {
+	keepNewest(inv, inv.lastKnown, ns, v, since)
+	return keepNewest(inv, inv.namespaces, ns, v, since)
+}
+
+func newNamespaceVersion(n int64) namespaceVersion {
+	return namespaceVersion{n: n, text: strconv.FormatInt(n, 36)}
+}
+
+// versioned is what the local copies hold: a namespace version or a tag
+// stamp, both counts that only grow.
+type versioned interface{ namespaceVersion | int64 }
+
+func versionOf[T versioned](v T) int64 {
+	switch v := any(v).(type) {
+	case namespaceVersion:
+		return v.n
+	case int64:
+		return v
+	}
+	return 0
+}
+
+// keepNewest stores v, read from the shared store after the drop count
+// was since, as the local copy of key, unless the copy already holds a
+// newer one (a bump or invalidation made here while the read ran), or the
+// bus dropped copies since the read began (it may have announced a newer
+// one than the read saw: the next read asks again). Either way a copy
+// never goes backwards. It returns the newest version known, which is what
+// the caller uses.
+func keepNewest[T versioned](inv *Invalidator, c *otter.Cache[string, T], key string, v T, since uint64) T {
+	out := v
+	c.Compute(key, func(old T, found bool) (T, otter.ComputeOp) {
+		switch {
+		case found && versionOf(old) >= versionOf(v):
+			out = old
+			return old, otter.CancelOp
+		case !found && inv.dropped.Load() != since:
+			return old, otter.CancelOp
+		}
+		return v, otter.WriteOp
+	})
+	return out
 }
 
 // BumpNamespace makes every key of namespace ns unreachable, in O(1): the
@@ -172,8 +267,8 @@ func (inv *Invalidator) BumpNamespace(ctx context.Context, ns string) (int64, er
 	if err != nil {
 		return 0, fmt.Errorf("hoard: bump namespace %q: %w", ns, err)
 	}
-	inv.namespaces.Set(ns, namespaceVersion{n: n, text: strconv.FormatInt(n, 36)})
-	inv.changes.Add(1)
+	// A bump is no read: its version is the newest, whatever the bus did.
+	inv.keepVersion(ns, newNamespaceVersion(n), inv.dropped.Load())
 	return n, inv.publish(ctx, InvalidateNamespace, ns)
 }
 
@@ -188,10 +283,11 @@ func (inv *Invalidator) InvalidateTags(ctx context.Context, tags ...string) erro
 	if err != nil {
 		return fmt.Errorf("hoard: invalidate tags %q: %w", tags, err)
 	}
+	since := inv.dropped.Load()
 	for _, t := range tags {
-		inv.stamps.Set(t, epoch)
+		keepNewest(inv, inv.stamps, t, epoch, since)
 	}
-	inv.changes.Add(1)
+	inv.tagChanges.Add(1)
 	return inv.publish(ctx, InvalidateTag, tags...)
 }
 
@@ -235,14 +331,14 @@ func (inv *Invalidator) valid(ctx context.Context, tags []string, epoch int64) b
 	if len(missing) == 0 {
 		return true
 	}
+	since := inv.dropped.Load()
 	stamps, err := inv.opts.TagClock.TagEpochs(ctx, missing)
 	if err != nil {
 		return false
 	}
 	ok := true
 	for i, t := range missing {
-		inv.stamps.Set(t, stamps[i])
-		if stamps[i] > epoch {
+		if keepNewest(inv, inv.stamps, t, stamps[i], since) > epoch {
 			ok = false
 		}
 	}

@@ -122,19 +122,25 @@ func (wb *WriteBehind[V]) QueueStats(ctx context.Context) (QueueStats, error) {
 // Put (the write will be stored): it is logged, counted in the stats and
 // as [EventBackendError] in the Aside's Metrics, and the key is deleted
 // from that tier so it serves no older value.
-func (wb *WriteBehind[V]) Put(ctx context.Context, id string, v V) error {
-	return wb.write(ctx, id, &v)
+//
+// The cached entry carries tags and those of AsideOptions.TagsOf, as a
+// loaded one does. When they cannot be checked later (no Invalidator, or
+// the tag clock unreadable) the key is deleted from the tiers instead,
+// counted as [EventUntaggable]: readers then load the store's row until
+// the write reaches it.
+func (wb *WriteBehind[V]) Put(ctx context.Context, id string, v V, tags ...string) error {
+	return wb.write(ctx, id, &v, tags)
 }
 
 // Delete enqueues the deletion of id, with a new version, and writes a
 // "not found" entry into the Aside's tiers for the Aside's TTL, so readers
 // get [ErrNotFound] at once rather than the old row. Its errors are Put's.
 func (wb *WriteBehind[V]) Delete(ctx context.Context, id string) error {
-	return wb.write(ctx, id, nil)
+	return wb.write(ctx, id, nil, nil)
 }
 
 // write is Put (v set) or Delete (v nil).
-func (wb *WriteBehind[V]) write(ctx context.Context, id string, v *V) error {
+func (wb *WriteBehind[V]) write(ctx context.Context, id string, v *V, tags []string) error {
 	op := "put"
 	if v == nil {
 		op = "delete"
@@ -172,7 +178,7 @@ func (wb *WriteBehind[V]) write(ctx context.Context, id string, v *V) error {
 	}
 	// The write is enqueued: finish the cache update even if the caller
 	// leaves now, or its readers would miss a write that will be stored.
-	wb.updateCache(context.WithoutCancel(ctx), id, v)
+	wb.updateCache(context.WithoutCancel(ctx), id, v, tags)
 	return nil
 }
 
@@ -191,7 +197,7 @@ func (wb *WriteBehind[V]) enqueue(ctx context.Context, w Write[V]) error {
 
 // updateCache writes the entry of a Put (v set) or Delete (v nil) into the
 // Aside's tiers: a fresh entry as a load would write, or a negative one.
-func (wb *WriteBehind[V]) updateCache(ctx context.Context, id string, v *V) {
+func (wb *WriteBehind[V]) updateCache(ctx context.Context, id string, v *V, tags []string) {
 	a := wb.opts.Aside
 	key, err := a.storageKey(ctx, id)
 	if err != nil {
@@ -201,15 +207,45 @@ func (wb *WriteBehind[V]) updateCache(ctx context.Context, id string, v *V) {
 		wb.opts.Logger.Warn("hoard: write-behind: cache not updated", slog.String("cache", wb.name), slog.Any("err", err))
 		return
 	}
+	var epoch int64
+	if v != nil {
+		// Read before the cache write, so a tag invalidation from then on
+		// reaches the entry.
+		tags = a.tagsOf(id, *v, tags)
+		if epoch, err = a.tagEpoch(ctx, tags); !a.canTag(tags, err) {
+			a.opts.Metrics.Add(EventUntaggable, TierNone, 1)
+			wb.stats.cacheErrors.Add(1)
+			wb.opts.Logger.Warn("hoard: write-behind: the value's tags cannot be checked later (no Invalidator, or the tag clock unreadable): deleted from the cache instead",
+				slog.String("cache", wb.name), slog.String("key", key), slog.Any("err", err))
+			for _, c := range []Cache[V]{a.opts.Shared, a.opts.Memory} {
+				if c != nil {
+					_ = c.Delete(ctx, key)
+				}
+			}
+			wb.publish(ctx, key)
+			return
+		}
+	}
 	now := a.opts.Clock.Now()
 	var e Entry[V]
 	if v != nil {
 		e = a.freshEntry(*v, now, 0, 0)
+		if len(tags) > 0 {
+			e.Tags, e.TagEpoch = tags, epoch
+		}
 	} else {
 		e = Entry[V]{Negative: true, WrittenAt: now, ExpiresAt: now.Add(a.jittered(a.opts.TTL))}
 	}
 	wb.setTier(ctx, a.opts.Shared, TierRedis, key, e)
 	wb.setTier(ctx, a.opts.Memory, TierMemory, key, a.forMemory(e, now))
+	wb.publish(ctx, key)
+}
+
+// publish detaches the loads of key running here, which may have read the
+// old row, and tells the other instances that key changed.
+func (wb *WriteBehind[V]) publish(ctx context.Context, key string) {
+	a := wb.opts.Aside
+	a.forgetLoads(key)
 	if err := a.publishKeys(ctx, key); err != nil {
 		wb.stats.cacheErrors.Add(1)
 		wb.opts.Logger.Warn("hoard: write-behind: "+err.Error(), slog.String("cache", wb.name), slog.String("key", key))

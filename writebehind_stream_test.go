@@ -352,7 +352,9 @@ func wbRealStream(t *testing.T) (*goredis.Client, string) {
 func TestStreamQueueRealClaimAndKeep(t *testing.T) {
 	ctx := context.Background()
 	client, name := wbRealStream(t)
-	const idle = 150 * time.Millisecond
+	// An idle long enough that the keeper's refreshes (every idle/3) are
+	// not outlasted by a loaded machine's scheduling stalls.
+	const idle = 500 * time.Millisecond
 	opts := hoard.StreamQueueOptions{Name: name, ClaimIdle: idle, ClaimInterval: time.Millisecond, Consumer: "slow", Block: 5 * time.Millisecond}
 	slow := newWBStreamQueue(t, client, opts)
 	wbEnqueue(t, slow, "1", "2")

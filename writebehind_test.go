@@ -429,9 +429,9 @@ func TestWriteBehindBackpressure(t *testing.T) {
 			if err := wb.Put(ctx, "2", "v"); err != nil {
 				t.Fatal(err)
 			}
+			start := time.Now() // before the ctx: its deadline is 30ms from here at the latest
 			short, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
 			defer cancel()
-			start := time.Now()
 			err := wb.Put(short, "3", "v")
 			if !errors.Is(err, hoard.ErrQueueFull) {
 				t.Fatalf("Put on a full queue: %v, want ErrQueueFull", err)

@@ -108,14 +108,20 @@ func defaultVersioner[V any](a *Aside[V], pattern string) (Versioner, error) {
 // the error wraps [ErrStoreFailed]. If the cache fails after the store
 // succeeded, the key is invalidated, with retries, and the error wraps
 // [ErrCacheFailed].
-func (w *WriteThrough[V]) Put(ctx context.Context, id string, v V) error {
-	return w.write(ctx, id, &v)
+//
+// The cached entry carries tags and those of AsideOptions.TagsOf, as a
+// loaded one does: a later [Invalidator.InvalidateTags] of any of them
+// reaches it. When they cannot be checked later (no Invalidator, or the
+// tag clock unreadable) the key is invalidated instead of updated, and
+// [EventUntaggable] counted.
+func (w *WriteThrough[V]) Put(ctx context.Context, id string, v V, tags ...string) error {
+	return w.write(ctx, id, &v, tags)
 }
 
 // Delete removes id from the store, then invalidates it in the cache; the
 // errors are those of Put.
 func (w *WriteThrough[V]) Delete(ctx context.Context, id string) error {
-	return w.write(ctx, id, nil)
+	return w.write(ctx, id, nil, nil)
 }
 
 // write is Put (v set) or Delete (v nil).
@@ -128,7 +134,7 @@ func (w *WriteThrough[V]) Delete(ctx context.Context, id string) error {
 // compare-and-set succeeds saw no cache change since its token; any write
 // that had finished before the token was taken also took its version
 // before, so this write's version is newer and the store holds this value.
-func (w *WriteThrough[V]) write(ctx context.Context, id string, v *V) error {
+func (w *WriteThrough[V]) write(ctx context.Context, id string, v *V, tags []string) error {
 	a := w.opts.Aside
 	key, err := a.storageKey(ctx, id)
 	if err != nil {
@@ -141,6 +147,14 @@ func (w *WriteThrough[V]) write(ctx context.Context, id string, v *V) error {
 	version, err := w.opts.Versioner.NextVersion(ctx, id)
 	if err != nil {
 		return fmt.Errorf("%w: write-through %q: version of %q: %w", ErrStoreFailed, a.opts.Name, id, err)
+	}
+	var epoch int64
+	var epochErr error
+	if v != nil && w.opts.Mode == WriteUpdate {
+		// Read before the store call, so a tag invalidation from then on
+		// reaches the entry.
+		tags = a.tagsOf(id, *v, tags)
+		epoch, epochErr = a.tagEpoch(ctx, tags)
 	}
 	start := a.opts.Clock.Now()
 	if v != nil {
@@ -155,7 +169,22 @@ func (w *WriteThrough[V]) write(ctx context.Context, id string, v *V) error {
 	if w.opts.Mode == WriteInvalidate || v == nil {
 		return w.invalidate(ctx, id, nil)
 	}
+	if !a.canTag(tags, epochErr) {
+		a.opts.Metrics.Add(EventUntaggable, TierNone, 1)
+		return w.invalidate(ctx, id, nil)
+	}
+	// A namespace bump during the store call moved id to a new key, where
+	// a reader may have cached the old row meanwhile: invalidate that key
+	// (Delete takes the key afresh) rather than update the old one.
+	if same, err := a.keyStill(ctx, id, key); err != nil {
+		return w.invalidate(ctx, id, err)
+	} else if !same {
+		return w.invalidate(ctx, id, nil)
+	}
 	e := a.freshEntry(*v, end, end.Sub(start), 0)
+	if len(tags) > 0 {
+		e.Tags, e.TagEpoch = tags, epoch
+	}
 	var cacheErr error
 	if err := w.compareAndSet(ctx, a.opts.Shared, &shared, key, e); err != nil {
 		cacheErr = err
@@ -163,6 +192,8 @@ func (w *WriteThrough[V]) write(ctx context.Context, id string, v *V) error {
 		cacheErr = err
 	}
 	if cacheErr == nil {
+		// A load of the old row running here must not be joined now.
+		a.forgetLoads(key)
 		// Redis holds the new value; other instances' memory tiers must
 		// drop the old one. (A refill that read the old value from Redis
 		// before this is poisoned by the memory delete's new token.)

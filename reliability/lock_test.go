@@ -161,17 +161,23 @@ func lockContract(t *testing.T, ctx context.Context, l1, l2 hoard.Locker, keys [
 		}
 	}
 	for _, k := range keys {
-		a, err := l1.TryLock(ctx, k, 100*time.Millisecond)
+		// Held for long enough that the checks of a held lock cannot
+		// see it expire on a busy machine (a Redis TryLock with no ctx
+		// deadline also gives itself only the TTL to answer); the
+		// Refresh then shortens it, to watch it expire.
+		a, err := l1.TryLock(ctx, k, 5*time.Second)
 		if err != nil {
 			t.Fatalf("TryLock(%s): %v", k, err)
 		}
-		if _, err := l2.TryLock(ctx, k, time.Second); !errors.Is(err, hoard.ErrLockHeld) {
+		if _, err := l2.TryLock(ctx, k, 5*time.Second); !errors.Is(err, hoard.ErrLockHeld) {
 			t.Fatalf("a second TryLock(%s) while held: %v; want hoard.ErrLockHeld", k, err)
 		}
 		if err := a.Refresh(ctx, 100*time.Millisecond); err != nil {
 			t.Fatalf("Refresh(%s) while held: %v", k, err)
 		}
-		time.Sleep(200 * time.Millisecond) // a's lock expires
+		// a's lock expires: twice its TTL since the Refresh returned (a
+		// busy machine only makes the wait longer).
+		time.Sleep(200 * time.Millisecond)
 		notHeld("Refresh after expiry", a.Refresh(ctx, time.Second))
 		b, err := l2.TryLock(ctx, k, 5*time.Second)
 		if err != nil {

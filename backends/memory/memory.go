@@ -32,8 +32,10 @@ type Cache[V any] struct {
 	gens     *generations
 	tags     tagClock
 	clock    hoard.Clock
-	weigher  func(string, V) int
-	maxValue int
+	// otterClock is clock as otter reads it; Close stops its ticker.
+	otterClock otter.Clock
+	weigher    func(string, V) int
+	maxValue   int
 	// minWeight is what every entry is charged at least, so that a byte
 	// bound also bounds the entry count (see Options.MaxEntries).
 	minWeight int
@@ -63,10 +65,11 @@ func New[V any](opts *Options[V]) (*Cache[V], error) {
 	}
 	o := opts.withDefaults()
 	c := &Cache[V]{
-		gens:     newGenerations(),
-		clock:    o.Clock,
-		weigher:  o.Weigher,
-		maxValue: o.MaxValueBytes,
+		gens:       newGenerations(),
+		clock:      o.Clock,
+		otterClock: otterClock(o.Clock),
+		weigher:    o.Weigher,
+		maxValue:   o.MaxValueBytes,
 	}
 	oo := &otter.Options[string, *hoard.Entry[V]]{
 		// otter's own "expire after write" calculator: otter then skips
@@ -76,7 +79,7 @@ func New[V any](opts *Options[V]) (*Cache[V], error) {
 		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, *hoard.Entry[V]]) time.Duration {
 			return keepFor(&e)
 		}),
-		Clock: otterClock(o.Clock),
+		Clock: c.otterClock,
 	}
 	if m := o.Metrics; m != nil {
 		oo.OnDeletion = func(e otter.DeletionEvent[string, *hoard.Entry[V]]) {
@@ -96,11 +99,13 @@ func New[V any](opts *Options[V]) (*Cache[V], error) {
 	}
 	entries, err := otter.New(oo)
 	if err != nil {
+		stopClock(c.otterClock)
 		return nil, fmt.Errorf("%w: memory: %w", hoard.ErrInvalidOption, err)
 	}
 	counters, err := otter.New(&otter.Options[string, *counter]{MaximumSize: o.MaxCounters})
 	if err != nil {
 		entries.StopAllGoroutines()
+		stopClock(c.otterClock)
 		return nil, fmt.Errorf("%w: memory: %w", hoard.ErrInvalidOption, err)
 	}
 	c.entries, c.counters = entries, counters
@@ -314,11 +319,15 @@ func (c *Cache[V]) WeightedSize() uint64 {
 // to read Len and WeightedSize at rest.
 func (c *Cache[V]) CleanUp() { c.entries.CleanUp() }
 
-// Close stops the clean-up goroutine. The cache stays usable; expired
-// entries are then dropped when read or pushed out.
+// Close stops the clean-up goroutine and the ticker that drives it. The
+// cache stays usable; expired entries are then dropped when read or pushed
+// out.
 func (c *Cache[V]) Close() error {
 	c.entries.StopAllGoroutines()
 	c.counters.StopAllGoroutines()
+	// After StopAllGoroutines: otter's goroutine has taken its ticks by
+	// then, so no Tick comes after the stop.
+	stopClock(c.otterClock)
 	return nil
 }
 
@@ -347,12 +356,20 @@ func (c *Cache[V]) weight(key string, e *hoard.Entry[V]) uint32 {
 }
 
 // keepFor is how long otter keeps e: until its KeepUntil, or for ever.
+//
+// otter reads a lifetime of 0 or less as "keep the deadline the entry has",
+// which for a new entry is none: an entry whose KeepUntil passed between
+// store's check and otter's read of the clock would be kept for ever. Such
+// an entry gets 1ns instead, so it expires at once. The lifetime is
+// keep.Sub, which saturates: keep.UnixNano would wrap around for a
+// KeepUntil past 2262 (a fail-safe of math.MaxInt64) into a short or
+// negative lifetime.
 func keepFor[V any](e *otter.Entry[string, *hoard.Entry[V]]) time.Duration {
 	keep := e.Value.KeepUntil()
 	if keep.IsZero() {
 		return math.MaxInt64
 	}
-	return time.Duration(keep.UnixNano() - e.SnapshotAtNano)
+	return max(keep.Sub(time.Unix(0, e.SnapshotAtNano)), time.Nanosecond)
 }
 
 // DeleteMatching deletes every key that matches the glob pattern (the

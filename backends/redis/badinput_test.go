@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -33,8 +34,8 @@ func TestBadInputOversizeRefused(t *testing.T) {
 		want string
 	}{
 		"value":     {hoard.Entry[string]{Value: strings.Repeat("v", 2<<10)}, `hoard: too large: redis: value of "k" encodes to 2050 bytes, more than MaxValueBytes 1024`},
-		"long tag":  {hoard.Entry[string]{Value: "v", Tags: []string{strings.Repeat("t", 4097)}}, `redis: key "k": hoard: too large: tag of 4097 bytes, more than 4096`},
-		"1025 tags": {hoard.Entry[string]{Value: "v", Tags: make([]string, 1025)}, `redis: key "k": hoard: too large: 1025 tags, more than 1024`},
+		"long tag":  {hoard.Entry[string]{Value: "v", Tags: []string{strings.Repeat("t", 4097)}}, `hoard: too large: redis: key "k": tag of 4097 bytes, more than 4096`},
+		"1025 tags": {hoard.Entry[string]{Value: "v", Tags: make([]string, 1025)}, `hoard: too large: redis: key "k": 1025 tags, more than 1024`},
 	} {
 		err := c.Set(ctx, "k", tc.e)
 		if !errors.Is(err, hoard.ErrTooLarge) || err.Error() != tc.want {
@@ -46,6 +47,21 @@ func TestBadInputOversizeRefused(t *testing.T) {
 	}
 	if e, err := c.Get(ctx, "k"); err != nil || e.Value != "old" {
 		t.Fatalf("k = %q, %v after the refusals; want the old value", e.Value, err)
+	}
+}
+
+// A value the codec cannot encode is a hoard: error naming the key and
+// wrapping the codec's error; nothing is sent.
+func TestBadInputUnencodableValue(t *testing.T) {
+	_, client := redistest.Miniredis(t)
+	c, err := redis.New[func()](client, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Set(context.Background(), "k", hoard.Entry[func()]{Value: func() {}})
+	var unsupported *json.UnsupportedTypeError
+	if !errors.As(err, &unsupported) || !strings.HasPrefix(err.Error(), "hoard:") || !strings.Contains(err.Error(), `"k"`) {
+		t.Fatalf("Set of a func: %v; want a hoard: error naming the key, wrapping json's", err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package redis_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -113,11 +115,14 @@ func busKillPubSub(t *testing.T, nodes []goredis.UniversalClient, d *busGateDial
 }
 
 // busGateDialer dials TCP, keeps the connections, and can hold new dials.
+// It counts the pongs its connections read: the answers to the pings of a
+// quiet subscription.
 type busGateDialer struct {
 	mu      sync.Mutex
 	conns   []net.Conn    // guarded by mu
 	held    chan struct{} // guarded by mu: when not nil, dials wait until it is closed
 	dialing chan struct{} // signalled when a dial waits
+	pongs   atomic.Int64
 }
 
 func newBusGateDialer() *busGateDialer { return &busGateDialer{dialing: make(chan struct{}, 1)} }
@@ -142,10 +147,32 @@ func (d *busGateDialer) dial(ctx context.Context, network, addr string) (net.Con
 	if err != nil {
 		return nil, err
 	}
+	c = &busPongConn{Conn: c, pongs: &d.pongs}
 	d.mu.Lock()
 	d.conns = append(d.conns, c)
 	d.mu.Unlock()
 	return c, nil
+}
+
+// busPongConn counts the pongs read from its connection: RESP3's +PONG
+// and RESP2's pong message alike.
+type busPongConn struct {
+	net.Conn
+	pongs *atomic.Int64
+	mu    sync.Mutex
+	tail  []byte // guarded by mu: the end of the last read, for a pong cut in two
+}
+
+func (c *busPongConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.mu.Lock()
+		buf := bytes.ToLower(append(c.tail, p[:n]...))
+		c.pongs.Add(int64(bytes.Count(buf, []byte("pong"))))
+		c.tail = append(c.tail[:0], buf[max(0, len(buf)-3):]...) // too short to hold a whole pong
+		c.mu.Unlock()
+	}
+	return n, err
 }
 
 func (d *busGateDialer) hold() {
@@ -395,9 +422,12 @@ func TestBusLostMessagesOnReconnect(t *testing.T) {
 	for _, srv := range busServers(t) {
 		t.Run(srv.name, func(t *testing.T) {
 			ch := busTestChannel(t)
-			a := newTestBus(t, srv.newClient(t, newBusGateDialer()), redis.BusOptions{Channel: ch, InstanceID: "a"})
+			// A fake clock, so that "lost" is plainly sent before b
+			// subscribes again (see below).
+			clock := hoardtest.NewFakeClock(time.Now())
+			a := newTestBus(t, srv.newClient(t, newBusGateDialer()), redis.BusOptions{Channel: ch, InstanceID: "a", Clock: clock})
 			dialer := newBusGateDialer()
-			b := newTestBus(t, srv.newClient(t, dialer), redis.BusOptions{Channel: ch, InstanceID: "b"})
+			b := newTestBus(t, srv.newClient(t, dialer), redis.BusOptions{Channel: ch, InstanceID: "b", Clock: clock})
 			rb := newBusRecorder()
 			b.Subscribe(rb.handle)
 
@@ -414,6 +444,13 @@ func TestBusLostMessagesOnReconnect(t *testing.T) {
 				t.Fatal("b did not try to reconnect")
 			}
 			busPublish(t, a, busKey("lost"))
+			// b's new subscription is younger than "lost" by a second,
+			// not by the few microseconds of a release on a real clock:
+			// "after" says how long before it "lost" was sent, and with
+			// its own delivery delay that could make "lost" look sent
+			// after the subscription (a gap: a second flush, the safe
+			// side of the doubt, which TestBusStalledConnection allows).
+			clock.Advance(time.Second)
 			dialer.release()
 
 			got := rb.waitLen(t, 2)
@@ -569,11 +606,13 @@ func TestBusHandlerOverload(t *testing.T) {
 	ch := busTestChannel(t)
 	a := newTestBus(t, newClient(), redis.BusOptions{Channel: ch, InstanceID: "a"})
 	b := newTestBus(t, newClient(), redis.BusOptions{Channel: ch, InstanceID: "b", HandlerQueueSize: 4})
-	gate := make(chan struct{})
+	entered, gate := make(chan struct{}), make(chan struct{})
+	release := sync.OnceFunc(func() { close(gate) })
+	t.Cleanup(release) // before b's Close, which waits for the handler
 	var once sync.Once
 	rb := newBusRecorder()
 	b.Subscribe(func(events []hoard.Invalidation) {
-		once.Do(func() { <-gate }) // the first call is slow
+		once.Do(func() { close(entered); <-gate }) // the first call is slow
 		rb.handle(events)
 	})
 
@@ -583,11 +622,24 @@ func TestBusHandlerOverload(t *testing.T) {
 		ev := busKey(fmt.Sprint(i))
 		published = append(published, ev)
 		busPublish(t, a, ev)
+		if i == 0 {
+			// The handler holds the first message alone: the other 49
+			// pile up behind it, more than HandlerQueueSize.
+			select {
+			case <-entered:
+			case <-time.After(busWait):
+				t.Fatal("the handler was not called with the first event")
+			}
+		}
 	}
 	busEventually(t, "b to read every message", func() bool { return b.Stats().Received == n })
-	close(gate)
-	// The last events may have been dropped (and flushed): wait for one
-	// published once the handler is quick again.
+	release()
+	// The handler is quick again, but what piled up while it was slow
+	// still waits for it: a message that arrives before the dispatcher
+	// has taken that backlog can find the queue full, and is dropped for
+	// a flush (as it should be). Wait until the backlog is taken; from
+	// then on nothing is dropped.
+	busEventually(t, "the handler to catch up", func() bool { return b.HandlerBacklogForTest() == 0 })
 	published = append(published, busKey("end"))
 	busPublish(t, a, busKey("end"))
 	got := rb.waitValue(t, "end")
@@ -982,18 +1034,22 @@ func TestBusStalledConnection(t *testing.T) {
 	mr, _ := redistest.Miniredis(t)
 	proxy := newBusStallProxy(t, mr.Addr())
 	ch := busTestChannel(t)
+	dialer := newBusGateDialer()
 	ac := goredis.NewClient(&goredis.Options{Addr: mr.Addr()})
-	bc := goredis.NewClient(&goredis.Options{Addr: proxy.addr()})
+	bc := goredis.NewClient(&goredis.Options{Addr: proxy.addr(), Dialer: dialer.dial})
 	t.Cleanup(func() { _, _ = ac.Close(), bc.Close() })
 	a := newTestBus(t, ac, redis.BusOptions{Channel: ch, InstanceID: "a"})
-	const ping = 50 * time.Millisecond // generous: a pong later than this counts as a dead connection
+	// A pong later than this counts as a dead connection: room for a
+	// loaded machine, where a goroutine can wait tens of milliseconds
+	// for a core.
+	const ping = 200 * time.Millisecond
 	b := newTestBus(t, bc, redis.BusOptions{Channel: ch, InstanceID: "b", PingInterval: ping})
 	rb := newBusRecorder()
 	b.Subscribe(rb.handle)
 	<-proxy.accepted
 
 	// Quiet, but answering pings: the subscription stays.
-	time.Sleep(4 * ping)
+	busEventually(t, "b to ping twice and hear the answers", func() bool { return dialer.pongs.Load() >= 2 })
 	busPublish(t, a, busKey("before"))
 	rb.waitLen(t, 1)
 	if st := b.Stats(); st.Reconnects != 0 {
@@ -1028,14 +1084,17 @@ func TestBusQuietSubscription(t *testing.T) {
 	for _, srv := range busServers(t) {
 		t.Run(srv.name, func(t *testing.T) {
 			ch := busTestChannel(t)
-			// Generous for a loaded machine: a pong later than this
-			// counts as a dead connection.
-			const ping = 100 * time.Millisecond
+			// A pong later than this counts as a dead connection: room
+			// for a loaded machine, where a goroutine can wait tens of
+			// milliseconds for a core.
+			const ping = 200 * time.Millisecond
 			a := newTestBus(t, srv.newClient(t, newBusGateDialer()), redis.BusOptions{Channel: ch, InstanceID: "a"})
-			b := newTestBus(t, srv.newClient(t, newBusGateDialer()), redis.BusOptions{Channel: ch, InstanceID: "b", PingInterval: ping})
+			dialer := newBusGateDialer()
+			b := newTestBus(t, srv.newClient(t, dialer), redis.BusOptions{Channel: ch, InstanceID: "b", PingInterval: ping})
 			rb := newBusRecorder()
 			b.Subscribe(rb.handle)
-			time.Sleep(3 * ping) // the time to be quiet is what is tested here
+			// Quiet for two pings, each answered: what is tested here.
+			busEventually(t, "b to ping twice and hear the answers", func() bool { return dialer.pongs.Load() >= 2 })
 			busPublish(t, a, busKey("k"))
 			if got := rb.waitLen(t, 1); !slices.Equal(got, []hoard.Invalidation{busKey("k")}) {
 				t.Fatalf("b received %v", got)

@@ -128,14 +128,15 @@ func decodeEnvelope(b []byte) (header, []byte, error) {
 	return h, rest, nil
 }
 
-// checkTags refuses tags the decoder would refuse, before they are written.
-func checkTags(tags []string) error {
+// checkTags refuses the tags of key that the decoder would refuse, before
+// they are written.
+func checkTags(key string, tags []string) error {
 	if len(tags) > maxTags {
-		return fmt.Errorf("%w: %d tags, more than %d", hoard.ErrTooLarge, len(tags), maxTags)
+		return fmt.Errorf("%w: redis: key %q: %d tags, more than %d", hoard.ErrTooLarge, key, len(tags), maxTags)
 	}
 	for _, t := range tags {
 		if len(t) > maxTagLen {
-			return fmt.Errorf("%w: tag of %d bytes, more than %d", hoard.ErrTooLarge, len(t), maxTagLen)
+			return fmt.Errorf("%w: redis: key %q: tag of %d bytes, more than %d", hoard.ErrTooLarge, key, len(t), maxTagLen)
 		}
 	}
 	return nil

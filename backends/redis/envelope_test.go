@@ -3,7 +3,9 @@ package redis
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,6 +42,24 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 		if !bytes.Equal(gotPayload, payload) {
 			t.Errorf("payload = %q; want %q", gotPayload, payload)
 		}
+	}
+}
+
+// tombstone.lua tells an entry from other strings by the envelope's header
+// length, format and flags, written out as numbers: they must be these.
+func TestTombstoneScriptKnowsTheEnvelope(t *testing.T) {
+	for _, want := range []string{
+		fmt.Sprintf("string.len(cur) < %d", headerLen),
+		fmt.Sprintf("string.byte(cur, 1) ~= %d", formatV1),
+		fmt.Sprintf("string.byte(cur, 2) >= %d", knownFlags+1),
+		fmt.Sprintf("math.floor(string.byte(cur, 2) / %d) %% 2 == 1", flagTombstone),
+	} {
+		if !strings.Contains(tombstoneSource, want) {
+			t.Errorf("tombstone.lua lacks %q", want)
+		}
+	}
+	if knownFlags&(knownFlags+1) != 0 {
+		t.Errorf("knownFlags %#x are not the low bits: tombstone.lua's flags test is wrong", knownFlags)
 	}
 }
 

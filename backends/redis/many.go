@@ -21,7 +21,12 @@ func (c *Cache[V]) GetMany(ctx context.Context, keys []string) (map[string]hoard
 }
 
 // GetManyWithTokens is GetMany that also returns every key's token, in the
-// same round trips.
+// same round trips. A key whose entry is corrupt is left out of the map and
+// reported in err with hoard.ErrCorrupt, as in GetMany; when its envelope's
+// header could still be read (only the payload does not decode), its token
+// is that entry's generation and its tokenOK is true, so a load can
+// compare-and-set a good value over it. Only a key whose header is
+// malformed has tokenOK false.
 func (c *Cache[V]) GetManyWithTokens(ctx context.Context, keys []string) (map[string]hoard.Entry[V], []hoard.Token, []bool, error) {
 	return c.getMany(ctx, keys, true)
 }
@@ -72,7 +77,9 @@ func (c *Cache[V]) getMany(ctx context.Context, keys []string, withTokens bool) 
 					corrupt = append(corrupt, err)
 				}
 			}
-			if withTokens && (err == nil || errors.Is(err, hoard.ErrNotFound)) {
+			// A corrupt entry whose header read has its generation as
+			// token (see decode), so a load can repair it.
+			if withTokens && (err == nil || errors.Is(err, hoard.ErrNotFound) || tok != 0) {
 				tokens[at], tokenOK[at] = tok, true
 			}
 		}

@@ -24,6 +24,12 @@ const (
 	DefaultBatchSize = 1000
 	// DefaultTagPrefix starts the keys of the tag clock.
 	DefaultTagPrefix = "{hoard:tags}"
+
+	// MaxTTL is the longest TTL a cache gives a key in Redis, and the
+	// largest TombstoneTTL and ExpiredGrace it takes: 100 years. An entry
+	// kept longer (a FailSafe or TTL of about math.MaxInt64) is stored with
+	// MaxTTL.
+	MaxTTL = 100 * 365 * 24 * time.Hour
 )
 
 // Options configure a Redis [Cache]. The zero Options (or nil) give the
@@ -45,7 +51,8 @@ type Options struct {
 	// share a slot. Default: DefaultTagPrefix.
 	TagPrefix string
 
-	// TombstoneTTL is how long a Delete leaves a tombstone under the key.
+	// TombstoneTTL is how long a Delete leaves a tombstone under the key,
+	// at most MaxTTL.
 	// A load that read the key before the Delete cannot CompareAndSet its
 	// value while the tombstone lasts; a token of a key read as absent is
 	// refused once it is older than this, so a load slower than
@@ -53,8 +60,8 @@ type Options struct {
 	// DefaultTombstoneTTL.
 	TombstoneTTL time.Duration
 
-	// ExpiredGrace is how long Redis keeps an entry past its KeepUntil.
-	// Reads treat it as absent from KeepUntil on, but its generation stays
+	// ExpiredGrace is how long Redis keeps an entry past its KeepUntil, at
+	// most MaxTTL (the entry's Redis TTL is capped at MaxTTL). Reads treat it as absent from KeepUntil on, but its generation stays
 	// readable as the key's token: a load that began as the entry expired
 	// can still store its value, and one that read the key as absent
 	// cannot store over an entry written and expired meanwhile. Tokens of
@@ -85,8 +92,12 @@ func (o *Options) validate() error {
 		return fmt.Errorf("%w: redis: TombstoneTTL %v is negative", hoard.ErrInvalidOption, o.TombstoneTTL)
 	case o.TombstoneTTL > 0 && o.TombstoneTTL < time.Millisecond:
 		return fmt.Errorf("%w: redis: TombstoneTTL %v is under Redis's 1ms resolution", hoard.ErrInvalidOption, o.TombstoneTTL)
+	case o.TombstoneTTL > MaxTTL:
+		return fmt.Errorf("%w: redis: TombstoneTTL %v is over MaxTTL %v", hoard.ErrInvalidOption, o.TombstoneTTL, MaxTTL)
 	case o.ExpiredGrace < 0:
 		return fmt.Errorf("%w: redis: ExpiredGrace %v is negative", hoard.ErrInvalidOption, o.ExpiredGrace)
+	case o.ExpiredGrace > MaxTTL:
+		return fmt.Errorf("%w: redis: ExpiredGrace %v is over MaxTTL %v", hoard.ErrInvalidOption, o.ExpiredGrace, MaxTTL)
 	case o.ScanCount < 0:
 		return fmt.Errorf("%w: redis: ScanCount %d is negative", hoard.ErrInvalidOption, o.ScanCount)
 	case o.BatchSize < 0:

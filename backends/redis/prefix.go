@@ -12,7 +12,12 @@ import (
 // tombstone. It SCANs every master (every shard of a Ring) in batches of
 // ScanCount, so it costs O(n) in the keys the server holds: prefer namespace
 // versions and tags, which invalidate in O(1). Keys written while it runs
-// may survive it. It returns how many live keys it replaced.
+// may survive it. It returns how many live entries it replaced.
+//
+// Only keys that hold a hoard entry (a string that starts with the
+// envelope's header) are replaced. Whatever else shares the prefix is left
+// as it is: streams, hashes, locks, the counters of IncrBy (namespace
+// versions), strings another program wrote.
 func (c *Cache[V]) DeletePrefix(ctx context.Context, prefix string) (int, error) {
 	pattern := globEscape(prefix) + "*"
 	var deleted atomic.Int64
@@ -48,8 +53,8 @@ func (c *Cache[V]) DeletePrefix(ctx context.Context, prefix string) (int, error)
 	return int(deleted.Load()), wrapErr("delete prefix", prefix, err)
 }
 
-// tombstoneAll replaces keys with tombstones in one pipeline and counts the
-// live values replaced (scripts/tombstone.lua). The script goes as EVAL, not
+// tombstoneAll replaces the entries among keys with tombstones in one
+// pipeline and counts the live ones replaced (scripts/tombstone.lua). The script goes as EVAL, not
 // EVALSHA: a pipeline cannot fall back when the server lacks the script.
 func (c *Cache[V]) tombstoneAll(ctx context.Context, node goredis.Cmdable, keys []string) (int64, error) {
 	cmds := make([]*goredis.Cmd, len(keys))

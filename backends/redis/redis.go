@@ -79,6 +79,12 @@ func (c *Cache[V]) Get(ctx context.Context, key string) (hoard.Entry[V], error) 
 // GetWithToken is Get that also returns the key's token for CompareAndSet:
 // the generation of the entry or tombstone under key, or, when there is
 // none, the time of the read (see absentToken).
+//
+// The token is valid on hoard.ErrNotFound, and also on hoard.ErrCorrupt
+// when the entry's header could be read and only its payload does not
+// decode (a value type changed in a deploy): CompareAndSet with it replaces
+// the undecodable entry. When the header itself is malformed the token is
+// 0, which CompareAndSet refuses.
 func (c *Cache[V]) GetWithToken(ctx context.Context, key string) (hoard.Entry[V], hoard.Token, error) {
 	s, err := c.client.Get(ctx, key).Result()
 	if errors.Is(err, goredis.Nil) {
@@ -90,17 +96,33 @@ func (c *Cache[V]) GetWithToken(ctx context.Context, key string) (hoard.Entry[V]
 	return c.decode(key, stringBytes(s))
 }
 
+// corruptErr is the error of bytes under key that do not decode: it wraps
+// hoard.ErrCorrupt even when err, a Codec's, does not.
+func corruptErr(key string, err error) error {
+	if errors.Is(err, hoard.ErrCorrupt) {
+		return fmt.Errorf("hoard: redis: key %q: %w", key, err)
+	}
+	return fmt.Errorf("%w: redis: key %q: %w", hoard.ErrCorrupt, key, err)
+}
+
 // stringBytes views the reply s as bytes without a copy. Nothing writes to
 // them: the decoder copies what it keeps (tags), and a Codec must not keep
 // the data it unmarshals.
 func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // decode turns the bytes read under key into an entry and its token.
+//
+// Bytes whose header does not read give token 0: there is no generation to
+// compare. A payload that does not decode under a header that does (the
+// value type changed in a deploy, a codec was swapped) gives the header's
+// generation as the token beside the ErrCorrupt error, so that a load can
+// compare-and-set a good value over it; without the token, the entry would
+// stay and cost a load on every read until its TTL ended.
 func (c *Cache[V]) decode(key string, b []byte) (hoard.Entry[V], hoard.Token, error) {
 	var e hoard.Entry[V]
 	h, payload, err := decodeEnvelope(b)
 	if err != nil {
-		return e, 0, fmt.Errorf("redis: key %q: %w", key, err)
+		return e, 0, corruptErr(key, err)
 	}
 	tok := hoard.Token(h.generation)
 	if h.flags&flagTombstone != 0 {
@@ -117,7 +139,7 @@ func (c *Cache[V]) decode(key string, b []byte) (hoard.Entry[V], hoard.Token, er
 		// to the heap, since the codec takes an interface.
 		v := new(V)
 		if err := c.opts.Codec.Unmarshal(payload, v); err != nil {
-			return hoard.Entry[V]{}, 0, fmt.Errorf("redis: key %q: %w", key, err)
+			return hoard.Entry[V]{}, tok, corruptErr(key, fmt.Errorf("codec %s: %w", c.opts.Codec.Name(), err))
 		}
 		e.Value = *v
 	}
@@ -274,29 +296,42 @@ func (c *Cache[V]) encode(key string, e *hoard.Entry[V]) (write, error) {
 	if !e.Negative {
 		var err error
 		if payload, err = c.opts.Codec.Marshal(e.Value); err != nil {
-			return write{}, fmt.Errorf("redis: key %q: %w", key, err)
+			return write{}, fmt.Errorf("hoard: redis: key %q: codec %s: %w", key, c.opts.Codec.Name(), err)
 		}
 	}
 	if len(payload) > c.opts.MaxValueBytes {
 		return write{}, fmt.Errorf("%w: redis: value of %q encodes to %d bytes, more than MaxValueBytes %d",
 			hoard.ErrTooLarge, key, len(payload), c.opts.MaxValueBytes)
 	}
-	if err := checkTags(e.Tags); err != nil {
-		return write{}, fmt.Errorf("redis: key %q: %w", key, err)
+	if err := checkTags(key, e.Tags); err != nil {
+		return write{}, err
 	}
 	h := headerOf(e)
 	h.generation = newGeneration()
 	var ttl time.Duration
 	if keep := e.KeepUntil(); !keep.IsZero() {
-		ttl = keep.Sub(c.opts.Clock.Now())
-		if ttl <= 0 {
+		// time.Sub saturates, so a KeepUntil of any distance is a
+		// positive duration here or a past one.
+		left := keep.Sub(c.opts.Clock.Now())
+		if left <= 0 {
 			return c.tombstone(), nil
 		}
-		// Kept ExpiredGrace longer than KeepUntil (see Options), rounded
-		// up to PX's ms resolution.
-		ttl = (ttl + c.opts.ExpiredGrace + time.Millisecond - 1).Truncate(time.Millisecond)
+		ttl = redisTTL(left, c.opts.ExpiredGrace)
 	}
 	return write{envelope: appendEnvelope(make([]byte, 0, envelopeSize(&h, len(payload))), &h, payload), ttl: ttl}, nil
+}
+
+// redisTTL is the Redis TTL of an entry kept for keep more: ExpiredGrace
+// longer (see Options), rounded up to PX's ms resolution, and at most
+// MaxTTL. keep may be as long as math.MaxInt64 (a FailSafe of that size):
+// the plain sum would overflow into a negative TTL, which Redis refuses
+// (ERR invalid expire time) and go-redis's SET sends as no TTL at all.
+// grace is at most MaxTTL (validate), so MaxTTL-grace cannot overflow.
+func redisTTL(keep, grace time.Duration) time.Duration {
+	if keep >= MaxTTL-grace {
+		return MaxTTL
+	}
+	return min((keep + grace + time.Millisecond - 1).Truncate(time.Millisecond), MaxTTL)
 }
 
 // tombstone returns the write that deletes a key.

@@ -27,7 +27,7 @@ type writesData struct {
 
 // writer is how a scenario writes: a write-through or a write-behind.
 type writer interface {
-	Put(ctx context.Context, id string, v Product) error
+	Put(ctx context.Context, id string, v Product, tags ...string) error
 }
 
 // writePool is how many products the writes go to, so ids are updated

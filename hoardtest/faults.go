@@ -1,0 +1,638 @@
+package hoardtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/hoard-cache/hoard"
+)
+
+// Fault injection for tests of code built on hoard: [NewFaultyCache] and
+// [NewFaultyLocker] wrap a backend and let the test decide, call by call,
+// whether it fails, how long it takes, and what else happens while it is
+// under way; [Faults] is a ready-made, seeded decider (a backend that is
+// down, or fails a share of its calls, or is slow); [JumpingClock] moves a
+// [FakeClock] forward in the middle of the code that reads it.
+
+// ErrInjected is the error an injected fault gives by default. It wraps
+// [hoard.ErrUnavailable], as a connection error from a real backend does,
+// so the code under test treats it as one.
+var ErrInjected = fmt.Errorf("%w: hoardtest: injected fault", hoard.ErrUnavailable)
+
+// Op is the kind of a call to a backend, for fault injection.
+type Op string
+
+// The kinds of calls.
+const (
+	OpRead     Op = "read"      // Get, GetWithToken, GetBytes, GetMany, GetManyWithTokens
+	OpWrite    Op = "write"     // Set, SetMany, CompareAndSet, CompareAndSetMany
+	OpDelete   Op = "delete"    // Delete, DeletePrefix, Clear
+	OpCounter  Op = "counter"   // IncrBy (namespace versions, write versions)
+	OpTagClock Op = "tag-clock" // Epoch, InvalidateTags, TagEpochs
+	OpLock     Op = "lock"      // TryLock, Refresh, Release
+)
+
+// Call is one call a faulty wrapper is about to make to what it wraps.
+type Call struct {
+	Method string   // the method: "Get", "CompareAndSet", "IncrBy", "TagEpochs", "TryLock", ...
+	Op     Op       // its kind
+	Keys   []string // the keys it touches: entry keys, the prefix, the counter, the tags, the lock's key
+	Delta  int64    // IncrBy's delta (0 reads the counter)
+}
+
+// Fault is what happens to one call.
+type Fault struct {
+	// Delay is waited (in real time, or until the call's ctx ends) before
+	// the call is made.
+	Delay time.Duration
+	// Err, when set, fails the call: it is not made, and Err is returned.
+	Err error
+	// After makes the call anyway before failing it with Err: the write
+	// took effect but its answer was lost, as with a timeout.
+	After bool
+	// Then runs after the wrapped call returned and before the caller
+	// sees the result: a race made to order (another instance's write, an
+	// invalidation) at an exact point of the code under test.
+	Then func()
+}
+
+// Injector decides the fault of each call; the zero Fault lets the call
+// through. It is called concurrently.
+type Injector func(ctx context.Context, c Call) Fault
+
+// FaultOptions configure [NewFaultyCache].
+type FaultOptions[V any] struct {
+	// Inject decides each call's fault. nil: none.
+	Inject Injector
+	// Write, when set, is told of every entry a write call (Set, SetMany,
+	// CompareAndSet, CompareAndSetMany) is about to hand to the wrapped
+	// cache, before the call is made, so that it knows of the entry
+	// before anyone can read it. The function it returns, when not nil, is
+	// told the wrapped cache's answer once the call returned (nil: the
+	// entry was stored; a batch's one answer for each of its entries),
+	// before the fault's Then runs. A call an injected fault stopped
+	// before it was made reports the fault's error. A fault that fails the
+	// call after it was made (Fault.After) reports the wrapped cache's
+	// answer: the entry is stored though the caller gets an error.
+	Write func(ctx context.Context, c Call, key string, e hoard.Entry[V]) (done func(err error))
+}
+
+// Cache is everything a [NewFaultyCache] wrapper forwards: the abilities
+// that both the memory and the Redis backends have.
+type Cache[V any] interface {
+	hoard.Cache[V]
+	hoard.ManyGetter[V]
+	hoard.ManySetter[V]
+	hoard.CompareAndSetter[V]
+	hoard.ManyTokenGetter[V]
+	hoard.ManyCompareAndSetter[V]
+	hoard.PrefixDeleter
+	hoard.Counter
+	hoard.TagClock
+}
+
+// NewFaultyCache wraps inner so that every call goes through opts.Inject.
+// The wrapper has exactly inner's optional abilities among those that
+// cache-aside, write-through, write-behind and the invalidator look for:
+// it forwards everything in [Cache], and [hoard.Clearer] and
+// [hoard.KeyBytesGetter] when inner has them, so code that finds an
+// ability by type assertion behaves as it does on inner.
+func NewFaultyCache[V any](inner Cache[V], opts FaultOptions[V]) hoard.Cache[V] {
+	f := &faultyCache[V]{inner: inner, opts: opts}
+	cl, clear := inner.(hoard.Clearer)
+	kb, bytes := inner.(hoard.KeyBytesGetter[V])
+	switch {
+	case clear && bytes:
+		return &faultyClearBytes[V]{f, cl, kb}
+	case clear:
+		return &faultyClear[V]{f, cl}
+	case bytes:
+		return &faultyBytes[V]{f, kb}
+	}
+	return f
+}
+
+type faultyCache[V any] struct {
+	inner Cache[V]
+	opts  FaultOptions[V]
+}
+
+var _ Cache[int] = (*faultyCache[int])(nil)
+
+// around makes call c through fn, applying its fault: it reports whether
+// fn was made, and fn's result or the fault's error.
+func around(ctx context.Context, inject Injector, c Call, fn func() error) (made bool, err error) {
+	var f Fault
+	if inject != nil {
+		f = inject(ctx, c)
+	}
+	if f.Delay > 0 {
+		t := time.NewTimer(f.Delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return false, fmt.Errorf("%w: hoardtest: %s delayed: %w", hoard.ErrUnavailable, c.Method, context.Cause(ctx))
+		}
+	}
+	if f.Err != nil && !f.After {
+		if f.Then != nil {
+			f.Then()
+		}
+		return false, f.Err
+	}
+	err = fn()
+	if f.Then != nil {
+		f.Then()
+	}
+	if f.Err != nil {
+		return true, f.Err
+	}
+	return true, err
+}
+
+// writing tells opts.Write of the entries a write is about to hand to the
+// wrapped cache, and returns what to tell it of the answer.
+func (f *faultyCache[V]) writing(ctx context.Context, c Call, keys []string, entries []hoard.Entry[V]) func(err error) {
+	if f.opts.Write == nil {
+		return func(error) {}
+	}
+	dones := make([]func(error), 0, len(keys))
+	for i, k := range keys {
+		if done := f.opts.Write(ctx, c, k, entries[i]); done != nil {
+			dones = append(dones, done)
+		}
+	}
+	return func(err error) {
+		for _, done := range dones {
+			done(err)
+		}
+	}
+}
+
+func (f *faultyCache[V]) Get(ctx context.Context, key string) (hoard.Entry[V], error) {
+	var e hoard.Entry[V]
+	_, err := around(ctx, f.opts.Inject, Call{Method: "Get", Op: OpRead, Keys: []string{key}}, func() error {
+		var err error
+		e, err = f.inner.Get(ctx, key)
+		return err
+	})
+	if err != nil {
+		return hoard.Entry[V]{}, err
+	}
+	return e, nil
+}
+
+func (f *faultyCache[V]) GetWithToken(ctx context.Context, key string) (hoard.Entry[V], hoard.Token, error) {
+	var e hoard.Entry[V]
+	var tok hoard.Token
+	var innerErr error
+	made, err := around(ctx, f.opts.Inject, Call{Method: "GetWithToken", Op: OpRead, Keys: []string{key}}, func() error {
+		e, tok, innerErr = f.inner.GetWithToken(ctx, key)
+		return innerErr
+	})
+	if made && err == innerErr {
+		return e, tok, err // a miss keeps its token
+	}
+	return hoard.Entry[V]{}, 0, err
+}
+
+func (f *faultyCache[V]) GetMany(ctx context.Context, keys []string) (map[string]hoard.Entry[V], error) {
+	var found map[string]hoard.Entry[V]
+	var innerErr error
+	made, err := around(ctx, f.opts.Inject, Call{Method: "GetMany", Op: OpRead, Keys: keys}, func() error {
+		found, innerErr = f.inner.GetMany(ctx, keys)
+		return innerErr
+	})
+	if made && err == innerErr {
+		return found, err
+	}
+	return nil, err
+}
+
+func (f *faultyCache[V]) GetManyWithTokens(ctx context.Context, keys []string) (map[string]hoard.Entry[V], []hoard.Token, []bool, error) {
+	var found map[string]hoard.Entry[V]
+	var tokens []hoard.Token
+	var ok []bool
+	var innerErr error
+	made, err := around(ctx, f.opts.Inject, Call{Method: "GetManyWithTokens", Op: OpRead, Keys: keys}, func() error {
+		found, tokens, ok, innerErr = f.inner.GetManyWithTokens(ctx, keys)
+		return innerErr
+	})
+	if made && err == innerErr {
+		return found, tokens, ok, err
+	}
+	return nil, nil, nil, err
+}
+
+func (f *faultyCache[V]) Set(ctx context.Context, key string, e hoard.Entry[V]) error {
+	c := Call{Method: "Set", Op: OpWrite, Keys: []string{key}}
+	done := f.writing(ctx, c, c.Keys, []hoard.Entry[V]{e})
+	made, err := around(ctx, f.opts.Inject, c, func() error {
+		err := f.inner.Set(ctx, key, e)
+		done(err)
+		return err
+	})
+	if !made {
+		done(err)
+	}
+	return err
+}
+
+func (f *faultyCache[V]) SetMany(ctx context.Context, entries map[string]hoard.Entry[V]) error {
+	keys := make([]string, 0, len(entries))
+	for k := range entries {
+		keys = append(keys, k)
+	}
+	c := Call{Method: "SetMany", Op: OpWrite, Keys: keys}
+	es := make([]hoard.Entry[V], len(keys))
+	for i, k := range keys {
+		es[i] = entries[k]
+	}
+	done := f.writing(ctx, c, keys, es)
+	made, err := around(ctx, f.opts.Inject, c, func() error {
+		err := f.inner.SetMany(ctx, entries)
+		done(err)
+		return err
+	})
+	if !made {
+		done(err)
+	}
+	return err
+}
+
+func (f *faultyCache[V]) CompareAndSet(ctx context.Context, key string, tok hoard.Token, e hoard.Entry[V]) error {
+	c := Call{Method: "CompareAndSet", Op: OpWrite, Keys: []string{key}}
+	done := f.writing(ctx, c, c.Keys, []hoard.Entry[V]{e})
+	made, err := around(ctx, f.opts.Inject, c, func() error {
+		err := f.inner.CompareAndSet(ctx, key, tok, e)
+		done(err)
+		return err
+	})
+	if !made {
+		done(err)
+	}
+	return err
+}
+
+func (f *faultyCache[V]) CompareAndSetMany(ctx context.Context, writes []hoard.TokenWrite[V]) error {
+	keys := make([]string, len(writes))
+	for i, w := range writes {
+		keys[i] = w.Key
+	}
+	c := Call{Method: "CompareAndSetMany", Op: OpWrite, Keys: keys}
+	es := make([]hoard.Entry[V], len(writes))
+	for i, w := range writes {
+		es[i] = w.Entry
+	}
+	done := f.writing(ctx, c, keys, es)
+	made, err := around(ctx, f.opts.Inject, c, func() error {
+		err := f.inner.CompareAndSetMany(ctx, writes)
+		done(err)
+		return err
+	})
+	if !made {
+		done(err)
+	}
+	return err
+}
+
+func (f *faultyCache[V]) Delete(ctx context.Context, keys ...string) error {
+	_, err := around(ctx, f.opts.Inject, Call{Method: "Delete", Op: OpDelete, Keys: keys}, func() error {
+		return f.inner.Delete(ctx, keys...)
+	})
+	return err
+}
+
+func (f *faultyCache[V]) DeletePrefix(ctx context.Context, prefix string) (int, error) {
+	var n int
+	_, err := around(ctx, f.opts.Inject, Call{Method: "DeletePrefix", Op: OpDelete, Keys: []string{prefix}}, func() error {
+		var err error
+		n, err = f.inner.DeletePrefix(ctx, prefix)
+		return err
+	})
+	return n, err
+}
+
+func (f *faultyCache[V]) IncrBy(ctx context.Context, key string, delta int64) (int64, error) {
+	var n int64
+	_, err := around(ctx, f.opts.Inject, Call{Method: "IncrBy", Op: OpCounter, Keys: []string{key}, Delta: delta}, func() error {
+		var err error
+		n, err = f.inner.IncrBy(ctx, key, delta)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+func (f *faultyCache[V]) Epoch(ctx context.Context) (int64, error) {
+	var n int64
+	_, err := around(ctx, f.opts.Inject, Call{Method: "Epoch", Op: OpTagClock}, func() error {
+		var err error
+		n, err = f.inner.Epoch(ctx)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+func (f *faultyCache[V]) InvalidateTags(ctx context.Context, tags ...string) (int64, error) {
+	var n int64
+	_, err := around(ctx, f.opts.Inject, Call{Method: "InvalidateTags", Op: OpTagClock, Keys: tags}, func() error {
+		var err error
+		n, err = f.inner.InvalidateTags(ctx, tags...)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+func (f *faultyCache[V]) TagEpochs(ctx context.Context, tags []string) ([]int64, error) {
+	var out []int64
+	_, err := around(ctx, f.opts.Inject, Call{Method: "TagEpochs", Op: OpTagClock, Keys: tags}, func() error {
+		var err error
+		out, err = f.inner.TagEpochs(ctx, tags)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// The variants with the abilities only some backends have.
+type (
+	faultyClear[V any] struct {
+		*faultyCache[V]
+		clearer hoard.Clearer
+	}
+	faultyBytes[V any] struct {
+		*faultyCache[V]
+		bytes hoard.KeyBytesGetter[V]
+	}
+	faultyClearBytes[V any] struct {
+		*faultyCache[V]
+		clearer hoard.Clearer
+		bytes   hoard.KeyBytesGetter[V]
+	}
+)
+
+var (
+	_ hoard.Clearer             = (*faultyClear[int])(nil)
+	_ hoard.KeyBytesGetter[int] = (*faultyBytes[int])(nil)
+	_ hoard.Clearer             = (*faultyClearBytes[int])(nil)
+	_ hoard.KeyBytesGetter[int] = (*faultyClearBytes[int])(nil)
+)
+
+func (f *faultyCache[V]) clear(ctx context.Context, cl hoard.Clearer) error {
+	_, err := around(ctx, f.opts.Inject, Call{Method: "Clear", Op: OpDelete}, func() error { return cl.Clear(ctx) })
+	return err
+}
+
+func (f *faultyCache[V]) getBytes(ctx context.Context, kb hoard.KeyBytesGetter[V], key []byte) (*hoard.Entry[V], error) {
+	var e *hoard.Entry[V]
+	// The key is copied for the injector, which may keep it; the call
+	// itself still gets the caller's bytes.
+	_, err := around(ctx, f.opts.Inject, Call{Method: "GetBytes", Op: OpRead, Keys: []string{string(key)}}, func() error {
+		var err error
+		e, err = kb.GetBytes(ctx, key)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func (f *faultyClear[V]) Clear(ctx context.Context) error { return f.clear(ctx, f.clearer) }
+
+func (f *faultyBytes[V]) GetBytes(ctx context.Context, key []byte) (*hoard.Entry[V], error) {
+	return f.getBytes(ctx, f.bytes, key)
+}
+
+func (f *faultyClearBytes[V]) Clear(ctx context.Context) error { return f.clear(ctx, f.clearer) }
+
+func (f *faultyClearBytes[V]) GetBytes(ctx context.Context, key []byte) (*hoard.Entry[V], error) {
+	return f.getBytes(ctx, f.bytes, key)
+}
+
+// NewFaultyLocker wraps inner so that every TryLock, Refresh and Release
+// goes through inject (nil: none). A TryLock that fails with [Fault.After]
+// took the lock and lost the answer: the lock stays held until its TTL.
+func NewFaultyLocker(inner hoard.Locker, inject Injector) hoard.Locker {
+	return &faultyLocker{inner: inner, inject: inject}
+}
+
+type faultyLocker struct {
+	inner  hoard.Locker
+	inject Injector
+}
+
+func (l *faultyLocker) TryLock(ctx context.Context, key string, ttl time.Duration) (hoard.Lock, error) {
+	var lock hoard.Lock
+	var innerErr error
+	made, err := around(ctx, l.inject, Call{Method: "TryLock", Op: OpLock, Keys: []string{key}}, func() error {
+		lock, innerErr = l.inner.TryLock(ctx, key, ttl)
+		return innerErr
+	})
+	if made && err == innerErr && err == nil {
+		return &faultyLock{lock: lock, key: key, inject: l.inject}, nil
+	}
+	return nil, err
+}
+
+type faultyLock struct {
+	lock   hoard.Lock
+	key    string
+	inject Injector
+}
+
+func (l *faultyLock) Refresh(ctx context.Context, ttl time.Duration) error {
+	_, err := around(ctx, l.inject, Call{Method: "Refresh", Op: OpLock, Keys: []string{l.key}}, func() error {
+		return l.lock.Refresh(ctx, ttl)
+	})
+	return err
+}
+
+func (l *faultyLock) Release(ctx context.Context) error {
+	_, err := around(ctx, l.inject, Call{Method: "Release", Op: OpLock, Keys: []string{l.key}}, func() error {
+		return l.lock.Release(ctx)
+	})
+	return err
+}
+
+// Faults is a ready-made [Injector] that a test turns up and down: a
+// backend that is down (every call fails), that fails a share of its
+// calls (some of them after the call took effect), or that is slow. Its
+// choices come from a seeded generator, so a test that makes its calls in
+// one order gets the same faults every run. The zero Faults injects
+// nothing; it is safe for concurrent use.
+type Faults struct {
+	mu        sync.Mutex // guards the fields below
+	rng       *rand.Rand
+	down      bool
+	rate      float64 // share of calls failed
+	afterRate float64 // share of the failed write calls that fail after taking effect
+	maxDelay  time.Duration
+	ops       map[Op]bool // the kinds of calls affected; nil: all
+	injected  map[Op]int64
+}
+
+// NewFaults returns a Faults whose random choices follow seed.
+func NewFaults(seed uint64) *Faults {
+	return &Faults{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+}
+
+// SetDown makes every affected call fail (true) or none (false).
+func (f *Faults) SetDown(down bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.down = down
+}
+
+// SetErrorRate makes a share p (0 to 1) of the affected calls fail, and a
+// share after (0 to 1) of the failed writes fail only after taking effect.
+func (f *Faults) SetErrorRate(p, after float64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rate, f.afterRate = p, after
+}
+
+// SetDelay delays each affected call by a random time up to max.
+func (f *Faults) SetDelay(max time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.maxDelay = max
+}
+
+// Only limits the faults to calls of the kinds ops; no ops: every kind.
+func (f *Faults) Only(ops ...Op) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ops = nil
+	if len(ops) > 0 {
+		f.ops = make(map[Op]bool, len(ops))
+		for _, op := range ops {
+			f.ops[op] = true
+		}
+	}
+}
+
+// Reset turns every fault off.
+func (f *Faults) Reset() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.down, f.rate, f.afterRate, f.maxDelay, f.ops = false, 0, 0, 0, nil
+}
+
+// Injected returns how many faults (failed calls) were injected into calls
+// of kind op so far.
+func (f *Faults) Injected(op Op) int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.injected[op]
+}
+
+// Inject is the [Injector].
+func (f *Faults) Inject(_ context.Context, c Call) Fault {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ops != nil && !f.ops[c.Op] {
+		return Fault{}
+	}
+	if f.rng == nil {
+		f.rng = rand.New(rand.NewPCG(0, 0))
+	}
+	var out Fault
+	if f.maxDelay > 0 {
+		out.Delay = time.Duration(f.rng.Int64N(int64(f.maxDelay) + 1))
+	}
+	if f.down || (f.rate > 0 && f.rng.Float64() < f.rate) {
+		out.Err = fmt.Errorf("%w (%s %v)", ErrInjected, c.Method, c.Keys)
+		write := c.Op == OpWrite || c.Op == OpDelete || (c.Op == OpCounter && c.Delta != 0) ||
+			c.Method == "InvalidateTags" || c.Method == "TryLock"
+		out.After = !f.down && write && f.afterRate > 0 && f.rng.Float64() < f.afterRate
+		if f.injected == nil {
+			f.injected = make(map[Op]int64)
+		}
+		f.injected[c.Op]++
+	}
+	return out
+}
+
+// Chain returns an injector that asks each of injectors in turn and
+// returns the first fault that fails the call, with the greatest delay
+// and every Then of them all (run in order).
+func Chain(injectors ...Injector) Injector {
+	return func(ctx context.Context, c Call) Fault {
+		var out Fault
+		var thens []func()
+		for _, inj := range injectors {
+			if inj == nil {
+				continue
+			}
+			f := inj(ctx, c)
+			out.Delay = max(out.Delay, f.Delay)
+			if out.Err == nil && f.Err != nil {
+				out.Err, out.After = f.Err, f.After
+			}
+			if f.Then != nil {
+				thens = append(thens, f.Then)
+			}
+		}
+		if len(thens) > 0 {
+			out.Then = func() {
+				for _, fn := range thens {
+					fn()
+				}
+			}
+		}
+		return out
+	}
+}
+
+// JumpingClock is a [hoard.Clock] on a [FakeClock] that can jump forward
+// while the code under test reads it: after each Now, it advances the
+// fake clock by Jump() (when positive), so the next read, by the same
+// code or another goroutine, sees a later time, as on a machine that
+// stalled between two reads. NowNano (otter's clock) reads without
+// jumping. Give each component its own JumpingClock on one FakeClock to
+// choose where time may jump.
+type JumpingClock struct {
+	Clock *FakeClock
+	// Jump returns how far to move the clock after a read; 0 or less: not
+	// at all. nil: never. Called concurrently.
+	Jump func() time.Duration
+}
+
+// Now returns the fake clock's time, then maybe moves the clock on.
+func (c *JumpingClock) Now() time.Time {
+	t := c.Clock.Now()
+	if c.Jump != nil {
+		if d := c.Jump(); d > 0 {
+			c.Clock.Advance(d)
+		}
+	}
+	return t
+}
+
+// NowNano returns the fake clock's time as Unix nanoseconds, without a
+// jump.
+func (c *JumpingClock) NowNano() int64 { return c.Clock.NowNano() }
+
+// Tick returns nil, as FakeClock's does.
+func (c *JumpingClock) Tick(time.Duration) <-chan time.Time { return nil }
+
+// IsInjected reports whether err is, or wraps, an error of a fault
+// injected by [Faults].
+func IsInjected(err error) bool { return errors.Is(err, ErrInjected) }

@@ -1,0 +1,135 @@
+package hoard_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hoard-cache/hoard"
+	"github.com/hoard-cache/hoard/backends/memory"
+	"github.com/hoard-cache/hoard/hoardtest"
+)
+
+// pausedReads is a Counter and TagClock whose next read, once armed,
+// answers only when released: a read of the old version or stamp that
+// lands after a newer one was stored.
+type pausedReads struct {
+	*memory.Cache[string]
+	mu      sync.Mutex
+	armed   bool
+	reached chan struct{}
+	release chan struct{}
+}
+
+func (p *pausedReads) arm() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.armed, p.reached, p.release = true, make(chan struct{}), make(chan struct{})
+}
+
+// pause holds a read that has its answer, if armed.
+func (p *pausedReads) pause() {
+	p.mu.Lock()
+	armed := p.armed
+	p.armed = false
+	p.mu.Unlock()
+	if armed {
+		close(p.reached)
+		<-p.release
+	}
+}
+
+func (p *pausedReads) IncrBy(ctx context.Context, key string, delta int64) (int64, error) {
+	n, err := p.Cache.IncrBy(ctx, key, delta)
+	if delta == 0 {
+		p.pause()
+	}
+	return n, err
+}
+
+func (p *pausedReads) TagEpochs(ctx context.Context, tags []string) ([]int64, error) {
+	e, err := p.Cache.TagEpochs(ctx, tags)
+	p.pause()
+	return e, err
+}
+
+// A read that fetched a namespace version or a tag stamp before a newer
+// one was stored here, or announced on the bus, must not put the old one
+// back in the local copy: this instance would serve what the bump or tag
+// invalidation made unreachable, for up to MaxStaleness.
+func TestLocalVersionCopiesNeverGoBackwards(t *testing.T) {
+	for _, kind := range []string{"namespace", "tag"} {
+		for _, where := range []string{"here", "on the bus"} {
+			t.Run(kind+" invalidated "+where, func(t *testing.T) {
+				ctx := context.Background()
+				clock := hoardtest.NewFakeClock(time.Now())
+				versions, err := memory.New[string](&memory.Options[string]{Clock: clock})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = versions.Close() })
+				store := &pausedReads{Cache: versions}
+				var network hoardtest.BusNetwork
+				instance := func() (*hoard.Aside[string], *hoard.Invalidator) {
+					bus := network.NewBus()
+					inv, err := hoard.NewInvalidator(hoard.InvalidatorOptions{Counter: store, TagClock: store, Bus: bus, Clock: clock})
+					if err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { _ = inv.Close() })
+					mem, err := memory.New[string](&memory.Options[string]{Clock: clock})
+					if err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { _ = mem.Close() })
+					o := hoard.AsideOptions[string]{Name: "rows", Memory: mem, Invalidator: inv, Bus: bus, Clock: clock, TTL: time.Hour}
+					if kind == "namespace" {
+						o.Namespace = "ns"
+					}
+					a, err := hoard.NewAside(o)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return a, inv
+				}
+				reader, readerInv := instance()
+				_, otherInv := instance()
+				var row atomic.Value
+				row.Store("old")
+				loader := hoard.LoaderFunc[string](func(ctx context.Context, _ string) (string, error) {
+					hoard.SetTags(ctx, "t")
+					return row.Load().(string), nil
+				})
+				if v, err := reader.Get(ctx, "1", loader); err != nil || v != "old" {
+					t.Fatalf("Get = %q, %v", v, err)
+				}
+				clock.Advance(2 * time.Second) // past MaxStaleness: the next read asks the store
+
+				store.arm()
+				first := make(chan string)
+				go func() { v, _ := reader.Get(ctx, "1", loader); first <- v }()
+				<-store.reached // that read has the old version or stamp
+				row.Store("new")
+				inv := readerInv
+				if where == "on the bus" {
+					inv = otherInv
+				}
+				if kind == "namespace" {
+					_, err = inv.BumpNamespace(ctx, "ns")
+				} else {
+					err = inv.InvalidateTags(ctx, "t")
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				close(store.release)
+				<-first // begun before the invalidation: old or new
+				if v, err := reader.Get(ctx, "1", loader); err != nil || v != "new" {
+					t.Fatalf("Get after the %s invalidation returned = %q, %v; want new", kind, v, err)
+				}
+			})
+		}
+	}
+}
