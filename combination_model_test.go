@@ -174,7 +174,6 @@ type comboModel struct {
 	tolerated func(issue, what string)
 	opEnds    map[uint64]uint64 // op → seq when its call returned
 	left      map[uint64]bool   // ops whose caller left before the answer
-	memJump   time.Time         // the fake time a jump inside a memory tier's write moved the clock to
 }
 
 func newComboModel(instances int) *comboModel {
@@ -242,13 +241,6 @@ func (m *comboModel) ended(op uint64, left bool) {
 	if left {
 		m.left[op] = true
 	}
-}
-
-// jumped records that the clock jumped to t inside a memory tier's write.
-func (m *comboModel) jumped(t time.Time) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.memJump = t
 }
 
 // newRev makes a database state, not yet committed; version 0 for one
@@ -518,9 +510,6 @@ type readRec struct {
 	t0    time.Time // fake time
 	floor uint64
 	rs    []raise
-	// stillAfterJump: the clock has not moved since it jumped inside a
-	// memory tier's write (the known issue J).
-	stillAfterJump bool
 	// versionUnread: the instance failed to read the namespace's version
 	// since the last bump began (the known issue L).
 	versionUnread bool
@@ -577,7 +566,6 @@ func (m *comboModel) checkValue(r readRec, v comboRow, stale bool) {
 			r.op, r.tk, r.inst, v, stamp(r.t0), stamp(expires))
 		switch {
 		case vic.loadOp != 0 && (loadEnd == 0 || loadEnd > r.start || loadLeft) && m.forgive("I", what):
-		case r.stillAfterJump && m.forgive("J", what):
 		default:
 			m.violate("%s", what)
 		}

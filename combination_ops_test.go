@@ -154,7 +154,6 @@ func (w *comboWorld) beginRead(oc *opCtx, inst int, tk tkey) readRec {
 	r.rs, r.floor = w.m.floor(inst, tk, in.bus.Recovered, w.clock.Now())
 	r.t0 = w.clock.Now()
 	w.m.mu.Lock()
-	r.stillAfterJump = r.t0.Equal(w.m.memJump)
 	w.m.mu.Unlock()
 	r.start = w.m.next()
 	return r

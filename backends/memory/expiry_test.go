@@ -69,6 +69,29 @@ func TestEntryExpiringDuringSetIsNotImmortal(t *testing.T) {
 	}
 }
 
+// The same entry is not served while the clock stands still at the time
+// otter stored it: a lifetime of 1ns from a clock that does not move (a
+// test's fake clock) would keep it, past its KeepUntil, until the clock's
+// next move.
+func TestEntryExpiringDuringSetIsNotServedUnderAStillClock(t *testing.T) {
+	start := time.Unix(1_700_000_000, 0)
+	clock := &jumpClock{now: start}
+	c, err := memory.New(&memory.Options[int]{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+
+	clock.jumpAfterNextRead(time.Millisecond)
+	if err := c.Set(ctx, "k", hoard.Entry[int]{Value: 1, ExpiresAt: start.Add(time.Millisecond)}); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := c.Get(ctx, "k"); !errors.Is(err, hoard.ErrNotFound) {
+		t.Fatalf("Get at KeepUntil, the clock still since the Set = %v, %v; want ErrNotFound", e.Value, err)
+	}
+}
+
 // KeepUntil far in the future (a fail-safe of math.MaxInt64, a date past
 // 2262 that int64 nanoseconds cannot hold) keeps the entry: its lifetime
 // saturates, it never wraps around into a short one or a past one.

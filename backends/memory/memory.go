@@ -256,6 +256,11 @@ func (c *Cache[V]) CompareAndSetMany(_ context.Context, writes []hoard.TokenWrit
 }
 
 // store writes e under key with a new generation; s is key's stripe, locked.
+//
+// The clock is read again once otter holds the entry: if its KeepUntil
+// passed in between (the clock moved during the write), otter gave it a
+// lifetime of 1ns from a time at or past KeepUntil (see keepFor), and a
+// clock that then stands still would serve it. It is dropped instead.
 func (c *Cache[V]) store(s *stripe, key string, e hoard.Entry[V]) {
 	e.Generation = s.gen.Add(1)
 	if !e.IsKept(c.clock.Now()) {
@@ -263,6 +268,9 @@ func (c *Cache[V]) store(s *stripe, key string, e hoard.Entry[V]) {
 		return
 	}
 	c.entries.Set(key, &e)
+	if !e.ExpiresAt.IsZero() && !e.IsKept(c.clock.Now()) {
+		c.entries.Invalidate(key)
+	}
 }
 
 // Delete removes keys and invalidates their tokens.
