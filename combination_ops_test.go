@@ -752,18 +752,11 @@ func (w *comboWorld) opChange(r *rand.Rand, parent *opCtx, inst int, kind string
 	case "bump":
 		w.m.bumped()
 		w.lastBump.Store(w.m.next())
-		begun := w.bumpsBegun.Add(1)
-		raced := w.bumpsRunning.Add(1) > 1
+		w.bumpsBegun.Add(1)
+		w.bumpsRunning.Add(1)
 		_, err = in.inv.BumpNamespace(ctx, w.namespace())
-		raced = raced || w.bumpsBegun.Load() != begun
 		w.bumpsRunning.Add(-1)
 		byTime = w.clock.Now().Add(w.cfg.maxStaleness)
-
-		if raced && w.m.forgive("K", fmt.Sprintf("op %d: a bump raced another", oc.id)) {
-			// The bumper whose increment landed first may keep its own,
-			// older, version for MaxStaleness (the known issue K).
-			w.doubtNamespace()
-		}
 	}
 	busStates := w.busStates()
 	if kind == "bump" && err != nil {

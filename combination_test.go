@@ -90,7 +90,6 @@ var comboKnownIssues = map[string]string{
 	"G": "a \"not modified\" renewal keeps only the tags the loader set in that call, dropping TagsOf's (tolerated: the loader sets none then)",
 	"H": "write-through reads the tag epoch after taking its version: a newer writer's tag invalidation in between is missed, and the row the store refused is cached",
 	"I": "a Get that joins a flight after its load returned gets the value even when it expired meanwhile",
-	"K": "BumpNamespace keeps its own version even when another bump's message arrived meanwhile: of two concurrent bumps, the first keeps the older version for MaxStaleness",
 	"L": "an instance that hears of a bump but cannot read the new version (its Redis failing) keeps using the last version it knew, serving what the bump invalidated with a nil error",
 }
 

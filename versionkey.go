@@ -263,12 +263,15 @@ func keepNewest[T versioned](inv *Invalidator, c *otter.Cache[string, T], key st
 // namespace's version moves on, and keys carry the version. Other
 // instances learn of it through the bus at once, or within MaxStaleness.
 func (inv *Invalidator) BumpNamespace(ctx context.Context, ns string) (int64, error) {
+	// The drop count is taken before the bump, as for a read: another
+	// instance's newer bump, heard of while this one's answer was on its
+	// way, must not be replaced by this older version (see keepNewest).
+	since := inv.dropped.Load()
 	n, err := inv.opts.Counter.IncrBy(ctx, inv.opts.NamespacePrefix+ns, 1)
 	if err != nil {
 		return 0, fmt.Errorf("hoard: bump namespace %q: %w", ns, err)
 	}
-	// A bump is no read: its version is the newest, whatever the bus did.
-	inv.keepVersion(ns, newNamespaceVersion(n), inv.dropped.Load())
+	inv.keepVersion(ns, newNamespaceVersion(n), since)
 	return n, inv.publish(ctx, InvalidateNamespace, ns)
 }
 
@@ -279,11 +282,11 @@ func (inv *Invalidator) InvalidateTags(ctx context.Context, tags ...string) erro
 	if len(tags) == 0 {
 		return nil
 	}
+	since := inv.dropped.Load() // before the call: see BumpNamespace
 	epoch, err := inv.opts.TagClock.InvalidateTags(ctx, tags...)
 	if err != nil {
 		return fmt.Errorf("hoard: invalidate tags %q: %w", tags, err)
 	}
-	since := inv.dropped.Load()
 	for _, t := range tags {
 		keepNewest(inv, inv.stamps, t, epoch, since)
 	}

@@ -133,3 +133,106 @@ func TestLocalVersionCopiesNeverGoBackwards(t *testing.T) {
 		}
 	}
 }
+
+// pausedWrites is a Counter and TagClock whose next bump or tag
+// invalidation, once armed, answers only when released.
+type pausedWrites struct{ pausedReads }
+
+func (p *pausedWrites) IncrBy(ctx context.Context, key string, delta int64) (int64, error) {
+	n, err := p.Cache.IncrBy(ctx, key, delta)
+	if delta != 0 {
+		p.pause()
+	}
+	return n, err
+}
+
+func (p *pausedWrites) TagEpochs(ctx context.Context, tags []string) ([]int64, error) {
+	return p.Cache.TagEpochs(ctx, tags)
+}
+
+func (p *pausedWrites) InvalidateTags(ctx context.Context, tags ...string) (int64, error) {
+	e, err := p.Cache.InvalidateTags(ctx, tags...)
+	p.pause()
+	return e, err
+}
+
+// Of two concurrent bumps (or tag invalidations) on two instances, the
+// one whose answer came first but whose message from the other arrived
+// before it kept its version must not keep the older version: it would
+// serve what the second made unreachable, for up to MaxStaleness.
+func TestConcurrentInvalidationsKeepTheNewest(t *testing.T) {
+	for _, kind := range []string{"namespace", "tag"} {
+		t.Run(kind, func(t *testing.T) {
+			ctx := context.Background()
+			clock := hoardtest.NewFakeClock(time.Now())
+			versions, err := memory.New[string](&memory.Options[string]{Clock: clock})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = versions.Close() })
+			store := &pausedWrites{pausedReads{Cache: versions}}
+			var network hoardtest.BusNetwork
+			instance := func() (*hoard.Aside[string], *hoard.Invalidator) {
+				bus := network.NewBus()
+				inv, err := hoard.NewInvalidator(hoard.InvalidatorOptions{Counter: store, TagClock: store, Bus: bus, Clock: clock})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = inv.Close() })
+				mem, err := memory.New[string](&memory.Options[string]{Clock: clock})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = mem.Close() })
+				o := hoard.AsideOptions[string]{Name: "rows", Memory: mem, Invalidator: inv, Bus: bus, Clock: clock, TTL: time.Hour}
+				if kind == "namespace" {
+					o.Namespace = "ns"
+				}
+				a, err := hoard.NewAside(o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return a, inv
+			}
+			reader, first := instance()
+			_, second := instance()
+			var row atomic.Value
+			row.Store("old")
+			loader := hoard.LoaderFunc[string](func(ctx context.Context, _ string) (string, error) {
+				hoard.SetTags(ctx, "t")
+				return row.Load().(string), nil
+			})
+			invalidate := func(inv *hoard.Invalidator) error {
+				if kind == "namespace" {
+					_, err := inv.BumpNamespace(ctx, "ns")
+					return err
+				}
+				return inv.InvalidateTags(ctx, "t")
+			}
+			if v, err := reader.Get(ctx, "1", loader); err != nil || v != "old" {
+				t.Fatalf("Get = %q, %v", v, err)
+			}
+
+			store.arm()
+			done := make(chan error)
+			go func() { done <- invalidate(first) }()
+			<-store.reached // the first has its version, not yet kept
+			row.Store("mid")
+			clock.Advance(2 * time.Second) // past MaxStaleness: the reader asks the store
+			if v, err := reader.Get(ctx, "1", loader); err != nil || v != "mid" {
+				t.Fatalf("Get after the first invalidation took its version = %q, %v; want mid", v, err)
+			}
+			row.Store("new")
+			if err := invalidate(second); err != nil { // heard by the first's instance at once
+				t.Fatal(err)
+			}
+			close(store.release)
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if v, err := reader.Get(ctx, "1", loader); err != nil || v != "new" {
+				t.Fatalf("Get after both invalidations returned = %q, %v; want new", v, err)
+			}
+		})
+	}
+}
