@@ -31,6 +31,10 @@ func comboSetTagsFor(ctx context.Context, id string, tags []string) {
 // value of tk beyond TagsOf.
 func comboPutTags(tk tkey) []string { return tagsOf(tk)[:1] }
 
+// comboDeleteTags are the tags a write-behind Delete gives its "not
+// found": every tag a load of tk sets or TagsOf adds.
+func comboDeleteTags(tk tkey) []string { return tagsOf(tk) }
+
 // comboPeek is the entry a Get of id would serve now, without loading.
 func comboPeek(ctx context.Context, a *hoard.Aside[comboRow], id string) (hoard.Entry[comboRow], error) {
 	return a.Peek(ctx, id)

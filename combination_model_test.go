@@ -409,7 +409,7 @@ func (m *comboModel) writing(e *hoard.Entry[comboRow], now time.Time, who string
 	var version, floor uint64
 	if revival {
 		version = m.revs[vi.rev].version
-		floor = floorOf(m.floors[inst][vi.tk], vi.behindEnd, 0)
+		floor = floorOf(m.floors[inst][vi.tk], vi.behindEnd)
 	}
 	invalid := revival && version < floor
 	w := &tierWrite{expires: e.ExpiresAt}
@@ -485,16 +485,15 @@ func (m *comboModel) floor(inst int, tk tkey, recovered func(mark uint64) bool, 
 		m.pending[inst] = keep
 	}
 	rs := m.floors[inst][tk]
-	return slices.Clip(rs), floorOf(rs, 0, 0)
+	return slices.Clip(rs), floorOf(rs, 0)
 }
 
 // floorOf is the version raises guarantee to a value whose write returned
-// at seq after (0: all of them), not counting the tag invalidations that
-// began before seq tagsAfter (see the known issues B and H).
-func floorOf(rs []raise, after, tagsAfter uint64) uint64 {
+// at seq after (0: all of them).
+func floorOf(rs []raise, after uint64) uint64 {
 	var v uint64
 	for _, r := range rs {
-		if r.start > after && (!r.tag || r.start > tagsAfter) {
+		if r.start > after {
 			v = max(v, r.version)
 		}
 	}
@@ -538,7 +537,7 @@ func (m *comboModel) checkValue(r readRec, v comboRow, stale bool) {
 	if stale {
 		how = "stale serve (ErrServedStale)"
 	}
-	floor := floorOf(r.rs, vic.behindEnd, 0)
+	floor := floorOf(r.rs, vic.behindEnd)
 	switch {
 	case ri == nil || vi == nil || ric.tk != r.tk || vic.rev != v.Rev || v.ID != r.tk.id:
 		m.violate("op %d: %s of %v on instance %d returned %+v, which is not a value of that key", r.op, how, r.tk, r.inst, v)
@@ -555,7 +554,6 @@ func (m *comboModel) checkValue(r readRec, v comboRow, stale bool) {
 		switch {
 		case r.versionUnread && m.forgive("L", what):
 		case vic.badRevival && m.forgive("A", what):
-		case vic.throughEnd != 0 && ric.version >= floorOf(r.rs, vic.behindEnd, vic.throughEnd) && m.forgive("H", what):
 		default:
 			m.violate("%s", what)
 		}
@@ -579,17 +577,12 @@ func (m *comboModel) checkAbsent(r readRec, stale bool) {
 	}
 	m.mu.Lock()
 	var newest uint64
-	ok, untagged := false, false
+	ok := false
 	for _, a := range m.absents[r.tk] {
 		newest = max(newest, a.version)
-		ok = ok || a.version >= floorOf(r.rs, a.behindEnd, 0)
-		// A write-behind's "not found" carries no tag (the known issue B).
-		untagged = untagged || a.behindEnd != 0 && a.version >= floorOf(r.rs, a.behindEnd, math.MaxUint64)
+		ok = ok || a.version >= floorOf(r.rs, a.behindEnd)
 	}
 	m.mu.Unlock()
-	if !ok && untagged && m.forgive("B", fmt.Sprintf("op %d: \"not found\" of %v on instance %d after a tag invalidation", r.op, r.tk, r.inst)) {
-		return
-	}
 	if !ok && r.versionUnread && m.forgive("L", fmt.Sprintf("op %d: \"not found\" of %v on instance %d under an old namespace version", r.op, r.tk, r.inst)) {
 		return
 	}

@@ -656,7 +656,7 @@ func (w *comboWorld) opWrite(r *rand.Rand, kind string, inst, table int, id stri
 	case "wb-put":
 		err = tab.wb.Put(ctx, id, v, comboPutTags(tk)...)
 	case "wb-delete":
-		err = tab.wb.Delete(ctx, id)
+		err = tab.wb.Delete(ctx, id, comboDeleteTags(tk)...)
 	}
 	w.m.writeDone(v, oc.rev)
 	version := w.m.versionOf(oc.rev)

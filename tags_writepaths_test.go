@@ -208,3 +208,38 @@ func TestUntaggableValuesAreNotCached(t *testing.T) {
 		t.Fatal("SetTags outside a load reported a load")
 	}
 }
+
+// A write-behind Delete caches "not found" with the tags it is given:
+// inserting the row again and invalidating its tag ends the "not found"
+// everywhere, as for one a loader cached.
+func TestWriteBehindDeleteKeepsItsTags(t *testing.T) {
+	f := newFleet(t, 2, hoard.AsideOptions[string]{TTL: time.Hour})
+	ctx := context.Background()
+	db := &catalogue{}
+	db.set("1", "7/10")
+	wb, err := hoard.NewWriteBehind(hoard.WriteBehindOptions[string]{Aside: f.instances[0].aside, Store: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = wb.Close(ctx) }()
+	if err := wb.Delete(ctx, "1", "product:1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := wb.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range f.instances {
+		if _, err := m.aside.Get(ctx, "1", db); !errors.Is(err, hoard.ErrNotFound) {
+			t.Fatalf("instance %d: Get after the Delete: %v; want ErrNotFound", i, err)
+		}
+	}
+	db.set("1", "7/12") // inserted again elsewhere, then announced by its tag
+	if err := f.instances[1].inv.InvalidateTags(ctx, "product:1"); err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range f.instances {
+		if v, err := m.aside.Get(ctx, "1", db); err != nil || v != "7/12" {
+			t.Fatalf("instance %d: Get after the insert and tag invalidation = %q, %v; want 7/12", i, v, err)
+		}
+	}
+}

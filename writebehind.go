@@ -135,8 +135,13 @@ func (wb *WriteBehind[V]) Put(ctx context.Context, id string, v V, tags ...strin
 // Delete enqueues the deletion of id, with a new version, and writes a
 // "not found" entry into the Aside's tiers for the Aside's TTL, so readers
 // get [ErrNotFound] at once rather than the old row. Its errors are Put's.
-func (wb *WriteBehind[V]) Delete(ctx context.Context, id string) error {
-	return wb.write(ctx, id, nil, nil)
+//
+// The "not found" carries tags, as one a loader caches keeps the loader's
+// [SetTags]: pass the tags the row's loads set, so that inserting the row
+// again and invalidating one of them ends the "not found" everywhere.
+// (TagsOf needs a value, so it adds none here.)
+func (wb *WriteBehind[V]) Delete(ctx context.Context, id string, tags ...string) error {
+	return wb.write(ctx, id, nil, tags)
 }
 
 // write is Put (v set) or Delete (v nil).
@@ -160,6 +165,14 @@ func (wb *WriteBehind[V]) write(ctx context.Context, id string, v *V, tags []str
 	}
 	defer func() { <-stripe }()
 
+	// The tag epoch is read before the version, so a tag invalidation from
+	// then on reaches the entry: also one announcing a newer change made
+	// elsewhere after this version, which the store keeps over this write.
+	a := wb.opts.Aside
+	if v != nil {
+		tags = a.tagsOf(id, *v, tags)
+	}
+	epoch, epochErr := a.tagEpoch(ctx, tags)
 	version, err := wb.opts.Versioner.NextVersion(ctx, id)
 	if err != nil {
 		return fmt.Errorf("hoard: write-behind %q: %s %q: version: %w", wb.name, op, id, err)
@@ -178,7 +191,7 @@ func (wb *WriteBehind[V]) write(ctx context.Context, id string, v *V, tags []str
 	}
 	// The write is enqueued: finish the cache update even if the caller
 	// leaves now, or its readers would miss a write that will be stored.
-	wb.updateCache(context.WithoutCancel(ctx), id, v, tags)
+	wb.updateCache(context.WithoutCancel(ctx), id, v, tags, epoch, epochErr)
 	return nil
 }
 
@@ -196,8 +209,10 @@ func (wb *WriteBehind[V]) enqueue(ctx context.Context, w Write[V]) error {
 }
 
 // updateCache writes the entry of a Put (v set) or Delete (v nil) into the
-// Aside's tiers: a fresh entry as a load would write, or a negative one.
-func (wb *WriteBehind[V]) updateCache(ctx context.Context, id string, v *V, tags []string) {
+// Aside's tiers: a fresh entry as a load would write, or a negative one,
+// with tags and the tag epoch read before the write's version (epochErr
+// that read's error).
+func (wb *WriteBehind[V]) updateCache(ctx context.Context, id string, v *V, tags []string, epoch int64, epochErr error) {
 	a := wb.opts.Aside
 	key, err := a.storageKey(ctx, id)
 	if err != nil {
@@ -207,34 +222,28 @@ func (wb *WriteBehind[V]) updateCache(ctx context.Context, id string, v *V, tags
 		wb.opts.Logger.Warn("hoard: write-behind: cache not updated", slog.String("cache", wb.name), slog.Any("err", err))
 		return
 	}
-	var epoch int64
-	if v != nil {
-		// Read before the cache write, so a tag invalidation from then on
-		// reaches the entry.
-		tags = a.tagsOf(id, *v, tags)
-		if epoch, err = a.tagEpoch(ctx, tags); !a.canTag(tags, err) {
-			a.opts.Metrics.Add(EventUntaggable, TierNone, 1)
-			wb.stats.cacheErrors.Add(1)
-			wb.opts.Logger.Warn("hoard: write-behind: the value's tags cannot be checked later (no Invalidator, or the tag clock unreadable): deleted from the cache instead",
-				slog.String("cache", wb.name), slog.String("key", key), slog.Any("err", err))
-			for _, c := range []Cache[V]{a.opts.Shared, a.opts.Memory} {
-				if c != nil {
-					_ = c.Delete(ctx, key)
-				}
+	if !a.canTag(tags, epochErr) {
+		a.opts.Metrics.Add(EventUntaggable, TierNone, 1)
+		wb.stats.cacheErrors.Add(1)
+		wb.opts.Logger.Warn("hoard: write-behind: the entry's tags cannot be checked later (no Invalidator, or the tag clock unreadable): deleted from the cache instead",
+			slog.String("cache", wb.name), slog.String("key", key), slog.Any("err", epochErr))
+		for _, c := range []Cache[V]{a.opts.Shared, a.opts.Memory} {
+			if c != nil {
+				_ = c.Delete(ctx, key)
 			}
-			wb.publish(ctx, key)
-			return
 		}
+		wb.publish(ctx, key)
+		return
 	}
 	now := a.opts.Clock.Now()
 	var e Entry[V]
 	if v != nil {
 		e = a.freshEntry(*v, now, 0, 0)
-		if len(tags) > 0 {
-			e.Tags, e.TagEpoch = tags, epoch
-		}
 	} else {
 		e = Entry[V]{Negative: true, WrittenAt: now, ExpiresAt: now.Add(a.jittered(a.opts.TTL))}
+	}
+	if len(tags) > 0 {
+		e.Tags, e.TagEpoch = tags, epoch
 	}
 	wb.setTier(ctx, a.opts.Shared, TierRedis, key, e)
 	wb.setTier(ctx, a.opts.Memory, TierMemory, key, a.forMemory(e, now))

@@ -144,17 +144,19 @@ func (w *WriteThrough[V]) write(ctx context.Context, id string, v *V, tags []str
 	if w.opts.Mode == WriteUpdate && v != nil {
 		mem, shared = a.readBoth(ctx, key)
 	}
-	version, err := w.opts.Versioner.NextVersion(ctx, id)
-	if err != nil {
-		return fmt.Errorf("%w: write-through %q: version of %q: %w", ErrStoreFailed, a.opts.Name, id, err)
-	}
 	var epoch int64
 	var epochErr error
 	if v != nil && w.opts.Mode == WriteUpdate {
-		// Read before the store call, so a tag invalidation from then on
-		// reaches the entry.
+		// Read before the version is taken, so a tag invalidation from
+		// then on reaches the entry: also one announcing a newer change
+		// made elsewhere after this version, which the store keeps over
+		// this write.
 		tags = a.tagsOf(id, *v, tags)
 		epoch, epochErr = a.tagEpoch(ctx, tags)
+	}
+	version, err := w.opts.Versioner.NextVersion(ctx, id)
+	if err != nil {
+		return fmt.Errorf("%w: write-through %q: version of %q: %w", ErrStoreFailed, a.opts.Name, id, err)
 	}
 	start := a.opts.Clock.Now()
 	if v != nil {
