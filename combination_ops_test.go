@@ -153,8 +153,6 @@ func (w *comboWorld) beginRead(oc *opCtx, inst int, tk tkey) readRec {
 
 	r.rs, r.floor = w.m.floor(inst, tk, in.bus.Recovered, w.clock.Now())
 	r.t0 = w.clock.Now()
-	w.m.mu.Lock()
-	w.m.mu.Unlock()
 	r.start = w.m.next()
 	return r
 }
