@@ -155,9 +155,9 @@ func (a *Aside[V]) finishLoad(ctx context.Context, id, key string, mem, shared *
 	if r.abandoned {
 		return zero, fmt.Errorf("hoard: aside %q: load %q abandoned: %w", a.opts.Name, id, r.err)
 	}
-	if stale, ok := a.staleWithin(mem, shared, r.end); ok {
+	if stale, fromShared, ok := a.staleSource(mem, shared, r.end); ok {
 		a.opts.Metrics.Add(EventStaleServe, TierNone, 1)
-		a.store(ctx, key, mem, shared, a.throttled(stale, r.end), r.end)
+		a.storeStale(ctx, key, mem, shared, stale, fromShared, r.end)
 		if stale.Negative {
 			return zero, errors.Join(ErrServedStale, ErrNotFound, r.err)
 		}
@@ -270,14 +270,32 @@ func (a *Aside[V]) freshEntry(v V, now time.Time, took, ttl time.Duration) Entry
 // staleWithin returns the newest stale entry the tiers held that is still
 // within its fail-safe window at now.
 func (a *Aside[V]) staleWithin(mem, shared *tierRead[V], now time.Time) (Entry[V], bool) {
-	var best Entry[V]
-	found := false
-	for _, r := range []*tierRead[V]{mem, shared} {
+	e, _, ok := a.staleSource(mem, shared, now)
+	return e, ok
+}
+
+// staleSource is staleWithin that also tells whether the entry is the
+// shared tier's (else the memory tier's).
+func (a *Aside[V]) staleSource(mem, shared *tierRead[V], now time.Time) (best Entry[V], fromShared, found bool) {
+	for i, r := range []*tierRead[V]{mem, shared} {
 		if r.found && r.entry.IsKept(now) && (!found || r.entry.WrittenAt.After(best.WrittenAt)) {
-			best, found = r.entry, true
+			best, fromShared, found = r.entry, i == 1, true
 		}
 	}
-	return best, found
+	return best, fromShared, found
+}
+
+// storeStale writes back the stale entry the fail-safe served, throttled:
+// to the memory tier, and to the shared tier only when it is the shared
+// tier's own. The memory tier is read before the shared one, so its entry
+// may be older than a Delete the shared tier's token already saw: written
+// there, the deleted value would be served again.
+func (a *Aside[V]) storeStale(ctx context.Context, key string, mem, shared *tierRead[V], stale Entry[V], fromShared bool, now time.Time) {
+	e := a.throttled(stale, now)
+	if fromShared {
+		a.writeBack(ctx, a.opts.Shared, shared, key, e)
+	}
+	a.writeBack(ctx, a.opts.Memory, mem, key, a.forMemory(e, now))
 }
 
 // store writes e back to both tiers, each only if its token still holds.

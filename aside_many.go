@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -138,21 +139,22 @@ func (a *Aside[V]) GetMany(ctx context.Context, ids []string, loader BatchLoader
 			if len(e.Tags) > 0 {
 				e.TagEpoch = epoch
 			}
-			writes = append(writes, batchWrite[V]{b, e})
+			writes = append(writes, batchWrite[V]{b: b, entry: e})
 		}
 		a.storeBatch(ctx, writes, end)
 		return out, nil
 	}
 	servedStale := false
 	for _, b := range pending {
-		stale, ok := a.staleWithin(b.mem.asTierRead(), b.shared.asTierRead(), end)
+		stale, fromShared, ok := a.staleSource(b.mem.asTierRead(), b.shared.asTierRead(), end)
 		if !ok {
 			continue
 		}
 		servedStale = true
 		a.opts.Metrics.Add(EventStaleServe, TierNone, 1)
 		if !abandoned {
-			writes = append(writes, batchWrite[V]{b, a.throttled(stale, end)})
+			// Not to the shared tier when memory's: see storeStale.
+			writes = append(writes, batchWrite[V]{b: b, entry: a.throttled(stale, end), memoryOnly: !fromShared})
 		}
 		if !stale.Negative {
 			out[b.id] = stale.Value
@@ -213,7 +215,7 @@ func (a *Aside[V]) readBatch(ctx context.Context, c Cache[V], tier Tier, pending
 			out[b.id] = e.Value
 		}
 		if tier == TierRedis {
-			fill = append(fill, batchWrite[V]{b, e})
+			fill = append(fill, batchWrite[V]{b: b, entry: e})
 		}
 	}
 	if len(fill) > 0 {
@@ -245,6 +247,8 @@ func (a *Aside[V]) getEach(ctx context.Context, c Cache[V], keys []string) (map[
 type batchWrite[V any] struct {
 	b     *batchKey[V]
 	entry Entry[V]
+	// memoryOnly keeps the write out of the shared tier (see storeStale).
+	memoryOnly bool
 }
 
 // storeBatch writes entries back to both tiers, as store does for one.
@@ -268,6 +272,9 @@ func (a *Aside[V]) writeBatch(ctx context.Context, c Cache[V], tier Tier, writes
 			return a.forMemory(e, now)
 		}
 		return e
+	}
+	if tier != TierMemory {
+		writes = slices.DeleteFunc(slices.Clone(writes), func(w batchWrite[V]) bool { return w.memoryOnly })
 	}
 	if many, ok := c.(ManyCompareAndSetter[V]); ok {
 		tw := make([]TokenWrite[V], 0, len(writes))

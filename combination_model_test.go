@@ -86,9 +86,6 @@ type valueInfo struct {
 	throughEnd uint64
 	// loadOp is the op whose load made it (0 for a write's value).
 	loadOp uint64
-	// badRevival: the fail-safe made it fresh again after an invalidation
-	// had made it stale (the known issue A).
-	badRevival bool
 	// writes are the entries of it handed to a tier, recorded before the
 	// tier had them, and retracted when the tier refused them.
 	writes []*tierWrite
@@ -386,20 +383,24 @@ func (m *comboModel) justify(tk tkey, now time.Time) {
 }
 
 // writing records an entry about to be handed to a tier, and returns
-// what to call with the tier's answer. A write that makes a value fresh
+// what to call with the tier's answer (stored), and whether the entry can
+// still be served (current: not under the key of a namespace version a
+// bump has left behind, which the instances that heard of the bump no
+// longer read, nor with a tag invalidated since its epoch, which no
+// reader serves). A write that makes a value fresh
 // beyond every entry of it so far, once it had gone stale, is a revival
 // (the fail-safe's throttle, or a "not modified"): a load of the key must
 // have failed at the source, or confirmed the value, since it went stale.
-func (m *comboModel) writing(e *hoard.Entry[comboRow], now time.Time, who string, inst int) func(stored bool) {
+func (m *comboModel) writing(e *hoard.Entry[comboRow], now time.Time, who string, inst int) func(stored, current bool) {
 	if e.Negative || e.ExpiresAt.IsZero() {
-		return func(bool) {}
+		return func(bool, bool) {}
 	}
 	m.mu.Lock()
 	vi := m.values[e.Value.Load]
 	if vi == nil {
 		m.mu.Unlock()
 		m.violate("%s: a tier was handed %+v, a value no loader or write made", who, e.Value)
-		return func(bool) {}
+		return func(bool, bool) {}
 	}
 	prev, had := vi.maxExpires()
 	revival := had && e.ExpiresAt.After(prev) && !now.Before(prev) && e.ExpiresAt.After(now)
@@ -420,22 +421,21 @@ func (m *comboModel) writing(e *hoard.Entry[comboRow], now time.Time, who string
 		m.violate("%v: value %+v (stale since %v) was made fresh again until %v at %v by %s, though no load of it failed at the source since: "+
 			"the next reader gets it with a nil error", tk, e.Value, stamp(prev), stamp(e.ExpiresAt), stamp(now), who)
 	}
-	if invalid {
-		what := fmt.Sprintf("%v: %s revived %+v (version %d) until %v, though an invalidation that returned guarantees version ≥ %d",
-			tk, who, e.Value, version, stamp(e.ExpiresAt), floor)
-		if m.forgive("A", what) {
-			m.mu.Lock()
-			vi.badRevival = true
-			m.mu.Unlock()
-		} else {
-			m.violate("%s: the fail-safe must never serve an invalidated entry", what)
-		}
-	}
-	return func(stored bool) {
+	expires := e.ExpiresAt
+	value := e.Value
+	return func(stored, current bool) {
 		if !stored {
 			m.mu.Lock()
 			w.retracted = true
 			m.mu.Unlock()
+			return
+		}
+		// A revival the tier refused (its token moved with the
+		// invalidation) serves nothing; one under a key a bump left
+		// behind serves only the instances that owe no floor of it.
+		if invalid && current {
+			m.violate("%v: %s revived %+v (version %d) until %v, though an invalidation that returned guarantees version ≥ %d: the fail-safe must never serve an invalidated entry",
+				tk, who, value, version, stamp(expires), floor)
 		}
 	}
 }
@@ -553,7 +553,6 @@ func (m *comboModel) checkValue(r readRec, v comboRow, stale bool) {
 			r.op, how, r.tk, r.inst, v, ric.version, floor)
 		switch {
 		case r.versionUnread && m.forgive("L", what):
-		case vic.badRevival && m.forgive("A", what):
 		default:
 			m.violate("%s", what)
 		}

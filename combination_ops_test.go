@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -600,19 +601,47 @@ func (w *comboWorld) writeFn(inst int, tier string) func(context.Context, hoardt
 		if oc := opOf(ctx); oc != nil {
 			opID = oc.id
 		}
-		who := fmt.Sprintf("op %d's %s %s on instance %d", opID, tier, c.Method, inst)
+		who := fmt.Sprintf("op %d's %s %s of %q on instance %d", opID, tier, c.Method, key, inst)
 		stored := w.m.writing(&e, w.clock.Now(), who, inst)
 		return func(err error) {
-			// A batch's answer does not say which write it refused: count
-			// them all as stored, which only makes the checks lenient.
-			stored(err == nil || c.Method == "CompareAndSetMany" || c.Method == "SetMany")
 			what := fmt.Sprintf("rev %d value %d", e.Value.Rev, e.Value.Load)
 			if e.Negative {
 				what = "not found"
 			}
 			w.trace.add("  op %d i%d %s %s %q: %s until %s (err %v)", opID, inst, tier, c.Method, key, what, stamp(e.ExpiresAt), firstLine(err))
+			// A batch's one answer names each write it refused (every
+			// tier quotes the key in its error).
+			batch := c.Method == "CompareAndSetMany" || c.Method == "SetMany"
+			stored(err == nil || batch && !strings.Contains(err.Error(), strconv.Quote(key)), w.servable(key, e))
 		}
 	}
+}
+
+// servable reports whether entry e under key can still be served to a
+// reader that knows everything that returned: key is under the namespace's
+// current version (or under none), and no tag of e was invalidated after
+// its epoch. Both read from Redis past every fault.
+func (w *comboWorld) servable(key string, e hoard.Entry[comboRow]) bool {
+	ctx := context.Background()
+	if parts := strings.Split(key, ":"); len(parts) == 3 {
+		n, err := w.clean.IncrBy(ctx, w.nsCounterKey(), 0)
+		if err != nil {
+			w.t.Errorf("combination test: reading the namespace's version: %v", err)
+			return true
+		}
+		if parts[1] != strconv.FormatInt(n, 36) {
+			return false
+		}
+	}
+	if len(e.Tags) == 0 {
+		return true
+	}
+	stamps, err := w.clean.TagEpochs(ctx, e.Tags)
+	if err != nil {
+		w.t.Errorf("combination test: reading the tag clock: %v", err)
+		return true
+	}
+	return !slices.ContainsFunc(stamps, func(s int64) bool { return s > e.TagEpoch })
 }
 
 // tracer puts the deletes a tier is asked for in the trace.
