@@ -1,4 +1,4 @@
-package hoard
+package redis
 
 import (
 	"context"
@@ -16,6 +16,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/hoard-cache/hoard"
 )
 
 // Defaults of [StreamQueueOptions].
@@ -59,15 +61,15 @@ type StreamQueueOptions struct {
 	// own. Default: host name, process id and random bytes.
 	Consumer string
 
-	// Codec encodes the values in the stream. Default: JSON.
-	Codec Codec
+	// Codec encodes the values in the stream. Default: hoard.JSON.
+	Codec hoard.Codec
 
 	// MaxLen bounds the writes enqueued and not yet acknowledged, over
 	// every process sharing the queue. Default: DefaultStreamQueueLen.
 	MaxLen int64
 
 	// MaxValueBytes refuses to enqueue a value whose encoding is longer,
-	// with [ErrTooLarge]; a longer payload read back is corrupt. Default:
+	// with [hoard.ErrTooLarge]; a longer payload read back is corrupt. Default:
 	// DefaultStreamMaxValueBytes.
 	MaxValueBytes int
 
@@ -101,21 +103,21 @@ type StreamQueueOptions struct {
 func (o *StreamQueueOptions) validate() error {
 	switch {
 	case strings.ContainsAny(o.Name, "{}"):
-		return fmt.Errorf("%w: stream queue: Name %q holds a brace", ErrInvalidOption, o.Name)
+		return fmt.Errorf("%w: stream queue: Name %q holds a brace", hoard.ErrInvalidOption, o.Name)
 	case strings.ContainsAny(o.KeyPrefix, "{}"):
-		return fmt.Errorf("%w: stream queue: KeyPrefix %q holds a brace", ErrInvalidOption, o.KeyPrefix)
+		return fmt.Errorf("%w: stream queue: KeyPrefix %q holds a brace", hoard.ErrInvalidOption, o.KeyPrefix)
 	case o.MaxLen < 0:
-		return fmt.Errorf("%w: stream queue %q: MaxLen %d is negative", ErrInvalidOption, o.Name, o.MaxLen)
+		return fmt.Errorf("%w: stream queue %q: MaxLen %d is negative", hoard.ErrInvalidOption, o.Name, o.MaxLen)
 	case o.MaxValueBytes < 0:
-		return fmt.Errorf("%w: stream queue %q: MaxValueBytes %d is negative", ErrInvalidOption, o.Name, o.MaxValueBytes)
+		return fmt.Errorf("%w: stream queue %q: MaxValueBytes %d is negative", hoard.ErrInvalidOption, o.Name, o.MaxValueBytes)
 	case o.ClaimIdle < 0 || (o.ClaimIdle > 0 && o.ClaimIdle < 3*time.Millisecond):
-		return fmt.Errorf("%w: stream queue %q: ClaimIdle %v is negative or below 3ms", ErrInvalidOption, o.Name, o.ClaimIdle)
+		return fmt.Errorf("%w: stream queue %q: ClaimIdle %v is negative or below 3ms", hoard.ErrInvalidOption, o.Name, o.ClaimIdle)
 	case o.ClaimInterval < 0:
-		return fmt.Errorf("%w: stream queue %q: ClaimInterval %v is negative", ErrInvalidOption, o.Name, o.ClaimInterval)
+		return fmt.Errorf("%w: stream queue %q: ClaimInterval %v is negative", hoard.ErrInvalidOption, o.Name, o.ClaimInterval)
 	case o.Block < 0 || (o.Block > 0 && o.Block < time.Millisecond):
-		return fmt.Errorf("%w: stream queue %q: Block %v is negative or below Redis's 1ms", ErrInvalidOption, o.Name, o.Block)
+		return fmt.Errorf("%w: stream queue %q: Block %v is negative or below Redis's 1ms", hoard.ErrInvalidOption, o.Name, o.Block)
 	case o.PollInterval < 0:
-		return fmt.Errorf("%w: stream queue %q: PollInterval %v is negative", ErrInvalidOption, o.Name, o.PollInterval)
+		return fmt.Errorf("%w: stream queue %q: PollInterval %v is negative", hoard.ErrInvalidOption, o.Name, o.PollInterval)
 	}
 	return nil
 }
@@ -133,7 +135,7 @@ func (o StreamQueueOptions) withDefaults() StreamQueueOptions {
 	if o.Consumer == "" {
 		o.Consumer = defaultConsumerName()
 	}
-	o.Codec = CodecOrJSON(o.Codec)
+	o.Codec = hoard.CodecOrJSON(o.Codec)
 	if o.MaxLen == 0 {
 		o.MaxLen = DefaultStreamQueueLen
 	}
@@ -170,7 +172,7 @@ func defaultConsumerName() string {
 	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 }
 
-// StreamQueue is a durable [WriteQueue] on a Redis Stream with a consumer
+// StreamQueue is a durable [hoard.WriteQueue] on a Redis Stream with a consumer
 // group, shared by every process that uses the same Name.
 //
 //   - Enqueue is one script: it checks the depth counter against MaxLen
@@ -210,13 +212,13 @@ type StreamQueue[V any] struct {
 	keeper    sync.WaitGroup
 }
 
-var _ WriteQueue[int] = (*StreamQueue[int])(nil)
+var _ hoard.WriteQueue[int] = (*StreamQueue[int])(nil)
 
 // NewStreamQueue returns the queue opts names on client. It makes no call
 // to Redis: the stream and its group are created on first use.
 func NewStreamQueue[V any](client goredis.UniversalClient, opts StreamQueueOptions) (*StreamQueue[V], error) {
 	if client == nil {
-		return nil, fmt.Errorf("%w: stream queue: nil client", ErrInvalidOption)
+		return nil, fmt.Errorf("%w: stream queue: nil client", hoard.ErrInvalidOption)
 	}
 	if err := opts.validate(); err != nil {
 		return nil, err
@@ -239,8 +241,8 @@ func (q *StreamQueue[V]) Stream() string { return q.keys[0] }
 // Consumer returns this queue's consumer name in the group.
 func (q *StreamQueue[V]) Consumer() string { return q.opts.Consumer }
 
-// Enqueue adds w to the stream; see [WriteQueue.Enqueue].
-func (q *StreamQueue[V]) Enqueue(ctx context.Context, w Write[V], wait bool) error {
+// Enqueue adds w to the stream; see [hoard.WriteQueue.Enqueue].
+func (q *StreamQueue[V]) Enqueue(ctx context.Context, w hoard.Write[V], wait bool) error {
 	var payload []byte
 	if !w.Delete {
 		b, err := q.opts.Codec.Marshal(w.Value)
@@ -249,7 +251,7 @@ func (q *StreamQueue[V]) Enqueue(ctx context.Context, w Write[V], wait bool) err
 		}
 		if len(b) > q.opts.MaxValueBytes {
 			return fmt.Errorf("%w: stream queue %q: %q encodes to %d bytes, over MaxValueBytes %d",
-				ErrTooLarge, q.opts.Name, w.ID, len(b), q.opts.MaxValueBytes)
+				hoard.ErrTooLarge, q.opts.Name, w.ID, len(b), q.opts.MaxValueBytes)
 		}
 		payload = b
 	}
@@ -271,7 +273,7 @@ func (q *StreamQueue[V]) Enqueue(ctx context.Context, w Write[V], wait bool) err
 		if err == nil {
 			return nil
 		}
-		full := fmt.Errorf("%w: stream %q holds %d writes not yet stored", ErrQueueFull, q.keys[0], q.opts.MaxLen)
+		full := fmt.Errorf("%w: stream %q holds %d writes not yet stored", hoard.ErrQueueFull, q.keys[0], q.opts.MaxLen)
 		if !errors.Is(err, goredis.Nil) {
 			if waited && ctx.Err() != nil {
 				return errors.Join(full, context.Cause(ctx))
@@ -297,8 +299,8 @@ func (q *StreamQueue[V]) Enqueue(ctx context.Context, w Write[V], wait bool) err
 }
 
 // Take returns up to limit writes: claimed from idle consumers when a claim
-// pass is due, else new ones; see [WriteQueue.Take].
-func (q *StreamQueue[V]) Take(ctx context.Context, limit int) ([]QueuedWrite[V], error) {
+// pass is due, else new ones; see [hoard.WriteQueue.Take].
+func (q *StreamQueue[V]) Take(ctx context.Context, limit int) ([]hoard.QueuedWrite[V], error) {
 	limit = max(limit, 1)
 	q.startKeeper()
 	for {
@@ -384,8 +386,8 @@ func (q *StreamQueue[V]) claim(ctx context.Context, limit int) ([]goredis.XMessa
 }
 
 // taking records msgs as taken (for the keeper) and decodes them.
-func (q *StreamQueue[V]) taking(msgs []goredis.XMessage) []QueuedWrite[V] {
-	out := make([]QueuedWrite[V], len(msgs))
+func (q *StreamQueue[V]) taking(msgs []goredis.XMessage) []hoard.QueuedWrite[V] {
+	out := make([]hoard.QueuedWrite[V], len(msgs))
 	q.mu.Lock()
 	for i := range msgs {
 		q.taken[msgs[i].ID] = struct{}{}
@@ -398,9 +400,9 @@ func (q *StreamQueue[V]) taking(msgs []goredis.XMessage) []QueuedWrite[V] {
 }
 
 // decode reads a stream entry back into a write. It never panics: an entry
-// it cannot read comes back with Err wrapping [ErrCorrupt].
-func (q *StreamQueue[V]) decode(m *goredis.XMessage) QueuedWrite[V] {
-	w := QueuedWrite[V]{Receipt: m.ID}
+// it cannot read comes back with Err wrapping [hoard.ErrCorrupt].
+func (q *StreamQueue[V]) decode(m *goredis.XMessage) hoard.QueuedWrite[V] {
+	w := hoard.QueuedWrite[V]{Receipt: m.ID}
 	if ms, _, ok := parseStreamID(m.ID); ok {
 		w.EnqueuedAt = time.UnixMilli(int64(min(ms, 1<<62)))
 	}
@@ -408,8 +410,8 @@ func (q *StreamQueue[V]) decode(m *goredis.XMessage) QueuedWrite[V] {
 		s, ok := m.Values[name].(string)
 		return s, ok
 	}
-	corrupt := func(format string, args ...any) QueuedWrite[V] {
-		w.Err = fmt.Errorf("%w: stream %q entry %s: %s", ErrCorrupt, q.keys[0], m.ID, fmt.Sprintf(format, args...))
+	corrupt := func(format string, args ...any) hoard.QueuedWrite[V] {
+		w.Err = fmt.Errorf("%w: stream %q entry %s: %s", hoard.ErrCorrupt, q.keys[0], m.ID, fmt.Sprintf(format, args...))
 		return w
 	}
 	id, ok := field(streamFieldID)
@@ -446,8 +448,8 @@ func (q *StreamQueue[V]) decode(m *goredis.XMessage) QueuedWrite[V] {
 	if err := q.opts.Codec.Unmarshal([]byte(payload), &w.Value); err != nil {
 		var zero V
 		w.Value = zero
-		if !errors.Is(err, ErrCorrupt) {
-			err = fmt.Errorf("%w: %w", ErrCorrupt, err)
+		if !errors.Is(err, hoard.ErrCorrupt) {
+			err = fmt.Errorf("%w: %w", hoard.ErrCorrupt, err)
 		}
 		w.Err = fmt.Errorf("stream %q entry %s: %s codec: %w", q.keys[0], m.ID, q.opts.Codec.Name(), err)
 	}
@@ -455,8 +457,8 @@ func (q *StreamQueue[V]) decode(m *goredis.XMessage) QueuedWrite[V] {
 }
 
 // Ack acknowledges the writes and trims the stream below the oldest entry
-// not yet acknowledged; see [WriteQueue.Ack].
-func (q *StreamQueue[V]) Ack(ctx context.Context, ws []QueuedWrite[V]) error {
+// not yet acknowledged; see [hoard.WriteQueue.Ack].
+func (q *StreamQueue[V]) Ack(ctx context.Context, ws []hoard.QueuedWrite[V]) error {
 	ids := make([]any, 0, min(len(ws), streamAckChunk)+1)
 	var errs []error
 	for start := 0; start < len(ws); start += streamAckChunk {
@@ -497,11 +499,11 @@ func (q *StreamQueue[V]) Mark(ctx context.Context) (string, error) {
 }
 
 // WaitAcked waits until the group has acknowledged every entry up to mark;
-// see [WriteQueue.WaitAcked].
+// see [hoard.WriteQueue.WaitAcked].
 func (q *StreamQueue[V]) WaitAcked(ctx context.Context, mark string) error {
 	ms, seq, ok := parseStreamID(mark)
 	if !ok {
-		return fmt.Errorf("%w: stream queue %q: mark %q is not a stream ID", ErrInvalidOption, q.opts.Name, mark)
+		return fmt.Errorf("%w: stream queue %q: mark %q is not a stream ID", hoard.ErrInvalidOption, q.opts.Name, mark)
 	}
 	if ms == 0 && seq == 0 {
 		return nil // the stream was empty
@@ -552,19 +554,19 @@ func (q *StreamQueue[V]) firstUnacked(ctx context.Context) (first, oldest string
 
 // Stats returns the depth counter and the enqueue time of the oldest entry
 // not yet acknowledged (from its ID: Redis's clock).
-func (q *StreamQueue[V]) Stats(ctx context.Context) (QueueStats, error) {
+func (q *StreamQueue[V]) Stats(ctx context.Context) (hoard.QueueStats, error) {
 	_, oldest, depth, err := q.firstUnacked(ctx)
 	if err != nil {
-		return QueueStats{}, err
+		return hoard.QueueStats{}, err
 	}
-	s := QueueStats{Depth: depth}
+	s := hoard.QueueStats{Depth: depth}
 	if ms, _, ok := parseStreamID(oldest); ok {
 		s.Oldest = time.UnixMilli(int64(min(ms, 1<<62)))
 	}
 	return s, nil
 }
 
-// Close stops the keeper and makes further calls fail with [ErrClosed].
+// Close stops the keeper and makes further calls fail with [hoard.ErrClosed].
 // Entries taken and not acknowledged stay pending in the group; another
 // consumer claims them after ClaimIdle. The client stays the caller's.
 func (q *StreamQueue[V]) Close(context.Context) error {
@@ -645,7 +647,7 @@ func (q *StreamQueue[V]) checkOpen() error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
-		return fmt.Errorf("%w: stream queue %q", ErrClosed, q.opts.Name)
+		return fmt.Errorf("%w: stream queue %q", hoard.ErrClosed, q.opts.Name)
 	}
 	return nil
 }
@@ -657,7 +659,7 @@ func (q *StreamQueue[V]) ackedChan() chan struct{} {
 }
 
 // wrap turns a go-redis error into a hoard error: ctx errors stay
-// matchable, connection failures wrap ErrUnavailable, replies ErrBackend.
+// matchable, connection failures wrap hoard.ErrUnavailable, replies hoard.ErrBackend.
 func (q *StreamQueue[V]) wrap(op string, err error) error {
 	var ne net.Error
 	switch {
@@ -665,9 +667,9 @@ func (q *StreamQueue[V]) wrap(op string, err error) error {
 		return fmt.Errorf("hoard: stream queue %q: %s: %w", q.opts.Name, op, err)
 	case errors.As(err, &ne), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, goredis.ErrClosed), errors.Is(err, goredis.ErrPoolTimeout):
-		return fmt.Errorf("%w: stream queue %q: %s: %w", ErrUnavailable, q.opts.Name, op, err)
+		return fmt.Errorf("%w: stream queue %q: %s: %w", hoard.ErrUnavailable, q.opts.Name, op, err)
 	default:
-		return fmt.Errorf("%w: stream queue %q: %s: %w", ErrBackend, q.opts.Name, op, err)
+		return fmt.Errorf("%w: stream queue %q: %s: %w", hoard.ErrBackend, q.opts.Name, op, err)
 	}
 }
 
