@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -278,7 +276,7 @@ func (q *StreamQueue[V]) Enqueue(ctx context.Context, w hoard.Write[V], wait boo
 			if waited && ctx.Err() != nil {
 				return errors.Join(full, context.Cause(ctx))
 			}
-			return q.wrap("enqueue", err)
+			return wrapErr("stream enqueue", q.keys[0], err)
 		}
 		if !wait {
 			return full
@@ -342,7 +340,7 @@ func (q *StreamQueue[V]) Take(ctx context.Context, limit int) ([]hoard.QueuedWri
 		case isNoGroup(err):
 			q.hasGroup.Store(false) // the stream was deleted: make it again
 		default:
-			return nil, q.wrap("read", err)
+			return nil, wrapErr("stream read", q.keys[0], err)
 		}
 	}
 }
@@ -367,7 +365,7 @@ func (q *StreamQueue[V]) claim(ctx context.Context, limit int) ([]goredis.XMessa
 			q.hasGroup.Store(false)
 			return nil, nil
 		}
-		return nil, q.wrap("autoclaim", err)
+		return nil, wrapErr("stream autoclaim", q.keys[0], err)
 	}
 	q.mu.Lock()
 	q.cursor = next
@@ -467,7 +465,7 @@ func (q *StreamQueue[V]) Ack(ctx context.Context, ws []hoard.QueuedWrite[V]) err
 			ids = append(ids, w.Receipt)
 		}
 		if err := streamAckScript.Run(ctx, q.client, q.keys, ids...).Err(); err != nil {
-			errs = append(errs, q.wrap("ack", err))
+			errs = append(errs, wrapErr("stream ack", q.keys[0], err))
 		}
 	}
 	q.mu.Lock()
@@ -490,7 +488,7 @@ func (q *StreamQueue[V]) Mark(ctx context.Context) (string, error) {
 	}
 	msgs, err := q.client.XRevRangeN(ctx, q.keys[0], "+", "-", 1).Result()
 	if err != nil {
-		return "", q.wrap("mark", err)
+		return "", wrapErr("stream mark", q.keys[0], err)
 	}
 	if len(msgs) == 0 {
 		return "0-0", nil
@@ -538,7 +536,7 @@ func (q *StreamQueue[V]) WaitAcked(ctx context.Context, mark string) error {
 func (q *StreamQueue[V]) firstUnacked(ctx context.Context) (first, oldest string, depth int64, err error) {
 	res, err := streamOldestScript.Run(ctx, q.client, q.keys, q.opts.Group).Slice()
 	if err != nil {
-		return "", "", 0, q.wrap("oldest", err)
+		return "", "", 0, wrapErr("stream oldest", q.keys[0], err)
 	}
 	if len(res) > 0 {
 		depth, _ = res[0].(int64)
@@ -637,7 +635,7 @@ func (q *StreamQueue[V]) ensureGroup(ctx context.Context) error {
 	}
 	err := q.client.XGroupCreateMkStream(ctx, q.keys[0], q.opts.Group, "0-0").Err()
 	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
-		return q.wrap("create group", err)
+		return wrapErr("stream create group", q.keys[0], err)
 	}
 	q.hasGroup.Store(true)
 	return nil
@@ -656,21 +654,6 @@ func (q *StreamQueue[V]) ackedChan() chan struct{} {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.acked
-}
-
-// wrap turns a go-redis error into a hoard error: ctx errors stay
-// matchable, connection failures wrap hoard.ErrUnavailable, replies hoard.ErrBackend.
-func (q *StreamQueue[V]) wrap(op string, err error) error {
-	var ne net.Error
-	switch {
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("hoard: stream queue %q: %s: %w", q.opts.Name, op, err)
-	case errors.As(err, &ne), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, goredis.ErrClosed), errors.Is(err, goredis.ErrPoolTimeout):
-		return fmt.Errorf("%w: stream queue %q: %s: %w", hoard.ErrUnavailable, q.opts.Name, op, err)
-	default:
-		return fmt.Errorf("%w: stream queue %q: %s: %w", hoard.ErrBackend, q.opts.Name, op, err)
-	}
 }
 
 func isNoGroup(err error) bool {

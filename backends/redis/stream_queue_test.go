@@ -478,3 +478,38 @@ func TestStreamQueueRealExpiresIdleConsumers(t *testing.T) {
 		}
 	}
 }
+
+// failingHook makes every command fail with err, as go-redis's pool does
+// when it cannot give a connection.
+type failingHook struct{ err error }
+
+func (failingHook) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+func (h failingHook) ProcessHook(goredis.ProcessHook) goredis.ProcessHook {
+	return func(context.Context, goredis.Cmder) error { return h.err }
+}
+func (h failingHook) ProcessPipelineHook(goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(context.Context, []goredis.Cmder) error { return h.err }
+}
+
+// TestStreamQueueConnectionErrors: the queue classifies go-redis's errors
+// as the cache does, pool exhaustion included, so a WriteBehind's caller
+// can tell Redis being unreachable (ErrUnavailable) from a bad reply
+// (ErrBackend).
+func TestStreamQueueConnectionErrors(t *testing.T) {
+	ctx := context.Background()
+	for _, cause := range []error{goredis.ErrPoolExhausted, goredis.ErrPoolTimeout, goredis.ErrClosed} {
+		_, client := redistest.Miniredis(t)
+		client.AddHook(failingHook{cause})
+		q := newStreamQueue(t, client, redis.StreamQueueOptions{Name: "down"})
+		err := q.Enqueue(ctx, hoard.Write[string]{ID: "1", Value: "v", Version: 1}, false)
+		if !errors.Is(err, hoard.ErrUnavailable) || !errors.Is(err, cause) {
+			t.Errorf("Enqueue with %v: %v; want ErrUnavailable wrapping it", cause, err)
+		}
+		if _, err := q.Mark(ctx); !errors.Is(err, hoard.ErrUnavailable) || !errors.Is(err, cause) {
+			t.Errorf("Mark with %v: %v; want ErrUnavailable wrapping it", cause, err)
+		}
+		if _, err := q.Stats(ctx); !errors.Is(err, hoard.ErrUnavailable) || !errors.Is(err, cause) {
+			t.Errorf("Stats with %v: %v; want ErrUnavailable wrapping it", cause, err)
+		}
+	}
+}
