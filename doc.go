@@ -30,9 +30,9 @@
 // [WriteThrough] saves to a [Store] first, then compare-and-sets the
 // cache, invalidating when it loses a race. [WriteBehind] updates the cache
 // at once and queues the write, in memory or durably in a Redis Stream
-// ([NewStreamQueue]), flushed in coalesced batches with retries. Every
-// write carries a version from a [Versioner]; a Store applies only writes
-// newer than what it holds.
+// (backends/redis.NewStreamQueue), flushed in coalesced batches with
+// retries. Every write carries a version from a [Versioner]; a Store
+// applies only writes newer than what it holds.
 //
 // # Coherence across instances
 //

@@ -27,7 +27,8 @@ import (
 //
 // The guarantee depends on the queue. With a [MemoryQueue] (the default)
 // writes are lost if the process dies before they are stored. With a
-// [StreamQueue] a write is durable once Put returns nil (as durable as
+// [github.com/hoard-cache/hoard/backends/redis.StreamQueue] a write is
+// durable once Put returns nil (as durable as
 // Redis keeps its data), and a process that takes over the stream stores
 // the writes a dead one had not.
 //
@@ -106,7 +107,7 @@ func NewWriteBehind[V any](opts WriteBehindOptions[V]) (*WriteBehind[V], error) 
 func (wb *WriteBehind[V]) Stats() *WriteBehindStats { return &wb.stats }
 
 // QueueStats returns the queue's depth and the age of its oldest write (a
-// round trip for a [StreamQueue]).
+// round trip for a Redis stream queue).
 func (wb *WriteBehind[V]) QueueStats(ctx context.Context) (QueueStats, error) {
 	return wb.opts.Queue.Stats(ctx)
 }
@@ -303,7 +304,7 @@ func (wb *WriteBehind[V]) end() {
 }
 
 // Flush waits until every write enqueued before it was called is stored
-// (or given to the dead-letter handler), or ctx ends. With a [StreamQueue]
+// (or given to the dead-letter handler), or ctx ends. With a Redis stream queue
 // that includes the writes other processes enqueued. Workers stop waiting
 // for fuller batches while a Flush waits.
 func (wb *WriteBehind[V]) Flush(ctx context.Context) error {
@@ -352,7 +353,7 @@ func (wb *WriteBehind[V]) hurryCtx() context.Context {
 // until everything enqueued is stored, then stops the workers and closes
 // the queue. If ctx ends first, it stops the workers at once (a store call
 // in progress sees its ctx canceled) and returns an error saying how many
-// writes were not stored: a [StreamQueue] keeps them for the next instance
+// writes were not stored: a Redis stream queue keeps them for the next instance
 // to take over; a [MemoryQueue] loses them. Close returns when every
 // goroutine of the WriteBehind has ended. Later calls return the first
 // call's result.

@@ -4,18 +4,13 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/hoard-cache/hoard"
 	"github.com/hoard-cache/hoard/backends/memory"
-	"github.com/hoard-cache/hoard/internal/redistest"
 )
 
 // wbSlowStore is a BatchStore whose every call costs about 1ms, as a round
@@ -154,72 +149,4 @@ func BenchmarkWriteThroughBaselinePut(b *testing.B) {
 	}
 	b.StopTimer()
 	wbReport(b, store)
-}
-
-// BenchmarkWriteBehindStreamPut is BenchmarkWriteBehindPut (cyclic keys,
-// batches of 100) with the durable queue: each Put is one more round trip,
-// the enqueue script, on Redis at $HOARD_REDIS_ADDR (miniredis when unset).
-// One caller waits for each round trip; 16 callers overlap them.
-func BenchmarkWriteBehindStreamPut(b *testing.B) {
-	for _, callers := range []int{1, 16} {
-		b.Run(fmt.Sprint("callers=", callers), func(b *testing.B) { benchStreamPut(b, callers) })
-	}
-}
-
-func benchStreamPut(b *testing.B, callers int) {
-	var client goredis.UniversalClient
-	name := fmt.Sprintf("bench-%d-%d", os.Getpid(), time.Now().UnixNano())
-	if os.Getenv(redistest.EnvAddr) != "" {
-		client = redistest.Real(b)
-	} else {
-		_, client = redistest.Miniredis(b)
-	}
-	defer client.Del(context.Background(), "hoard:wb:{"+name+"}", "hoard:wb:{"+name+"}:depth")
-	mem, err := memory.New[string](nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer mem.Close()
-	a, err := hoard.NewAside(hoard.AsideOptions[string]{Name: "bench", Memory: mem})
-	if err != nil {
-		b.Fatal(err)
-	}
-	q, err := hoard.NewStreamQueue[string](client, hoard.StreamQueueOptions{Name: name, Block: 10 * time.Millisecond, PollInterval: 5 * time.Millisecond})
-	if err != nil {
-		b.Fatal(err)
-	}
-	store := &wbSlowStore{versions: map[string]uint64{}}
-	wb, err := hoard.NewWriteBehind(hoard.WriteBehindOptions[string]{Aside: a, Store: store, Queue: q, Logger: wbDiscard})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx := context.Background()
-	var next atomic.Int64
-	put := func() {
-		i := next.Add(1)
-		if err := wb.Put(ctx, wbBenchKeys[int(i)%len(wbBenchKeys)], "v"); err != nil {
-			b.Error(err)
-		}
-	}
-	b.ResetTimer()
-	if callers == 1 {
-		for range b.N {
-			put()
-		}
-	} else {
-		b.SetParallelism(max(callers/runtime.GOMAXPROCS(0), 1))
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				put()
-			}
-		})
-	}
-	if err := wb.Flush(ctx); err != nil {
-		b.Fatal(err)
-	}
-	b.StopTimer()
-	wbReport(b, store)
-	if err := wb.Close(ctx); err != nil {
-		b.Fatal(err)
-	}
 }

@@ -6,12 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/hoard-cache/hoard"
 	"github.com/hoard-cache/hoard/backends/memory"
-	hoardredis "github.com/hoard-cache/hoard/backends/redis"
 )
 
 // wbUsersTable is a table that keeps the newest version of each row, as a
@@ -82,52 +78,4 @@ func ExampleWriteBehind() {
 	// UPSERT 7 Ada Lovelace
 	// DELETE 8
 	// stored: 2 coalesced: 2
-}
-
-func ExampleStreamQueue() {
-	mr := miniredis.NewMiniRedis() // a real Redis in production
-	if err := mr.Start(); err != nil {
-		panic(err)
-	}
-	defer mr.Close()
-	client := goredis.NewClient(&goredis.Options{Addr: mr.Addr()})
-	defer client.Close()
-
-	shared, _ := hoardredis.New[string](client, nil)
-	orders, _ := hoard.NewAside(hoard.AsideOptions[string]{Name: "orders", Shared: shared})
-	// A durable queue: a write is in Redis when Put returns, and if this
-	// process dies, another one with the same Name stores its writes.
-	queue, err := hoard.NewStreamQueue[string](client, hoard.StreamQueueOptions{Name: "orders"})
-	if err != nil {
-		panic(err)
-	}
-	writes, err := hoard.NewWriteBehind(hoard.WriteBehindOptions[string]{
-		Aside:         orders,
-		Store:         wbUsersTable(),
-		Queue:         queue,
-		FlushInterval: time.Hour,
-	})
-	if err != nil {
-		panic(err)
-	}
-
-	ctx := context.Background()
-	_ = writes.Put(ctx, "1001", "paid")
-	_ = writes.Put(ctx, "1002", "shipped")
-	n, _ := client.XLen(ctx, queue.Stream()).Result()
-	fmt.Println("in the stream:", n)
-
-	// Flush waits until the store has everything enqueued so far; the
-	// stream is trimmed below what was acknowledged.
-	if err := writes.Flush(ctx); err != nil {
-		panic(err)
-	}
-	n, _ = client.XLen(ctx, queue.Stream()).Result()
-	fmt.Println("in the stream:", n)
-	_ = writes.Close(ctx)
-	// Output:
-	// in the stream: 2
-	// UPSERT 1001 paid
-	// UPSERT 1002 shipped
-	// in the stream: 0
 }

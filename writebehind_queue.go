@@ -17,7 +17,8 @@ var ErrQueueFull = errors.New("hoard: write-behind queue full")
 
 // WriteQueue holds the writes of a [WriteBehind] between Put and the store.
 // Two implement it: [MemoryQueue] (fast, lost with the process) and
-// [StreamQueue] (a Redis Stream with a consumer group, durable).
+// [github.com/hoard-cache/hoard/backends/redis.StreamQueue]
+// (a Redis Stream with a consumer group, durable).
 //
 // A write goes through three states: queued (enqueued, not yet taken),
 // taken (handed to a worker by Take, not yet acknowledged) and
@@ -108,8 +109,8 @@ const DefaultMemoryQueueLen = 10_000
 // MemoryQueue is a bounded [WriteQueue] in process memory. It is fast, and
 // it is lost with the process: writes that were enqueued (Put returned)
 // but not yet stored are gone if the process dies or [WriteBehind.Close]
-// gives up. Use a [StreamQueue] when acknowledged writes must survive a
-// crash.
+// gives up. Use a [github.com/hoard-cache/hoard/backends/redis.StreamQueue]
+// when acknowledged writes must survive a crash.
 type MemoryQueue[V any] struct {
 	maxLen int
 

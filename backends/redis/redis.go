@@ -1,12 +1,17 @@
-// Package redis is the Redis [hoard.Cache], on github.com/redis/go-redis/v9
-// through redis.UniversalClient, so one code path serves a single node,
-// Sentinel failover and Redis Cluster.
+// Package redis is everything of hoard that speaks to Redis, on
+// github.com/redis/go-redis/v9 through redis.UniversalClient, so one code
+// path serves a single node, Sentinel failover and Redis Cluster: the
+// [Cache] (with the tag clock and namespace counters), the [Locker], the
+// invalidation [Bus] and the durable write-behind [StreamQueue].
 //
 // Entries travel as a small versioned binary envelope (see envelope.go):
 // metadata, then the payload a [hoard.Codec] made of the value. Atomic
 // multi-step operations are Lua scripts (scripts/*.lua), each touching a
-// single key so they run on Cluster. Multi-key reads are MGETs grouped by
-// hash slot and pipelined, so they never fail with CROSSSLOT.
+// single key, or keys that share a hash tag, so they run on Cluster.
+// Multi-key reads are MGETs grouped by hash slot and pipelined, so they
+// never fail with CROSSSLOT. Errors from Redis are classified in one place
+// (errors.go): ctx errors stay matchable, connection failures wrap
+// [hoard.ErrUnavailable], error replies [hoard.ErrBackend].
 package redis
 
 import (

@@ -179,7 +179,7 @@ func redisRestartRun(t *testing.T, sig syscall.Signal) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	queue, err := hoard.NewStreamQueue[item](client, hoard.StreamQueueOptions{
+	queue, err := hoardredis.NewStreamQueue[item](client, hoardredis.StreamQueueOptions{
 		Name: name, MaxLen: 5000, ClaimIdle: 500 * time.Millisecond, ClaimInterval: 50 * time.Millisecond,
 		Block: 10 * time.Millisecond, PollInterval: 10 * time.Millisecond,
 	})

@@ -146,7 +146,7 @@ func crashChild() {
 	if err != nil {
 		fail(err)
 	}
-	queue, err := hoard.NewStreamQueue[item](client, hoard.StreamQueueOptions{
+	queue, err := hoardredis.NewStreamQueue[item](client, hoardredis.StreamQueueOptions{
 		Name: name, Consumer: "child", MaxLen: crashQueueLen, Block: 10 * time.Millisecond,
 	})
 	if err != nil {
@@ -317,7 +317,7 @@ func TestWriteBehindSurvivesKill(t *testing.T) {
 	}
 
 	streamKey := "hoard:wb:{" + name + "}"
-	pending, err := client.XPending(ctx, streamKey, hoard.DefaultStreamQueueGroup).Result()
+	pending, err := client.XPending(ctx, streamKey, hoardredis.DefaultStreamQueueGroup).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,7 +339,7 @@ func TestWriteBehindSurvivesKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	queue, err := hoard.NewStreamQueue[item](client, hoard.StreamQueueOptions{
+	queue, err := hoardredis.NewStreamQueue[item](client, hoardredis.StreamQueueOptions{
 		Name: name, Consumer: "second", ClaimIdle: crashClaimIdle, ClaimInterval: 50 * time.Millisecond,
 		Block: 10 * time.Millisecond, PollInterval: 10 * time.Millisecond,
 	})
@@ -364,7 +364,7 @@ func TestWriteBehindSurvivesKill(t *testing.T) {
 	if err := second.Close(fctx); err != nil {
 		t.Fatal(err)
 	}
-	after, err := client.XPending(ctx, streamKey, hoard.DefaultStreamQueueGroup).Result()
+	after, err := client.XPending(ctx, streamKey, hoardredis.DefaultStreamQueueGroup).Result()
 	if err != nil || after.Count != 0 {
 		t.Fatalf("pending after the takeover: %+v, %v", after, err)
 	}
@@ -451,7 +451,7 @@ func TestWriteBehindStoreOutage(t *testing.T) {
 					client = realRedis(t)
 					name := queueName(t, client)
 					streamKey = "hoard:wb:{" + name + "}"
-					q, err := hoard.NewStreamQueue[item](client, hoard.StreamQueueOptions{
+					q, err := hoardredis.NewStreamQueue[item](client, hoardredis.StreamQueueOptions{
 						Name: name, MaxLen: bound, Block: 5 * time.Millisecond, PollInterval: 5 * time.Millisecond,
 					})
 					if err != nil {

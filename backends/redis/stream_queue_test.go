@@ -1,10 +1,9 @@
-package hoard_test
+package redis_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/hoard-cache/hoard"
+	"github.com/hoard-cache/hoard/backends/redis"
 	"github.com/hoard-cache/hoard/internal/redistest"
 )
 
@@ -19,11 +19,11 @@ import (
 // XREADGROUP, XACK, XAUTOCLAIM, XCLAIM, XPENDING, XINFO GROUPS and
 // CONSUMERS, XTRIM MINID, XGROUP) and runs its Lua, so these tests need no
 // server; SetTime moves its clock, which XAUTOCLAIM's idle times follow.
-// The tests named Real run the same against $HOARD_REDIS_ADDR.
+// The tests named Real (stream_real_test.go) run against $HOARD_REDIS_ADDR.
 
-func newWBStreamQueue(t testing.TB, client goredis.UniversalClient, o hoard.StreamQueueOptions) *hoard.StreamQueue[string] {
+func newStreamQueue(t testing.TB, client goredis.UniversalClient, o redis.StreamQueueOptions) *redis.StreamQueue[string] {
 	t.Helper()
-	q, err := hoard.NewStreamQueue[string](client, o)
+	q, err := redis.NewStreamQueue[string](client, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func newWBStreamQueue(t testing.TB, client goredis.UniversalClient, o hoard.Stre
 	return q
 }
 
-func wbEnqueue(t testing.TB, q hoard.WriteQueue[string], ids ...string) {
+func streamEnqueue(t testing.TB, q hoard.WriteQueue[string], ids ...string) {
 	t.Helper()
 	for i, id := range ids {
 		if err := q.Enqueue(context.Background(), hoard.Write[string]{ID: id, Value: "v" + id, Version: uint64(i + 1)}, false); err != nil {
@@ -40,7 +40,7 @@ func wbEnqueue(t testing.TB, q hoard.WriteQueue[string], ids ...string) {
 	}
 }
 
-func wbTake(t testing.TB, q hoard.WriteQueue[string], n int) []hoard.QueuedWrite[string] {
+func streamTake(t testing.TB, q hoard.WriteQueue[string], n int) []hoard.QueuedWrite[string] {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -51,7 +51,7 @@ func wbTake(t testing.TB, q hoard.WriteQueue[string], n int) []hoard.QueuedWrite
 	return ws
 }
 
-func wbXLen(t testing.TB, client goredis.UniversalClient, q *hoard.StreamQueue[string]) int64 {
+func streamXLen(t testing.TB, client goredis.UniversalClient, q *redis.StreamQueue[string]) int64 {
 	t.Helper()
 	n, err := client.XLen(context.Background(), q.Stream()).Result()
 	if err != nil {
@@ -63,15 +63,15 @@ func wbXLen(t testing.TB, client goredis.UniversalClient, q *hoard.StreamQueue[s
 func TestStreamQueueEnqueueTakeAck(t *testing.T) {
 	ctx := context.Background()
 	_, client := redistest.Miniredis(t)
-	q := newWBStreamQueue(t, client, hoard.StreamQueueOptions{Name: "orders", Consumer: "c1"})
-	wbEnqueue(t, q, "1", "2")
+	q := newStreamQueue(t, client, redis.StreamQueueOptions{Name: "orders", Consumer: "c1"})
+	streamEnqueue(t, q, "1", "2")
 	if err := q.Enqueue(ctx, hoard.Write[string]{ID: "3", Version: 9, Delete: true}, false); err != nil {
 		t.Fatal(err)
 	}
 	if s, err := q.Stats(ctx); err != nil || s.Depth != 3 || s.Oldest.IsZero() {
 		t.Fatalf("Stats = %+v, %v", s, err)
 	}
-	ws := wbTake(t, q, 10)
+	ws := streamTake(t, q, 10)
 	if len(ws) != 3 {
 		t.Fatalf("took %d", len(ws))
 	}
@@ -86,7 +86,7 @@ func TestStreamQueueEnqueueTakeAck(t *testing.T) {
 	if s, err := q.Stats(ctx); err != nil || s.Depth != 0 || !s.Oldest.IsZero() {
 		t.Fatalf("Stats after Ack = %+v, %v", s, err)
 	}
-	if n := wbXLen(t, client, q); n != 0 {
+	if n := streamXLen(t, client, q); n != 0 {
 		t.Fatalf("XLEN after acknowledging everything = %d, want 0 (trimmed)", n)
 	}
 	if q.Stream() != "hoard:wb:{orders}" || q.Consumer() != "c1" {
@@ -99,30 +99,30 @@ func TestStreamQueueEnqueueTakeAck(t *testing.T) {
 func TestStreamQueueTrimsOnlyAcknowledged(t *testing.T) {
 	ctx := context.Background()
 	_, client := redistest.Miniredis(t)
-	q := newWBStreamQueue(t, client, hoard.StreamQueueOptions{Name: "trim"})
-	wbEnqueue(t, q, "1", "2", "3", "4", "5")
-	first := wbTake(t, q, 2)  // 1, 2: pending
-	second := wbTake(t, q, 2) // 3, 4: pending; 5 not delivered
+	q := newStreamQueue(t, client, redis.StreamQueueOptions{Name: "trim"})
+	streamEnqueue(t, q, "1", "2", "3", "4", "5")
+	first := streamTake(t, q, 2)  // 1, 2: pending
+	second := streamTake(t, q, 2) // 3, 4: pending; 5 not delivered
 	if err := q.Ack(ctx, second); err != nil {
 		t.Fatal(err)
 	}
-	if n := wbXLen(t, client, q); n != 5 {
+	if n := streamXLen(t, client, q); n != 5 {
 		t.Fatalf("XLEN = %d, want 5: 1 and 2 are pending, so nothing below them may go", n)
 	}
 	if err := q.Ack(ctx, first); err != nil {
 		t.Fatal(err)
 	}
-	if n := wbXLen(t, client, q); n != 1 {
+	if n := streamXLen(t, client, q); n != 1 {
 		t.Fatalf("XLEN = %d, want 1: only 5, never delivered, is left", n)
 	}
-	last := wbTake(t, q, 10)
+	last := streamTake(t, q, 10)
 	if len(last) != 1 || last[0].ID != "5" {
 		t.Fatalf("took %+v", last)
 	}
 	if err := q.Ack(ctx, last); err != nil {
 		t.Fatal(err)
 	}
-	if n := wbXLen(t, client, q); n != 0 {
+	if n := streamXLen(t, client, q); n != 0 {
 		t.Fatalf("XLEN = %d, want 0", n)
 	}
 }
@@ -130,8 +130,8 @@ func TestStreamQueueTrimsOnlyAcknowledged(t *testing.T) {
 func TestStreamQueueBound(t *testing.T) {
 	ctx := context.Background()
 	_, client := redistest.Miniredis(t)
-	q := newWBStreamQueue(t, client, hoard.StreamQueueOptions{Name: "bound", MaxLen: 2, PollInterval: time.Millisecond})
-	wbEnqueue(t, q, "1", "2")
+	q := newStreamQueue(t, client, redis.StreamQueueOptions{Name: "bound", MaxLen: 2, PollInterval: time.Millisecond})
+	streamEnqueue(t, q, "1", "2")
 	w := hoard.Write[string]{ID: "3", Value: "v", Version: 3}
 	if err := q.Enqueue(ctx, w, false); !errors.Is(err, hoard.ErrQueueFull) {
 		t.Fatalf("Enqueue on a full stream: %v", err)
@@ -142,7 +142,7 @@ func TestStreamQueueBound(t *testing.T) {
 		t.Fatalf("waiting Enqueue on a full stream: %v", err)
 	}
 	// Taking does not free room; acknowledging does.
-	ws := wbTake(t, q, 1)
+	ws := streamTake(t, q, 1)
 	if err := q.Enqueue(ctx, w, false); !errors.Is(err, hoard.ErrQueueFull) {
 		t.Fatalf("Enqueue with a taken write: %v", err)
 	}
@@ -153,7 +153,7 @@ func TestStreamQueueBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	big := hoard.Write[string]{ID: "big", Value: strings.Repeat("x", 100), Version: 1}
-	small := newWBStreamQueue(t, client, hoard.StreamQueueOptions{Name: "small", MaxValueBytes: 50})
+	small := newStreamQueue(t, client, redis.StreamQueueOptions{Name: "small", MaxValueBytes: 50})
 	if err := small.Enqueue(ctx, big, false); !errors.Is(err, hoard.ErrTooLarge) {
 		t.Fatalf("Enqueue of a large value: %v", err)
 	}
@@ -166,18 +166,18 @@ func TestStreamQueueClaimsFromDeadConsumer(t *testing.T) {
 	mr, client := redistest.Miniredis(t)
 	t0 := time.Now()
 	mr.SetTime(t0)
-	opts := hoard.StreamQueueOptions{Name: "claim", ClaimIdle: time.Second, Consumer: "dead"}
-	dead := newWBStreamQueue(t, client, opts)
-	wbEnqueue(t, dead, "1", "2", "3")
-	if got := wbTake(t, dead, 2); len(got) != 2 {
+	opts := redis.StreamQueueOptions{Name: "claim", ClaimIdle: time.Second, Consumer: "dead"}
+	dead := newStreamQueue(t, client, opts)
+	streamEnqueue(t, dead, "1", "2", "3")
+	if got := streamTake(t, dead, 2); len(got) != 2 {
 		t.Fatalf("took %d", len(got))
 	}
 	_ = dead.Close(ctx) // dies with 1 and 2 taken
 
 	opts.Consumer = "live"
-	live := newWBStreamQueue(t, client, opts)
+	live := newStreamQueue(t, client, opts)
 	// Within ClaimIdle the dead consumer's writes are left alone.
-	got := wbTake(t, live, 10)
+	got := streamTake(t, live, 10)
 	if len(got) != 1 || got[0].ID != "3" {
 		t.Fatalf("live took %+v, want only 3", got)
 	}
@@ -185,8 +185,8 @@ func TestStreamQueueClaimsFromDeadConsumer(t *testing.T) {
 		t.Fatal(err)
 	}
 	mr.SetTime(t0.Add(2 * time.Second))
-	live2 := newWBStreamQueue(t, client, opts) // a fresh claim pass
-	got = wbTake(t, live2, 10)
+	live2 := newStreamQueue(t, client, opts) // a fresh claim pass
+	got = streamTake(t, live2, 10)
 	if len(got) != 2 || got[0].ID != "1" || got[1].ID != "2" {
 		t.Fatalf("claimed %+v, want 1 and 2", got)
 	}
@@ -196,7 +196,7 @@ func TestStreamQueueClaimsFromDeadConsumer(t *testing.T) {
 	if s, err := live2.Stats(ctx); err != nil || s.Depth != 0 {
 		t.Fatalf("Stats = %+v, %v", s, err)
 	}
-	if n := wbXLen(t, client, live2); n != 0 {
+	if n := streamXLen(t, client, live2); n != 0 {
 		t.Fatalf("XLEN = %d", n)
 	}
 }
@@ -204,8 +204,8 @@ func TestStreamQueueClaimsFromDeadConsumer(t *testing.T) {
 func TestStreamQueueCorruptEntries(t *testing.T) {
 	ctx := context.Background()
 	_, client := redistest.Miniredis(t)
-	q := newWBStreamQueue(t, client, hoard.StreamQueueOptions{Name: "corrupt"})
-	wbEnqueue(t, q, "ok")
+	q := newStreamQueue(t, client, redis.StreamQueueOptions{Name: "corrupt"})
+	streamEnqueue(t, q, "ok")
 	for _, values := range []map[string]any{
 		{"x": "y"},
 		{"i": "a", "v": "nan", "d": "0", "p": `"x"`},
@@ -218,24 +218,24 @@ func TestStreamQueueCorruptEntries(t *testing.T) {
 		}
 	}
 
-	db := newWBDB()
+	db := newStreamDB()
 	dead := make(chan error, 8)
-	wb := newWB(t, hoard.WriteBehindOptions[string]{
-		Store: db.batchStore(), Queue: q, FlushInterval: -1,
+	wb := newStreamWB(t, hoard.WriteBehindOptions[string]{
+		Store: db, Queue: q, FlushInterval: -1,
 		DeadLetter: func(_ context.Context, _ hoard.Write[string], err error) { dead <- err },
 	})
 	if err := wb.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for range 5 {
-		if err := wbRecv(t, dead); !errors.Is(err, hoard.ErrCorrupt) {
+		if err := streamRecv(t, dead); !errors.Is(err, hoard.ErrCorrupt) {
 			t.Fatalf("dead letter %v, want ErrCorrupt", err)
 		}
 	}
 	if r, ok := db.row("ok"); !ok || r.value != "vok" {
 		t.Fatalf("row %+v", r)
 	}
-	if n := wbXLen(t, client, q); n != 0 {
+	if n := streamXLen(t, client, q); n != 0 {
 		t.Fatalf("XLEN = %d: the corrupt entries were not acknowledged", n)
 	}
 }
@@ -243,10 +243,10 @@ func TestStreamQueueCorruptEntries(t *testing.T) {
 func TestWriteBehindStreamQueue(t *testing.T) {
 	ctx := context.Background()
 	_, client := redistest.Miniredis(t)
-	q := newWBStreamQueue(t, client, hoard.StreamQueueOptions{Name: "wb", Block: 5 * time.Millisecond})
-	db := newWBDB()
-	a := newWBAside(t)
-	wb := newWB(t, hoard.WriteBehindOptions[string]{Aside: a, Store: db.batchStore(), Queue: q, BatchSize: 4, FlushInterval: 5 * time.Millisecond})
+	q := newStreamQueue(t, client, redis.StreamQueueOptions{Name: "wb", Block: 5 * time.Millisecond})
+	db := newStreamDB()
+	a := newStreamAside(t)
+	wb := newStreamWB(t, hoard.WriteBehindOptions[string]{Aside: a, Store: db, Queue: q, BatchSize: 4, FlushInterval: 5 * time.Millisecond})
 	for i := range 20 {
 		if err := wb.Put(ctx, fmt.Sprint(i%7), fmt.Sprint("v", i)); err != nil {
 			t.Fatal(err)
@@ -255,7 +255,7 @@ func TestWriteBehindStreamQueue(t *testing.T) {
 	if err := wb.Delete(ctx, "0"); err != nil {
 		t.Fatal(err)
 	}
-	if v, err := a.Get(ctx, "6", wbNoLoad(t)); v != "v13" || err != nil {
+	if v, err := a.Get(ctx, "6", streamNoLoad(t)); v != "v13" || err != nil {
 		t.Fatalf("Get = %q, %v", v, err)
 	}
 	if err := wb.Flush(ctx); err != nil {
@@ -274,7 +274,7 @@ func TestWriteBehindStreamQueue(t *testing.T) {
 			t.Fatalf("%s = %+v, want v%d", id, r, i)
 		}
 	}
-	if n := wbXLen(t, client, q); n != 0 {
+	if n := streamXLen(t, client, q); n != 0 {
 		t.Fatalf("XLEN = %d after Flush", n)
 	}
 	if err := wb.Close(ctx); err != nil {
@@ -287,7 +287,7 @@ func TestWriteBehindStreamQueue(t *testing.T) {
 
 func TestStreamQueueOptions(t *testing.T) {
 	_, client := redistest.Miniredis(t)
-	for name, o := range map[string]hoard.StreamQueueOptions{
+	for name, o := range map[string]redis.StreamQueueOptions{
 		"brace":          {Name: "a{b"},
 		"brace prefix":   {KeyPrefix: "app:{wb}:"},
 		"negative len":   {MaxLen: -1},
@@ -295,11 +295,11 @@ func TestStreamQueueOptions(t *testing.T) {
 		"tiny Block":     {Block: time.Microsecond},
 		"negative poll":  {PollInterval: -1},
 	} {
-		if _, err := hoard.NewStreamQueue[string](client, o); !errors.Is(err, hoard.ErrInvalidOption) {
+		if _, err := redis.NewStreamQueue[string](client, o); !errors.Is(err, hoard.ErrInvalidOption) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	if _, err := hoard.NewStreamQueue[string](nil, hoard.StreamQueueOptions{}); !errors.Is(err, hoard.ErrInvalidOption) {
+	if _, err := redis.NewStreamQueue[string](nil, redis.StreamQueueOptions{}); !errors.Is(err, hoard.ErrInvalidOption) {
 		t.Errorf("nil client: %v", err)
 	}
 }
@@ -309,7 +309,7 @@ func TestStreamQueueOptions(t *testing.T) {
 func TestStreamQueueKeyPrefix(t *testing.T) {
 	mr, client := redistest.Miniredis(t)
 	ctx := context.Background()
-	q, err := hoard.NewStreamQueue[string](client, hoard.StreamQueueOptions{KeyPrefix: "app:wb:", Name: "orders"})
+	q, err := redis.NewStreamQueue[string](client, redis.StreamQueueOptions{KeyPrefix: "app:wb:", Name: "orders"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,146 +334,37 @@ func TestStreamQueueKeyPrefix(t *testing.T) {
 	}
 }
 
-// wbRealStream returns a client of $HOARD_REDIS_ADDR and a queue name of the
-// test's own, whose keys are deleted at the end; it skips without one.
-func wbRealStream(t *testing.T) (*goredis.Client, string) {
-	t.Helper()
-	client := redistest.Real(t)
-	name := fmt.Sprintf("test-%s-%d-%d", t.Name(), os.Getpid(), time.Now().UnixNano())
-	t.Cleanup(func() {
-		_ = client.Del(context.Background(), "hoard:wb:{"+name+"}", "hoard:wb:{"+name+"}:depth").Err()
-	})
-	return client, name
+// failingHook makes every command fail with err, as go-redis's pool does
+// when it cannot give a connection.
+type failingHook struct{ err error }
+
+func (failingHook) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+func (h failingHook) ProcessHook(goredis.ProcessHook) goredis.ProcessHook {
+	return func(context.Context, goredis.Cmder) error { return h.err }
+}
+func (h failingHook) ProcessPipelineHook(goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(context.Context, []goredis.Cmder) error { return h.err }
 }
 
-// TestStreamQueueRealClaimAndKeep runs the claim on real Redis, with real
-// idle times: a live consumer's taken writes are kept claimed while its
-// store is slow, and claimed by another once it dies.
-func TestStreamQueueRealClaimAndKeep(t *testing.T) {
+// TestStreamQueueConnectionErrors: the queue classifies go-redis's errors
+// as the cache does, pool exhaustion included, so a WriteBehind's caller
+// can tell Redis being unreachable (ErrUnavailable) from a bad reply
+// (ErrBackend).
+func TestStreamQueueConnectionErrors(t *testing.T) {
 	ctx := context.Background()
-	client, name := wbRealStream(t)
-	// An idle long enough that the keeper's refreshes (every idle/3) are
-	// not outlasted by a loaded machine's scheduling stalls.
-	const idle = 500 * time.Millisecond
-	opts := hoard.StreamQueueOptions{Name: name, ClaimIdle: idle, ClaimInterval: time.Millisecond, Consumer: "slow", Block: 5 * time.Millisecond}
-	slow := newWBStreamQueue(t, client, opts)
-	wbEnqueue(t, slow, "1", "2")
-	held := wbTake(t, slow, 1)
-
-	opts.Consumer = "other"
-	other := newWBStreamQueue(t, client, opts)
-	got := wbTake(t, other, 10)
-	if len(got) != 1 || got[0].ID != "2" {
-		t.Fatalf("other took %+v", got)
-	}
-	if err := other.Ack(ctx, got); err != nil {
-		t.Fatal(err)
-	}
-	// Three ClaimIdles of a slow store: the keeper keeps 1 claimed.
-	short, cancel := context.WithTimeout(ctx, 3*idle)
-	defer cancel()
-	if ws, err := other.Take(short, 10); err == nil {
-		t.Fatalf("other claimed %+v from a live consumer", ws)
-	}
-	_ = slow.Close(ctx) // the slow consumer dies holding 1
-	got = wbTake(t, other, 10)
-	if len(got) != 1 || got[0].ID != "1" || got[0].Receipt != held[0].Receipt {
-		t.Fatalf("other claimed %+v, want 1", got)
-	}
-	if err := other.Ack(ctx, got); err != nil {
-		t.Fatal(err)
-	}
-	if n := wbXLen(t, client, other); n != 0 {
-		t.Fatalf("XLEN = %d", n)
-	}
-}
-
-func TestStreamQueueRealTrim(t *testing.T) {
-	ctx := context.Background()
-	client, name := wbRealStream(t)
-	q := newWBStreamQueue(t, client, hoard.StreamQueueOptions{Name: name})
-	wbEnqueue(t, q, "1", "2", "3", "4", "5")
-	first, second := wbTake(t, q, 2), wbTake(t, q, 2)
-	if err := q.Ack(ctx, second); err != nil {
-		t.Fatal(err)
-	}
-	if n := wbXLen(t, client, q); n != 5 {
-		t.Fatalf("XLEN = %d, want 5", n)
-	}
-	if err := q.Ack(ctx, first); err != nil {
-		t.Fatal(err)
-	}
-	if n := wbXLen(t, client, q); n != 1 {
-		t.Fatalf("XLEN = %d, want 1", n)
-	}
-	mark, err := q.Mark(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
-	defer cancel()
-	if err := q.WaitAcked(short, mark); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("WaitAcked with 5 unacknowledged: %v", err)
-	}
-	last := wbTake(t, q, 10)
-	if err := q.Ack(ctx, last); err != nil {
-		t.Fatal(err)
-	}
-	if err := q.WaitAcked(ctx, mark); err != nil {
-		t.Fatal(err)
-	}
-	if s, err := q.Stats(ctx); err != nil || s.Depth != 0 || wbXLen(t, client, q) != 0 {
-		t.Fatalf("Stats = %+v, %v", s, err)
-	}
-}
-
-// TestStreamQueueRealExpiresIdleConsumers needs real Redis: miniredis does
-// not track the idle time of consumers.
-func TestStreamQueueRealExpiresIdleConsumers(t *testing.T) {
-	ctx := context.Background()
-	client, name := wbRealStream(t)
-	const expiry = 100 * time.Millisecond
-	opts := hoard.StreamQueueOptions{Name: name, ConsumerExpiry: expiry, Consumer: "old", ClaimInterval: time.Millisecond, Block: 5 * time.Millisecond}
-	old := newWBStreamQueue(t, client, opts)
-	wbEnqueue(t, old, "1", "2")
-	ws := wbTake(t, old, 1)
-	if err := old.Ack(ctx, ws); err != nil {
-		t.Fatal(err)
-	}
-	_ = old.Close(ctx)
-	opts.Consumer = "pending"
-	pending := newWBStreamQueue(t, client, opts)
-	wbTake(t, pending, 1) // keeps 2 pending, never acknowledged
-	_ = pending.Close(ctx)
-
-	opts.Consumer, opts.ClaimIdle = "new", time.Hour // claims nothing, but passes
-	fresh := newWBStreamQueue(t, client, opts)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		// Each Take ends a claim pass, which removes the consumers idle
-		// for longer than the expiry with nothing pending.
-		short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
-		_, err := fresh.Take(short, 1)
-		cancel()
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("Take: %v", err)
+	for _, cause := range []error{goredis.ErrPoolExhausted, goredis.ErrPoolTimeout, goredis.ErrClosed} {
+		_, client := redistest.Miniredis(t)
+		client.AddHook(failingHook{cause})
+		q := newStreamQueue(t, client, redis.StreamQueueOptions{Name: "down"})
+		err := q.Enqueue(ctx, hoard.Write[string]{ID: "1", Value: "v", Version: 1}, false)
+		if !errors.Is(err, hoard.ErrUnavailable) || !errors.Is(err, cause) {
+			t.Errorf("Enqueue with %v: %v; want ErrUnavailable wrapping it", cause, err)
 		}
-		infos, err := client.XInfoConsumers(ctx, fresh.Stream(), hoard.DefaultStreamQueueGroup).Result()
-		if err != nil {
-			t.Fatal(err)
+		if _, err := q.Mark(ctx); !errors.Is(err, hoard.ErrUnavailable) || !errors.Is(err, cause) {
+			t.Errorf("Mark with %v: %v; want ErrUnavailable wrapping it", cause, err)
 		}
-		names := map[string]bool{}
-		for _, c := range infos {
-			names[c.Name] = true
-		}
-		if !names["pending"] {
-			t.Fatalf("consumers %v: the one with a pending write was removed", names)
-		}
-		if !names["old"] {
-			return // old (idle, nothing pending) went; pending keeps its write claimable
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("consumers %v: old was never removed", names)
+		if _, err := q.Stats(ctx); !errors.Is(err, hoard.ErrUnavailable) || !errors.Is(err, cause) {
+			t.Errorf("Stats with %v: %v; want ErrUnavailable wrapping it", cause, err)
 		}
 	}
 }

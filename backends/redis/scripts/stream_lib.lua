@@ -1,4 +1,4 @@
--- Functions shared by the stream write-behind scripts (writebehind_stream.go).
+-- Functions shared by the stream write-behind scripts (stream_queue.go).
 -- Not a script of its own: it is prepended to stream_ack.lua,
 -- stream_oldest.lua and stream_expire_consumers.lua at init. Stream IDs are
 -- compared as two numbers: Lua's doubles hold millisecond times and sequence

@@ -1,10 +1,12 @@
-package hoard
+package redis
 
 import (
 	"errors"
 	"testing"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/hoard-cache/hoard"
 )
 
 // FuzzStreamQueueDecode feeds stream entries of any content to the
@@ -33,7 +35,7 @@ func FuzzStreamQueueDecode(f *testing.F) {
 			t.Fatalf("receipt %q, want %q", w.Receipt, entryID)
 		}
 		if w.Err != nil {
-			if !errors.Is(w.Err, ErrCorrupt) {
+			if !errors.Is(w.Err, hoard.ErrCorrupt) {
 				t.Fatalf("error %v does not wrap ErrCorrupt", w.Err)
 			}
 			return
