@@ -72,9 +72,17 @@ func (a *Aside[V]) callLoader(ctx context.Context, id string, loader Loader[V], 
 	v, err := loader.Load(ctx, id)
 	end := a.opts.Clock.Now()
 	r := loadResult[V]{value: v, err: err, end: end, took: end.Sub(start), ttl: lc.ttl, previous: previous, epoch: epoch}
-	if err == nil {
+	switch {
+	case err == nil:
 		r.tags = a.tagsOf(id, v, lc.tagsOf(id))
-	} else {
+	case previous != nil && errors.Is(err, ErrNotModified):
+		// A renewal keeps every tag the entry had, and adds those given
+		// now: dropping one would put the entry out of that tag's reach.
+		r.tags = unionTags(previous.Tags, lc.tagsOf(id))
+		if !previous.Negative {
+			r.tags = unionTags(r.tags, a.tagsOf(id, previous.Value, nil))
+		}
+	default:
 		r.tags = lc.tagsOf(id) // a "not found" keeps the loader's own
 	}
 	r.untaggable = !a.canTag(r.tags, epochErr)
@@ -133,10 +141,7 @@ func (a *Aside[V]) finishLoad(ctx context.Context, id, key string, mem, shared *
 			return r.previous.Value, nil
 		}
 		e := a.freshEntry(r.previous.Value, r.end, r.took, r.ttl)
-		e.Negative, e.Tags, e.TagEpoch = r.previous.Negative, r.previous.Tags, r.epoch
-		if len(r.tags) > 0 {
-			e.Tags = r.tags
-		}
+		e.Negative, e.Tags, e.TagEpoch = r.previous.Negative, r.tags, r.epoch
 		a.store(ctx, key, mem, shared, e, r.end)
 		if e.Negative {
 			return zero, ErrNotFound
@@ -219,6 +224,17 @@ func (a *Aside[V]) tagsOf(id string, v V, given []string) []string {
 		return more
 	}
 	return append(slices.Clip(given), more...)
+}
+
+// unionTags is a's tags followed by those of b it lacks.
+func unionTags(a, b []string) []string {
+	out := slices.Clip(a)
+	for _, t := range b {
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // canTag reports whether a value with tags can be cached: its tags can be

@@ -390,13 +390,7 @@ func (w *comboWorld) load(ctx context.Context, inst, table int, id string) (comb
 			hoard.SetTags(ctx, tagsOf(tk)...) // TagsOf tags values only
 		}
 	}
-	if w.m.strict {
-		// A loader tags what it loads first, whatever it answers; a "not
-		// modified" then keeps only those tags (the known issue G).
-		setTags()
-	} else {
-		defer func() { setTags() }() // once the answer is known: see below
-	}
+	setTags() // a loader tags what it loads first, whatever it answers
 	if plan.burst != nil {
 		plan.burst.wait(ctx)
 	}
@@ -427,20 +421,15 @@ func (w *comboWorld) load(ctx context.Context, inst, table int, id string) (comb
 		return comboRow{}, errSourceDown
 	}
 	if plan.panic && w.cfg.panics {
-		if _, refreshing := hoard.PreviousEntry[comboRow](ctx); w.m.strict || !refreshing {
-			w.m.justify(tk, w.clock.Now())
-			w.count("load panics", 1)
-			panic(fmt.Sprintf("combo: the loader of %v panics", tk))
-		}
+		w.m.justify(tk, w.clock.Now())
+		w.count("load panics", 1)
+		panic(fmt.Sprintf("combo: the loader of %v panics", tk))
 	}
 	if !row.present {
 		return comboRow{}, hoard.ErrNotFound
 	}
 	if plan.notModified {
 		if prev, ok := hoard.PreviousEntry[comboRow](ctx); ok && !prev.Negative && prev.Value.Rev == row.rev {
-			if !w.m.strict {
-				setTags = func() {} // tolerate G: no tags of its own on a "not modified"
-			}
 			w.m.justify(tk, w.clock.Now())
 			w.m.confirmed(prev.Value) // as good as loaded now
 			return comboRow{}, hoard.ErrNotModified

@@ -84,8 +84,6 @@ var (
 // checks) once its fix is in.
 var comboKnownIssues = map[string]string{
 	"C": "a Delete while a namespace bump is in flight deletes the old version's key; a load under the new version that read the row before the change writes it back",
-	"E": "a loader's panic in a background load (early refresh, past the soft timeout) crashes the process (tolerated: loaders panic only in loads with no previous entry)",
-	"G": "a \"not modified\" renewal keeps only the tags the loader set in that call, dropping TagsOf's (tolerated: the loader sets none then)",
 	"I": "a Get that joins a flight after its load returned gets the value even when it expired meanwhile",
 	"L": "an instance that hears of a bump but cannot read the new version (its Redis failing) keeps using the last version it knew, serving what the bump invalidated with a nil error",
 }

@@ -3,6 +3,7 @@ package hoard_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -241,5 +242,55 @@ func TestWriteBehindDeleteKeepsItsTags(t *testing.T) {
 		if v, err := m.aside.Get(ctx, "1", db); err != nil || v != "7/12" {
 			t.Fatalf("instance %d: Get after the insert and tag invalidation = %q, %v; want 7/12", i, v, err)
 		}
+	}
+}
+
+// A "not modified" renewal keeps every tag the entry had, and adds those
+// the loader and TagsOf give now: dropping one would leave the renewed
+// entry out of reach of that tag's invalidation.
+func TestNotModifiedRenewalKeepsEveryTag(t *testing.T) {
+	for _, setsTags := range []bool{true, false} {
+		t.Run(fmt.Sprintf("loader sets tags on renewal=%v", setsTags), func(t *testing.T) {
+			f := newFleet(t, 1, hoard.AsideOptions[string]{TTL: time.Minute, FailSafe: time.Hour,
+				TagsOf: func(_ string, v string) []string { return []string{categoryOf(v)} }})
+			ctx := context.Background()
+			a, inv := f.instances[0].aside, f.instances[0].inv
+			row, modified := "7/10", true
+			loads := 0
+			loader := hoard.LoaderFunc[string](func(ctx context.Context, id string) (string, error) {
+				loads++
+				if modified || setsTags {
+					hoard.SetTags(ctx, "product:"+id)
+				}
+				if !modified {
+					return "", hoard.ErrNotModified
+				}
+				return row, nil
+			})
+			if v, err := a.Get(ctx, "1", loader); err != nil || v != "7/10" {
+				t.Fatalf("Get = %q, %v", v, err)
+			}
+			f.advance(2 * time.Minute)
+			modified = false
+			if v, err := a.Get(ctx, "1", loader); err != nil || v != "7/10" {
+				t.Fatalf("Get renewed by not modified = %q, %v", v, err)
+			}
+			modified, row = true, "7/12"
+			for _, tag := range []string{"category:7", "product:1"} {
+				if err := inv.InvalidateTags(ctx, tag); err != nil {
+					t.Fatal(err)
+				}
+				before := loads
+				if v, err := a.Get(ctx, "1", loader); err != nil || v != "7/12" || loads != before+1 {
+					t.Fatalf("Get after invalidating %s = %q, %v (%d loads); want 7/12 loaded anew", tag, v, err, loads-before)
+				}
+				f.advance(2 * time.Minute)
+				modified = false
+				if _, err := a.Get(ctx, "1", loader); err != nil {
+					t.Fatal(err)
+				}
+				modified = true
+			}
+		})
 	}
 }
