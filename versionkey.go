@@ -69,6 +69,11 @@ type Invalidator struct {
 	// for when the Counter cannot be read: dropped only by the bus.
 	lastKnown   *otter.Cache[string, namespaceVersion]
 	stamps      *otter.Cache[string, int64]
+	// made keeps the newest version of each namespace and stamp of each
+	// tag this instance made itself (a bump, a tag invalidation): never
+	// dropped by the bus, it is what every later version is at least, so
+	// a read that began before it can never store an older one.
+	made        *otter.Cache[string, int64]
 	unsubscribe func()
 	// dropped counts the local copies the bus made this instance drop: a
 	// read that began before a drop must not store what it read (see
@@ -126,7 +131,14 @@ func NewInvalidator(opts InvalidatorOptions) (*Invalidator, error) {
 		stamps.StopAllGoroutines()
 		return nil, fmt.Errorf("%w: invalidator: %w", ErrInvalidOption, err)
 	}
-	inv := &Invalidator{opts: opts, namespaces: namespaces, stamps: stamps, lastKnown: lastKnown}
+	made, err := otter.New(&otter.Options[string, int64]{MaximumSize: opts.MaxLocal})
+	if err != nil {
+		namespaces.StopAllGoroutines()
+		stamps.StopAllGoroutines()
+		lastKnown.StopAllGoroutines()
+		return nil, fmt.Errorf("%w: invalidator: %w", ErrInvalidOption, err)
+	}
+	inv := &Invalidator{opts: opts, namespaces: namespaces, stamps: stamps, lastKnown: lastKnown, made: made}
 	if opts.Bus != nil {
 		inv.unsubscribe = opts.Bus.Subscribe(inv.apply)
 	}
@@ -161,6 +173,7 @@ func (inv *Invalidator) Close() error {
 	inv.namespaces.StopAllGoroutines()
 	inv.stamps.StopAllGoroutines()
 	inv.lastKnown.StopAllGoroutines()
+	inv.made.StopAllGoroutines()
 	return nil
 }
 
@@ -215,8 +228,37 @@ var errVersionUnconfirmed = errors.New("hoard: the namespace's version could not
 // keepVersion keeps v as ns's local copy and last known version (see
 // keepNewest) and returns the newest known.
 func (inv *Invalidator) keepVersion(ns string, v namespaceVersion, since uint64) namespaceVersion {
+	if m, ok := inv.made.GetIfPresent(madeNamespace + ns); ok && m > v.n {
+		// Read before this instance's own bump landed: the bump's
+		// version is the newer, and the read stores nothing.
+		return newNamespaceVersion(m)
+	}
 	keepNewest(inv, inv.lastKnown, ns, v, since)
 	return keepNewest(inv, inv.namespaces, ns, v, since)
+}
+
+// keepStamp is keepVersion for tag t's stamp.
+func (inv *Invalidator) keepStamp(t string, stamp int64, since uint64) int64 {
+	if m, ok := inv.made.GetIfPresent(madeTag + t); ok && m > stamp {
+		return m
+	}
+	return keepNewest(inv, inv.stamps, t, stamp, since)
+}
+
+// The kinds of keys of Invalidator.made.
+const (
+	madeNamespace = "n:"
+	madeTag       = "t:"
+)
+
+// madeHere records that this instance made version v of key (see made).
+func (inv *Invalidator) madeHere(key string, v int64) {
+	inv.made.Compute(key, func(old int64, found bool) (int64, otter.ComputeOp) {
+		if found && old >= v {
+			return old, otter.CancelOp
+		}
+		return v, otter.WriteOp
+	})
 }
 
 func newNamespaceVersion(n int64) namespaceVersion {
@@ -271,6 +313,7 @@ func (inv *Invalidator) BumpNamespace(ctx context.Context, ns string) (int64, er
 	if err != nil {
 		return 0, fmt.Errorf("hoard: bump namespace %q: %w", ns, err)
 	}
+	inv.madeHere(madeNamespace+ns, n)
 	inv.keepVersion(ns, newNamespaceVersion(n), since)
 	return n, inv.publish(ctx, InvalidateNamespace, ns)
 }
@@ -288,7 +331,8 @@ func (inv *Invalidator) InvalidateTags(ctx context.Context, tags ...string) erro
 		return fmt.Errorf("hoard: invalidate tags %q: %w", tags, err)
 	}
 	for _, t := range tags {
-		keepNewest(inv, inv.stamps, t, epoch, since)
+		inv.madeHere(madeTag+t, epoch)
+		inv.keepStamp(t, epoch, since)
 	}
 	inv.tagChanges.Add(1)
 	return inv.publish(ctx, InvalidateTag, tags...)
@@ -341,7 +385,7 @@ func (inv *Invalidator) valid(ctx context.Context, tags []string, epoch int64) b
 	}
 	ok := true
 	for i, t := range missing {
-		if keepNewest(inv, inv.stamps, t, stamps[i], since) > epoch {
+		if inv.keepStamp(t, stamps[i], since) > epoch {
 			ok = false
 		}
 	}

@@ -236,3 +236,126 @@ func TestConcurrentInvalidationsKeepTheNewest(t *testing.T) {
 		})
 	}
 }
+
+// hookedCounter is a Counter and TagClock that runs hooks around its calls:
+// beforeWrite just before a bump or tag invalidation, afterRead once a
+// read has its answer. Each runs once, when set.
+type hookedCounter struct {
+	*memory.Cache[string]
+	beforeWrite, afterRead atomic.Pointer[func()]
+}
+
+func runOnce(p *atomic.Pointer[func()]) {
+	if f := p.Swap(nil); f != nil {
+		(*f)()
+	}
+}
+
+func (h *hookedCounter) IncrBy(ctx context.Context, key string, delta int64) (int64, error) {
+	if delta != 0 {
+		runOnce(&h.beforeWrite)
+	}
+	n, err := h.Cache.IncrBy(ctx, key, delta)
+	if delta == 0 {
+		runOnce(&h.afterRead)
+	}
+	return n, err
+}
+
+func (h *hookedCounter) InvalidateTags(ctx context.Context, tags ...string) (int64, error) {
+	runOnce(&h.beforeWrite)
+	return h.Cache.InvalidateTags(ctx, tags...)
+}
+
+func (h *hookedCounter) TagEpochs(ctx context.Context, tags []string) ([]int64, error) {
+	e, err := h.Cache.TagEpochs(ctx, tags)
+	runOnce(&h.afterRead)
+	return e, err
+}
+
+// A bump (or tag invalidation) during which the bus delivered something
+// unrelated, and a read of the old version begun after that delivery and
+// answered before the bump landed: the read must not store the old
+// version, nor may the bumping instance then use it.
+func TestReadOlderThanABumpIsNotKeptAfterIt(t *testing.T) {
+	for _, kind := range []string{"namespace", "tag"} {
+		t.Run(kind, func(t *testing.T) {
+			ctx := context.Background()
+			clock := hoardtest.NewFakeClock(time.Now())
+			versions, err := memory.New[string](&memory.Options[string]{Clock: clock})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = versions.Close() })
+			store := &hookedCounter{Cache: versions}
+			var network hoardtest.BusNetwork
+			instance := func() (*hoard.Aside[string], *hoard.Invalidator) {
+				bus := network.NewBus()
+				inv, err := hoard.NewInvalidator(hoard.InvalidatorOptions{Counter: store, TagClock: store, Bus: bus, Clock: clock})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = inv.Close() })
+				mem, err := memory.New[string](&memory.Options[string]{Clock: clock})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = mem.Close() })
+				o := hoard.AsideOptions[string]{Name: "rows", Memory: mem, Invalidator: inv, Bus: bus, Clock: clock, TTL: time.Hour}
+				if kind == "namespace" {
+					o.Namespace = "ns"
+				}
+				a, err := hoard.NewAside(o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return a, inv
+			}
+			a, inv := instance()
+			other, _ := instance()
+			var row atomic.Value
+			row.Store("old")
+			loader := hoard.LoaderFunc[string](func(ctx context.Context, _ string) (string, error) {
+				hoard.SetTags(ctx, "t")
+				return row.Load().(string), nil
+			})
+			if v, err := a.Get(ctx, "1", loader); err != nil || v != "old" {
+				t.Fatalf("Get = %q, %v", v, err)
+			}
+			clock.Advance(2 * time.Second) // past MaxStaleness: reads ask the store
+
+			bumpReady, bumpGo := make(chan struct{}), make(chan struct{})
+			before := func() { close(bumpReady); <-bumpGo }
+			store.beforeWrite.Store(&before)
+			bumped := make(chan error)
+			go func() {
+				if kind == "namespace" {
+					_, err := inv.BumpNamespace(ctx, "ns")
+					bumped <- err
+				} else {
+					bumped <- inv.InvalidateTags(ctx, "t")
+				}
+			}()
+			<-bumpReady
+			if err := other.Delete(ctx, "unrelated"); err != nil { // heard by a's instance now
+				t.Fatal(err)
+			}
+			readDone, readGo := make(chan struct{}), make(chan struct{})
+			after := func() { close(readDone); <-readGo }
+			store.afterRead.Store(&after)
+			first := make(chan string)
+			go func() { v, _ := a.Get(ctx, "1", loader); first <- v }()
+			<-readDone // that read has the old version or stamp
+			row.Store("new")
+			close(bumpGo)
+			if err := <-bumped; err != nil {
+				t.Fatal(err)
+			}
+			close(readGo)
+			<-first // begun before the bump returned: old or new
+			if v, err := a.Get(ctx, "1", loader); err != nil || v != "new" {
+				t.Fatalf("Get after the %s invalidation returned = %q, %v; want new", kind, v, err)
+			}
+		})
+	}
+}
