@@ -371,6 +371,14 @@ func (w *comboWorld) load(ctx context.Context, inst, table int, id string) (comb
 		// loader anyway, its lock attempt having failed on the ctx. Such a
 		// call reads nothing; it is not a load the locker must prevent.
 		w.count("loads called with their ctx ended", 1)
+		if errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+			// LoadTimeout ran out before the loader was called (a slow
+			// tier read ate it): a failed load for the fail-safe, as
+			// one past LoadTimeout in the loader is (issue 18 is about
+			// the shared tier eating the load's time).
+			w.m.justify(tk, w.clock.Now())
+			w.loadsFailed.Add(1)
+		}
 		return comboRow{}, context.Cause(ctx)
 	}
 	// With a locker, loads of one key take turns across instances, as long
