@@ -127,6 +127,7 @@ func (a *Aside[V]) Delete(ctx context.Context, ids ...string) error {
 	}
 	keys := make([]string, 0, len(ids))
 	var errs []error
+	var deleted []string // ids whose keys are in keys
 	for _, id := range ids {
 		key, err := a.storageKey(ctx, id)
 		if err != nil {
@@ -134,7 +135,56 @@ func (a *Aside[V]) Delete(ctx context.Context, ids ...string) error {
 			continue
 		}
 		keys = append(keys, key)
+		deleted = append(deleted, id)
 	}
+	errs = append(errs, a.deleteKeys(ctx, keys)...)
+	// A bump this instance has not heard of yet moved the ids to new
+	// keys, where a reader may be writing back the row as it was before
+	// this Delete's change: read the version again, past the local copy,
+	// and delete there too, until it holds still.
+	for round := 0; a.opts.Namespace != "" && len(deleted) > 0 && round < maxDeleteRounds; round++ {
+		moved, err := a.movedKeys(ctx, deleted, keys)
+		if err != nil {
+			errs = append(errs, err)
+			break
+		}
+		if moved == nil {
+			break
+		}
+		keys = moved
+		errs = append(errs, a.deleteKeys(ctx, keys)...)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("hoard: aside %q: delete: %w", a.opts.Name, err)
+	}
+	return nil
+}
+
+// maxDeleteRounds bounds how often Delete follows the namespace's version
+// when bumps keep landing while it runs.
+const maxDeleteRounds = 3
+
+// movedKeys returns the keys of ids under the namespace's current version,
+// read past the local copy, or nil when they are still keys.
+func (a *Aside[V]) movedKeys(ctx context.Context, ids, keys []string) ([]string, error) {
+	v, err := a.opts.Invalidator.currentNamespaceVersion(ctx, a.opts.Namespace)
+	if err != nil {
+		return nil, fmt.Errorf("deleted under the version known here, but %w", err)
+	}
+	if a.keyIn(v.text, ids[0]) == keys[0] {
+		return nil, nil
+	}
+	moved := make([]string, len(ids))
+	for i, id := range ids {
+		moved[i] = a.keyIn(v.text, id)
+	}
+	return moved, nil
+}
+
+// deleteKeys deletes keys from both tiers (shared first), detaches their
+// loads and tells the other instances.
+func (a *Aside[V]) deleteKeys(ctx context.Context, keys []string) []error {
+	var errs []error
 	for _, c := range []Cache[V]{a.opts.Shared, a.opts.Memory} {
 		if c != nil {
 			if err := c.Delete(ctx, keys...); err != nil {
@@ -147,8 +197,5 @@ func (a *Aside[V]) Delete(ctx context.Context, ids ...string) error {
 	if err := a.publishKeys(ctx, keys...); err != nil {
 		errs = append(errs, fmt.Errorf("deleted here, but %w", err))
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("hoard: aside %q: delete: %w", a.opts.Name, err)
-	}
-	return nil
+	return errs
 }

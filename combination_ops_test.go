@@ -758,8 +758,6 @@ func (w *comboWorld) opChange(r *rand.Rand, parent *opCtx, inst int, kind string
 	floors := w.m.versions(affected)
 	in := w.insts[inst]
 	sight := w.sight(inst)
-	bumps := w.bumpsBegun.Load()
-	bumping := w.bumpsRunning.Load() > 0
 	var err error
 	var byTime time.Time
 	opInst := inst
@@ -776,10 +774,7 @@ func (w *comboWorld) opChange(r *rand.Rand, parent *opCtx, inst int, kind string
 	case "bump":
 		w.m.bumped()
 		w.lastBump.Store(w.m.next())
-		w.bumpsBegun.Add(1)
-		w.bumpsRunning.Add(1)
 		_, err = in.inv.BumpNamespace(ctx, w.namespace())
-		w.bumpsRunning.Add(-1)
 		byTime = w.clock.Now().Add(w.cfg.maxStaleness)
 	}
 	busStates := w.busStates()
@@ -800,14 +795,9 @@ func (w *comboWorld) opChange(r *rand.Rand, parent *opCtx, inst int, kind string
 			inst = -1
 		}
 	}
-	// A Delete of a namespaced key while a bump runs may miss the key
-	// the bump makes current (the known issue C).
-	racedBump := kind == "delete" && w.cfg.tables[tks[0].table].namespace &&
-		(bumping || w.bumpsRunning.Load() > 0 || w.bumpsBegun.Load() != bumps)
 	switch {
 	case err == nil && kind == "delete" && w.blind(inst, tks[0].table, sight):
 		w.count("deletes by an instance blind to the namespace", 1)
-	case err == nil && racedBump && w.m.forgive("C", fmt.Sprintf("op %d: Delete of %v during a namespace bump", oc.id, tks)):
 	case err == nil:
 		w.m.raise(inst, start, kind == "tag", affected, floors, busStates, byTime)
 		defer w.peekAll(affected)

@@ -83,7 +83,6 @@ var (
 // on them. Delete an issue's tolerance (grep forgive("X") and the strict
 // checks) once its fix is in.
 var comboKnownIssues = map[string]string{
-	"C": "a Delete while a namespace bump is in flight deletes the old version's key; a load under the new version that read the row before the change writes it back",
 	"I": "a Get that joins a flight after its load returned gets the value even when it expired meanwhile",
 	"L": "an instance that hears of a bump but cannot read the new version (its Redis failing) keeps using the last version it knew, serving what the bump invalidated with a nil error",
 }
@@ -279,15 +278,13 @@ type comboWorld struct {
 	insts   []*comboInst
 	ids     [][]string // per table: the keys the random ops use
 
-	jumps        atomic.Bool // clock jumps in the middle of reads are on
-	randMu       sync.Mutex  // guards rand
-	rand         *rand.Rand  // the Asides' jitter and XFetch draws, the jumps
-	nextOp       atomic.Uint64
-	nextBurst    atomic.Int64
-	bumpsBegun   atomic.Uint64 // namespace bumps begun
-	lastBump     atomic.Uint64 // seq when the last bump began
-	bumpsRunning atomic.Int32  // namespace bumps under way
-	loadsFailed  atomic.Int64  // loads that failed (timed out, or the source down)
+	jumps       atomic.Bool // clock jumps in the middle of reads are on
+	randMu      sync.Mutex  // guards rand
+	rand        *rand.Rand  // the Asides' jitter and XFetch draws, the jumps
+	nextOp      atomic.Uint64
+	nextBurst   atomic.Int64
+	lastBump    atomic.Uint64 // seq when the last bump began
+	loadsFailed atomic.Int64  // loads that failed (timed out, or the source down)
 	// nsDoubt is the fake time until which instances may use different
 	// namespace versions, after a bump that failed (perhaps after it
 	// moved the counter); nil: none.

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/hoard-cache/hoard"
+	hoardredis "github.com/hoard-cache/hoard/backends/redis"
+	"github.com/hoard-cache/hoard/hoardtest"
 )
 
 // slowSaves is a table whose next Save waits until released, as a slow
@@ -59,6 +61,70 @@ func TestNamespaceBumpDuringWriteThrough(t *testing.T) {
 	for i, m := range f.instances {
 		if v, err := m.aside.Get(ctx, "1", db); err != nil || v != "new" {
 			t.Fatalf("instance %d: Get after Put returned = %q, %v; want new", i, v, err)
+		}
+	}
+}
+
+// A Delete by an instance that has not heard of a bump yet (its local copy
+// of the version is the old one) while a reader under the new version loads
+// the row as it was before the change: once the Delete has returned, no
+// instance may serve that old row. Delete reads the version again after
+// deleting, past its local copy, and deletes under the new version too.
+func TestDeleteDuringNamespaceBumpReachesTheNewVersion(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	versions, err := hoardredis.New[string](w.redis, &hoardredis.Options{Clock: w.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The Asides share a bus for keys; the Invalidators hear of no bump,
+	// as when the bump's message is still on its way.
+	var network hoardtest.BusNetwork
+	member := func() (*hoard.Aside[string], *hoard.Invalidator) {
+		inv, err := hoard.NewInvalidator(hoard.InvalidatorOptions{Counter: versions, TagClock: versions, Clock: w.clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = inv.Close() })
+		r := w.instance(t, hoard.AsideOptions[string]{Namespace: "catalogue", TTL: time.Hour, Invalidator: inv, Bus: network.NewBus()})
+		t.Cleanup(func() { _ = r.aside.Close(ctx) })
+		return r.aside, inv
+	}
+	deleter, _ := member()
+	reader, readerInv := member()
+	db := &table{}
+	if err := db.Save(ctx, "1", "old", 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []*hoard.Aside[string]{deleter, reader} { // both know the version
+		if v, err := a.Get(ctx, "1", db); err != nil || v != "old" {
+			t.Fatalf("Get = %q, %v", v, err)
+		}
+	}
+	if _, err := readerInv.BumpNamespace(ctx, "catalogue"); err != nil { // the deleter has not heard of it
+		t.Fatal(err)
+	}
+	read, release := make(chan struct{}), make(chan struct{})
+	slow := hoard.LoaderFunc[string](func(ctx context.Context, id string) (string, error) {
+		v, err := db.Load(ctx, id)
+		close(read)
+		<-release // the row as it was, on its way back
+		return v, err
+	})
+	loaded := make(chan string)
+	go func() { v, _ := reader.Get(ctx, "1", slow); loaded <- v }()
+	<-read
+	if err := db.Save(ctx, "1", "new", 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := deleter.Delete(ctx, "1"); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	<-loaded // begun before the Delete: old or new
+	for i, a := range []*hoard.Aside[string]{deleter, reader} {
+		if v, err := a.Get(ctx, "1", db); err != nil || v != "new" {
+			t.Fatalf("instance %d: Get after the Delete returned = %q, %v; want new", i, v, err)
 		}
 	}
 }
