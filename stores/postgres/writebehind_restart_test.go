@@ -172,13 +172,17 @@ func (stderrLogger) Printf(_ context.Context, format string, args ...any) {
 
 // TestWriteBehindSurvivesRedisRestart proves the write-behind invariant
 // with the Redis Stream queue across a restart of Redis itself: writers Put
-// and Delete through a slow store, so the stream holds a backlog; Redis is
-// stopped (SIGTERM: a clean shutdown; SIGKILL: a crash) with that backlog
-// and batches in flight, the writers see errors while it is down, and it
-// comes back on its AOF. Then every acknowledged write reaches PostgreSQL,
-// and no row is older than the newest acknowledged write of its id. The
-// keys written before the stop are not written after it, so their rows
-// prove that the writes the stream held across the restart were stored.
+// and Delete through a slow store, which holds its batches back before the
+// stop until heldAtStop more writes are acknowledged, so the stream holds
+// at least that backlog however fast the machine is; Redis is stopped
+// (SIGTERM: a clean shutdown; SIGKILL: a crash) with that backlog and
+// batches in flight; the held batches are let go (they commit, and their
+// acknowledgements meet a dead Redis); the writers see errors while it is
+// down, and it comes back on its AOF. Then every acknowledged write
+// reaches PostgreSQL, and no row is older than the newest acknowledged
+// write of its id. The keys written before the stop are not written after
+// it, so their rows prove that the writes the stream held across the
+// restart were stored.
 //
 // Redis runs as the StreamQueue docs ask: appendonly yes, maxmemory-policy
 // noeviction. A clean shutdown writes and fsyncs the whole AOF, so the
@@ -207,7 +211,8 @@ func redisRestartRun(t *testing.T, sig syscall.Signal, fsync string) {
 	const (
 		writers     = 4
 		keys        = 40
-		stopAfter   = 400 // acknowledged writes before the stop
+		stopAfter   = 400 // acknowledged writes before the store is held
+		heldAtStop  = 40  // more acknowledged writes while it is held, before the stop
 		finishAfter = 300 // more acknowledged writes after the restart
 		downFor     = 1500 * time.Millisecond
 	)
@@ -262,8 +267,9 @@ func redisRestartRun(t *testing.T, sig syscall.Signal, fsync string) {
 		return v, err
 	})
 	var stored atomic.Int64
+	store := &pausingStore{Store: pg}
 	wb, err := hoard.NewWriteBehind(hoard.WriteBehindOptions[item]{
-		Aside: aside, Store: &pausingStore{Store: pg}, Queue: queue, Versioner: versions,
+		Aside: aside, Store: store, Queue: queue, Versioner: versions,
 		BatchSize: 20, FlushInterval: 5 * time.Millisecond, Workers: 2, MaxAttempts: -1,
 		Backoff: func(int) time.Duration { return 20 * time.Millisecond }, Logger: discard,
 		Hooks: hoard.WriteBehindHooks[item]{OnStored: func(ws []hoard.Write[item]) { stored.Add(int64(len(ws))) }},
@@ -346,6 +352,12 @@ func redisRestartRun(t *testing.T, sig syscall.Signal, fsync string) {
 	}
 
 	waitAcked(stopAfter)
+	release := store.hold()
+	defer release() // if the test ends before the stop
+	mu.Lock()
+	ackedAtHold := nAcked
+	mu.Unlock()
+	waitAcked(ackedAtHold + heldAtStop)
 	keyBase.Store(keys)
 	srv.stop(sig)
 	stoppedAt := time.Now()
@@ -353,6 +365,7 @@ func redisRestartRun(t *testing.T, sig syscall.Signal, fsync string) {
 	ackedAtStop, failedAtStop := nAcked, nFailed // Redis has exited: no more acknowledgements
 	mu.Unlock()
 	storedAtStop := stored.Load()
+	release()
 	queueErrorsAtStop := wb.Stats().Snapshot().QueueErrors
 
 	// Redis stays down for downFor, and until the writers and the workers
@@ -422,18 +435,28 @@ func redisRestartRun(t *testing.T, sig syscall.Signal, fsync string) {
 	c := checkTable(t, pool, pg.Table(), acked, tries)
 	lost, older, mismatched, newerUnacked := c.lost, c.older, c.mismatched, c.newerUnacked
 	s := wb.Stats().Snapshot()
-	t.Logf("redis restart (%v, appendonly yes, appendfsync %s): %d writes acknowledged before the stop, %d of them stored by then; "+
+	t.Logf("redis restart (%v, appendonly yes, appendfsync %s): %d writes acknowledged before the stop, %d of them while the store was held, %d writes stored by then; "+
 		"Redis down %v, %d Puts/Deletes failed meanwhile (not acknowledged); the first XLEN after the restart (writers on new keys by then) saw %d entries; "+
 		"%d acknowledged in all on %d keys (%d written only before the stop), %d writes stored; lost: %d, overwritten by older: %d, mismatched: %d, "+
 		"rows newer than acknowledged (a failed Put whose write had reached the stream): %d; queue errors %d, store retries %d; XLEN after: 0",
-		sig, fsync, ackedAtStop, storedAtStop, down.Round(time.Millisecond), failedWhileDown, backlog,
+		sig, fsync, ackedAtStop, ackedAtStop-ackedAtHold, storedAtStop, down.Round(time.Millisecond), failedWhileDown, backlog,
 		nAcked, len(acked), beforeStop, stored.Load(), lost, older, mismatched, newerUnacked, s.QueueErrors, s.Retries)
 }
 
 // pausingStore slows every batch by ~15ms, so that the writers outrun the
-// workers and the stream holds a backlog when Redis stops.
+// workers, and holds batches back between hold and its release, so that
+// the stream holds a backlog when Redis stops.
 type pausingStore struct {
 	*postgres.Store[item]
+	held atomic.Pointer[chan struct{}] // closed on release; nil before hold
+}
+
+// hold makes the batches that come to the store wait until release is
+// called (or their ctx ends). Calling release again does nothing.
+func (s *pausingStore) hold() (release func()) {
+	ch := make(chan struct{})
+	s.held.Store(&ch)
+	return sync.OnceFunc(func() { close(ch) })
 }
 
 func (s *pausingStore) WriteMany(ctx context.Context, ws []hoard.Write[item]) error {
@@ -441,6 +464,13 @@ func (s *pausingStore) WriteMany(ctx context.Context, ws []hoard.Write[item]) er
 	case <-time.After(15 * time.Millisecond):
 	case <-ctx.Done():
 		return errors.Join(hoard.ErrUnavailable, ctx.Err())
+	}
+	if held := s.held.Load(); held != nil {
+		select {
+		case <-*held:
+		case <-ctx.Done():
+			return errors.Join(hoard.ErrUnavailable, ctx.Err())
+		}
 	}
 	return s.Store.WriteMany(ctx, ws)
 }
