@@ -47,7 +47,11 @@ const (
 // committed but before XACK has its batch stored again by another, which
 // the store's version check makes harmless. The queue is as durable as
 // Redis is: run it with persistence (appendonly) and maxmemory-policy
-// noeviction, as an evicted stream loses its writes.
+// noeviction, as an evicted stream loses its writes. With appendfsync
+// everysec, Redis's default, Redis may reply to a write up to 2s before it
+// writes it to the AOF (while an fsync runs), so a crash of its process,
+// not only of the machine, can lose writes that Put acknowledged;
+// appendfsync always loses none.
 type StreamQueue[V any] struct {
 	client   goredis.UniversalClient
 	opts     StreamQueueOptions
