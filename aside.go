@@ -201,23 +201,34 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 		}
 	}
 	load := func(ctx context.Context) (V, error) { return a.load(ctx, id, key, loader) }
-	gen := a.tagChanges()
-	v, _, older, err := a.flights.doSince(ctx, key, gen, load)
+	s := a.since(now)
+	v, _, older, err := a.flights.doSince(ctx, key, s, load)
 	if older {
 		// A tag invalidation returned after that load began and before
-		// this Get did, and its value may carry the tag. Its write-back
-		// was checked against the tag clock: take the value from the
-		// tiers, where it is only if still valid, or load anew. (An
-		// invalidation that names the key detaches its load instead, so
-		// a Get begun after it never joins it.)
+		// this Get did (heard of, or owed by now though unheard of), and
+		// its value may carry the tag. Its write-back was checked against
+		// the tag clock: take the value from the tiers, where it is only
+		// if still valid, or load anew. (An invalidation that names the
+		// key detaches its load instead, so a Get begun after it never
+		// joins it.)
 		mem, shared := a.readBoth(ctx, key)
 		if v, err, ok := a.freshIn(ctx, key, &mem, &shared); ok {
 			return v, err
 		}
 		// Every load of key running now began after this Get did.
-		v, _, _, err = a.flights.doSince(ctx, key, gen, load)
+		v, _, _, err = a.flights.doSince(ctx, key, s, load)
 	}
 	return v, err
+}
+
+// since is what a Get at now knows of the invalidations that may concern
+// a key without naming it (see FlightGroup.doSince).
+func (a *Aside[V]) since(now time.Time) since {
+	s := since{gen: a.tagChanges(), now: now}
+	if inv := a.opts.Invalidator; inv != nil {
+		s.unheard = now.Add(-inv.opts.MaxStaleness)
+	}
+	return s
 }
 
 // tagChanges counts the tag invalidations (and flushes) made here or heard

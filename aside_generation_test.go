@@ -143,3 +143,38 @@ func discardStore() hoard.Store[string] {
 		DeleteFunc: func(context.Context, string, uint64) error { return nil },
 	}
 }
+
+// A tag invalidation whose bus message to this instance was lost reaches
+// it within MaxStaleness: a Get begun after that must not get the value of
+// a load that began before the invalidation, though this instance never
+// heard of it. It may wait for that load, but then serves only what its
+// write-back could store (checked against the tag clock), or loads anew.
+func TestGetPastMaxStalenessDoesNotTakeAnUnheardOfOlderLoad(t *testing.T) {
+	f := newFleet(t, 2, hoard.AsideOptions[string]{TTL: time.Hour})
+	ctx := context.Background()
+	reader, writer := f.instances[0], f.instances[1]
+	src := newGatedSource("old")
+	loader := hoard.LoaderFunc[string](func(ctx context.Context, id string) (string, error) {
+		hoard.SetTags(ctx, "row:"+id)
+		return src.Load(ctx, id)
+	})
+	first := make(chan string, 1)
+	go func() { v, _ := reader.aside.Get(ctx, "k", loader); first <- v }()
+	<-src.started // the first load has read "old"
+
+	src.row.Store("new") // the row changes, then its tag is invalidated elsewhere
+	f.network.LoseNextTo(reader.bus, 1)
+	if err := writer.inv.InvalidateTags(ctx, "row:k"); err != nil {
+		t.Fatal(err)
+	}
+	f.advance(2 * time.Second) // past MaxStaleness: the reader owes the invalidation now
+
+	second := make(chan string, 1)
+	go func() { v, _ := reader.aside.Get(ctx, "k", loader); second <- v }()
+	hoard.WaitForLoadWaiters(t, reader.aside, "k", 2)
+	close(src.release)
+	<-first // begun before the invalidation: old or new
+	if v := <-second; v != "new" {
+		t.Fatalf("Get begun past MaxStaleness after the tag invalidation = %q; want new", v)
+	}
+}

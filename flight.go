@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"time"
 )
 
 // FlightGroup runs one load per key at a time in this process: callers that
@@ -28,7 +29,8 @@ type flight[V any] struct {
 	cancel context.CancelFunc // cancels the load's ctx
 	// waiters counts the callers still waiting; guarded by the group's mu.
 	waiters int
-	gen     uint64 // the generation the load began in (see doSince)
+	gen     uint64    // the generation the load began in (see doSince)
+	started time.Time // when the load began, by the caller's clock (see doSince)
 }
 
 // Do returns the result of fn for key, running fn only if no load of key is
@@ -40,17 +42,28 @@ type flight[V any] struct {
 // every waiter has left. A waiter whose ctx ends returns at once with an
 // error wrapping ctx.Err(); the load goes on for the others.
 func (g *FlightGroup[V]) Do(ctx context.Context, key string, fn func(ctx context.Context) (V, error)) (v V, err error, shared bool) {
-	v, shared, _, err = g.doSince(ctx, key, 0, fn)
+	v, shared, _, err = g.doSince(ctx, key, since{}, fn)
 	return v, err, shared
 }
 
-// doSince is Do for a caller that has seen gen invalidations (a count
-// that only grows) which may concern key without naming it. It joins a
-// load begun before the latest of them too, and then reports older: that
-// load may have read what such an invalidation changed, so the caller
-// must check the value before using it. (Invalidations that name keys do
-// not count here: they detach the loads of those keys, see forget.)
-func (g *FlightGroup[V]) doSince(ctx context.Context, key string, gen uint64, fn func(ctx context.Context) (V, error)) (v V, shared, older bool, err error) {
+// since is what a caller of doSince knows of the invalidations that may
+// concern a key without naming it.
+type since struct {
+	gen uint64    // how many it has heard of (a count that only grows)
+	now time.Time // the time now, by the caller's clock
+	// unheard is the time before which an invalidation it never heard of
+	// (its bus message lost) is owed now: now less MaxStaleness. Zero:
+	// none is.
+	unheard time.Time
+}
+
+// doSince is Do for a caller that knows s. It joins a load begun before
+// the latest invalidation it heard of, or before s.unheard, too, and then
+// reports older: that load may have read what such an invalidation
+// changed, so the caller must check the value before using it.
+// (Invalidations that name keys do not count here: they detach the loads
+// of those keys, see forget.)
+func (g *FlightGroup[V]) doSince(ctx context.Context, key string, s since, fn func(ctx context.Context) (V, error)) (v V, shared, older bool, err error) {
 	g.mu.Lock()
 	if g.flights == nil {
 		g.flights = make(map[string]*flight[V])
@@ -58,10 +71,10 @@ func (g *FlightGroup[V]) doSince(ctx context.Context, key string, gen uint64, fn
 	f, running := g.flights[key]
 	if running {
 		f.waiters++
-		older = f.gen < gen
+		older = f.gen < s.gen || f.started.Before(s.unheard)
 	} else {
 		loadCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		f = &flight[V]{done: make(chan struct{}), cancel: cancel, waiters: 1, gen: gen}
+		f = &flight[V]{done: make(chan struct{}), cancel: cancel, waiters: 1, gen: s.gen, started: s.now}
 		g.flights[key] = f
 		go g.run(loadCtx, key, f, fn)
 	}

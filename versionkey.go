@@ -67,8 +67,8 @@ type Invalidator struct {
 	namespaces *otter.Cache[string, namespaceVersion]
 	// lastKnown keeps every namespace's newest version past MaxStaleness,
 	// for when the Counter cannot be read: dropped only by the bus.
-	lastKnown   *otter.Cache[string, namespaceVersion]
-	stamps      *otter.Cache[string, int64]
+	lastKnown *otter.Cache[string, namespaceVersion]
+	stamps    *otter.Cache[string, int64]
 	// made keeps the newest version of each namespace and stamp of each
 	// tag this instance made itself (a bump, a tag invalidation): never
 	// dropped by the bus, it is what every later version is at least, so
