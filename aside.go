@@ -224,11 +224,23 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 // since is what a Get at now knows of the invalidations that may concern
 // a key without naming it (see FlightGroup.doSince).
 func (a *Aside[V]) since(now time.Time) since {
-	s := since{gen: a.tagChanges(), now: now}
+	trust := a.shortestTTL()
 	if inv := a.opts.Invalidator; inv != nil {
-		s.unheard = now.Add(-inv.opts.MaxStaleness)
+		trust = min(trust, inv.opts.MaxStaleness)
 	}
-	return s
+	return since{gen: a.tagChanges(), now: now, notBefore: now.Add(-trust)}
+}
+
+// shortestTTL is the least time a loaded entry stays fresh: TTL (or
+// NegativeTTL) shortened by the whole Jitter. A loader's SetTTL may make
+// one shorter still.
+func (a *Aside[V]) shortestTTL() time.Duration {
+	shortest := func(ttl time.Duration) time.Duration { return ttl - time.Duration(a.opts.Jitter*float64(ttl)) }
+	d := shortest(a.opts.TTL)
+	if a.opts.NegativeTTL > 0 {
+		d = min(d, shortest(a.opts.NegativeTTL))
+	}
+	return d
 }
 
 // tagChanges counts the tag invalidations (and flushes) made here or heard

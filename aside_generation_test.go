@@ -9,6 +9,7 @@ import (
 
 	"github.com/hoard-cache/hoard"
 	"github.com/hoard-cache/hoard/backends/memory"
+	"github.com/hoard-cache/hoard/hoardtest"
 )
 
 // gatedSource answers its first load only when released, with the row as
@@ -176,5 +177,54 @@ func TestGetPastMaxStalenessDoesNotTakeAnUnheardOfOlderLoad(t *testing.T) {
 	<-first // begun before the invalidation: old or new
 	if v := <-second; v != "new" {
 		t.Fatalf("Get begun past MaxStaleness after the tag invalidation = %q; want new", v)
+	}
+}
+
+// A Get that joins a load whose value has expired by the time it joins
+// (the clock moved past the TTL while the load wrote it back) does not
+// serve that value with a nil error: no entry is served past its expiry.
+func TestGetDoesNotTakeAJoinedLoadsExpiredValue(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	mem, err := memory.New(&memory.Options[string]{Clock: w.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mem.Close() })
+	var a *hoard.Aside[string]
+	var armed atomic.Bool
+	var second chan string
+	faulty := hoardtest.NewFaultyCache[string](mem, hoardtest.FaultOptions[string]{
+		Inject: func(_ context.Context, c hoardtest.Call) hoardtest.Fault {
+			if c.Method != "CompareAndSet" || !armed.CompareAndSwap(true, false) {
+				return hoardtest.Fault{}
+			}
+			// The load has written its value back; before it returns,
+			// the clock passes the value's TTL and another Get joins.
+			return hoardtest.Fault{Then: func() {
+				w.advance(2 * time.Minute)
+				go func() {
+					v, err := a.Get(ctx, "k", hoard.LoaderFunc[string](func(context.Context, string) (string, error) { return "second", nil }))
+					if err != nil {
+						v = err.Error()
+					}
+					second <- v
+				}()
+				hoard.WaitForLoadWaiters(t, a, "k", 2)
+			}}
+		},
+	})
+	a, err = hoard.NewAside(hoard.AsideOptions[string]{Name: "rows", Memory: faulty, Clock: w.clock, TTL: time.Minute, Jitter: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close(ctx) })
+	second = make(chan string, 1)
+	armed.Store(true)
+	if v, err := a.Get(ctx, "k", hoard.LoaderFunc[string](func(context.Context, string) (string, error) { return "first", nil })); err != nil || v != "first" {
+		t.Fatalf("first Get = %q, %v", v, err)
+	}
+	if v := <-second; v != "second" {
+		t.Fatalf("Get joined after the first load's value expired = %q; want a load of its own (second)", v)
 	}
 }

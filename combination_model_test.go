@@ -522,15 +522,13 @@ func (m *comboModel) checkValue(r readRec, v comboRow, stale bool) {
 	var ric revInfo
 	var vic valueInfo
 	var expires time.Time
-	var written, loadLeft bool
-	var loadEnd uint64
+	var written bool
 	if ri != nil {
 		ric = *ri
 	}
 	if vi != nil {
 		vic = *vi
 		expires, written = vi.maxExpires()
-		loadEnd, loadLeft = m.opEnds[vi.loadOp], m.left[vi.loadOp]
 	}
 	m.mu.Unlock()
 	how := "read"
@@ -561,11 +559,7 @@ func (m *comboModel) checkValue(r readRec, v comboRow, stale bool) {
 		// load ended: loaded moments ago, it is fresh.
 		what := fmt.Sprintf("op %d: read of %v on instance %d returned %+v with a nil error, but no tier holds an entry of it fresh at the read's start %v (latest expiry %v)",
 			r.op, r.tk, r.inst, v, stamp(r.t0), stamp(expires))
-		switch {
-		case vic.loadOp != 0 && (loadEnd == 0 || loadEnd > r.start || loadLeft) && m.forgive("I", what):
-		default:
-			m.violate("%s", what)
-		}
+		m.violate("%s", what)
 	}
 }
 

@@ -83,7 +83,6 @@ var (
 // on them. Delete an issue's tolerance (grep forgive("X") and the strict
 // checks) once its fix is in.
 var comboKnownIssues = map[string]string{
-	"I": "a Get that joins a flight after its load returned gets the value even when it expired meanwhile",
 	"L": "an instance that hears of a bump but cannot read the new version (its Redis failing) keeps using the last version it knew, serving what the bump invalidated with a nil error",
 }
 

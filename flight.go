@@ -51,14 +51,15 @@ func (g *FlightGroup[V]) Do(ctx context.Context, key string, fn func(ctx context
 type since struct {
 	gen uint64    // how many it has heard of (a count that only grows)
 	now time.Time // the time now, by the caller's clock
-	// unheard is the time before which an invalidation it never heard of
-	// (its bus message lost) is owed now: now less MaxStaleness. Zero:
-	// none is.
-	unheard time.Time
+	// notBefore is the time before which a load that began may hold what
+	// the caller must no longer serve: a value past its shortest TTL by
+	// now, or one an invalidation it never heard of (its bus message
+	// lost) makes stale, owed by now (MaxStaleness). Zero: none.
+	notBefore time.Time
 }
 
 // doSince is Do for a caller that knows s. It joins a load begun before
-// the latest invalidation it heard of, or before s.unheard, too, and then
+// the latest invalidation it heard of, or before s.notBefore, too, and then
 // reports older: that load may have read what such an invalidation
 // changed, so the caller must check the value before using it.
 // (Invalidations that name keys do not count here: they detach the loads
@@ -71,7 +72,7 @@ func (g *FlightGroup[V]) doSince(ctx context.Context, key string, s since, fn fu
 	f, running := g.flights[key]
 	if running {
 		f.waiters++
-		older = f.gen < s.gen || f.started.Before(s.unheard)
+		older = f.gen < s.gen || f.started.Before(s.notBefore)
 	} else {
 		loadCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		f = &flight[V]{done: make(chan struct{}), cancel: cancel, waiters: 1, gen: s.gen, started: s.now}
