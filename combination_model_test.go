@@ -81,9 +81,6 @@ type valueInfo struct {
 	// so a change racing the Put may leave its older value in the cache
 	// until its TTL; the README says so.
 	behindEnd uint64
-	// throughEnd is, for a write-through's value, the seq when its Put
-	// returned (max while it runs): see the known issue H.
-	throughEnd uint64
 	// loadOp is the op whose load made it (0 for a write's value).
 	loadOp uint64
 	// writes are the entries of it handed to a tier, recorded before the
@@ -165,12 +162,11 @@ type comboModel struct {
 	// onFirst, when set, runs at the first violation (to keep the trace
 	// as it was then).
 	onFirst func()
-	// strict makes every known issue a violation; otherwise tolerated
-	// counts each one it forgives (see comboKnownIssues).
-	strict    bool
-	tolerated func(issue, what string)
-	opEnds    map[uint64]uint64 // op → seq when its call returned
-	left      map[uint64]bool   // ops whose caller left before the answer
+	// excused counts each documented trade-off the model excuses (see
+	// comboTradeOffs).
+	excused func(tradeOff, what string)
+	opEnds  map[uint64]uint64 // op → seq when its call returned
+	left    map[uint64]bool   // ops whose caller left before the answer
 }
 
 func newComboModel(instances int) *comboModel {
@@ -213,17 +209,13 @@ func (m *comboModel) violate(format string, args ...any) {
 
 func (m *comboModel) failed() bool { return m.failure.Load() != nil }
 
-// forgive reports whether a known issue is tolerated, counting it; in
-// strict mode it is not, and the caller reports the violation.
-func (m *comboModel) forgive(issue, what string) bool {
-	if _, known := comboKnownIssues[issue]; !known {
-		panic("combination test: forgive of an unlisted issue " + issue)
+// excuse excuses a documented trade-off, counting it, and reports true.
+func (m *comboModel) excuse(tradeOff, what string) bool {
+	if _, known := comboTradeOffs[tradeOff]; !known {
+		panic("combination test: excuse of an undocumented trade-off " + tradeOff)
 	}
-	if m.strict {
-		return false
-	}
-	if m.tolerated != nil {
-		m.tolerated(issue, what)
+	if m.excused != nil {
+		m.excused(tradeOff, what)
 	}
 	return true
 }
@@ -343,7 +335,7 @@ func (m *comboModel) versions(tks []tkey) []uint64 {
 
 // newValue records a value a loader or a write is about to return; a
 // write-behind's (behind) until its Put returns (see behindDone).
-func (m *comboModel) newValue(tk tkey, rev uint64, loadOp uint64, behind, through bool) comboRow {
+func (m *comboModel) newValue(tk tkey, rev uint64, loadOp uint64, behind bool) comboRow {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.nextValue++
@@ -353,9 +345,6 @@ func (m *comboModel) newValue(tk tkey, rev uint64, loadOp uint64, behind, throug
 	}
 	if behind {
 		vi.behindEnd = math.MaxUint64
-	}
-	if through {
-		vi.throughEnd = math.MaxUint64
 	}
 	m.values[m.nextValue] = vi
 	return comboRow{ID: tk.id, Rev: rev, Load: m.nextValue}
@@ -510,7 +499,7 @@ type readRec struct {
 	floor uint64
 	rs    []raise
 	// versionUnread: the instance failed to read the namespace's version
-	// since the last bump began (the known issue L).
+	// since the last bump began (the trade-off L).
 	versionUnread bool
 }
 
@@ -550,7 +539,7 @@ func (m *comboModel) checkValue(r readRec, v comboRow, stale bool) {
 		what := fmt.Sprintf("op %d: STALE %s of %v on instance %d: got %+v at version %d, but a write or invalidation that returned before the read began guarantees version ≥ %d",
 			r.op, how, r.tk, r.inst, v, ric.version, floor)
 		switch {
-		case r.versionUnread && m.forgive("L", what):
+		case r.versionUnread && m.excuse("L", what):
 		default:
 			m.violate("%s", what)
 		}
@@ -576,7 +565,7 @@ func (m *comboModel) checkAbsent(r readRec, stale bool) {
 		ok = ok || a.version >= floorOf(r.rs, a.behindEnd)
 	}
 	m.mu.Unlock()
-	if !ok && r.versionUnread && m.forgive("L", fmt.Sprintf("op %d: \"not found\" of %v on instance %d under an old namespace version", r.op, r.tk, r.inst)) {
+	if !ok && r.versionUnread && m.excuse("L", fmt.Sprintf("op %d: \"not found\" of %v on instance %d under an old namespace version", r.op, r.tk, r.inst)) {
 		return
 	}
 	if !ok {
@@ -672,9 +661,6 @@ func (m *comboModel) writeDone(v comboRow, rev uint64) {
 	if vi := m.values[v.Load]; vi != nil {
 		if vi.behindEnd != 0 {
 			vi.behindEnd = end
-		}
-		if vi.throughEnd != 0 {
-			vi.throughEnd = end
 		}
 	}
 	if r := m.revs[rev]; r != nil && r.behindEnd != 0 {

@@ -161,7 +161,7 @@ func (w *comboWorld) beginRead(oc *opCtx, inst int, tk tkey) readRec {
 // endRead checks what a read returned.
 func (w *comboWorld) endRead(r readRec, v comboRow, err error) string {
 	// An instance that could not read the namespace's version since the
-	// last bump began may use the one it knew before (the known issue L).
+	// last bump began may use the one it knew before (the trade-off L).
 	r.versionUnread = w.cfg.tables[r.tk.table].namespace && w.insts[r.inst].versionUnread.Load() > w.lastBump.Load()
 	switch {
 	case err == nil:
@@ -443,7 +443,7 @@ func (w *comboWorld) load(ctx context.Context, inst, table int, id string) (comb
 			return comboRow{}, hoard.ErrNotModified
 		}
 	}
-	return w.m.newValue(tk, row.rev, oc.id, false, false), nil
+	return w.m.newValue(tk, row.rev, oc.id, false), nil
 }
 
 func (w *comboWorld) batchLoader(inst, table int) hoard.BatchLoader[comboRow] {
@@ -496,7 +496,7 @@ func (w *comboWorld) batchLoader(inst, table int) hoard.BatchLoader[comboRow] {
 		out := make(map[string]comboRow, len(ids))
 		for i, id := range ids {
 			if rows[i].present {
-				out[id] = w.m.newValue(tkey{table, id}, rows[i].rev, oc.id, false, false)
+				out[id] = w.m.newValue(tkey{table, id}, rows[i].rev, oc.id, false)
 			}
 		}
 		return out, nil
@@ -526,7 +526,7 @@ func (s *comboStore) Load(_ context.Context, id string) (comboRow, error) {
 	if !row.present {
 		return comboRow{}, hoard.ErrNotFound
 	}
-	return s.w.m.newValue(tkey{s.table, id}, row.rev, ^uint64(0), false, false), nil
+	return s.w.m.newValue(tkey{s.table, id}, row.rev, ^uint64(0), false), nil
 }
 
 func (s *comboStore) Save(ctx context.Context, id string, v comboRow, version uint64) error {
@@ -665,7 +665,7 @@ func (w *comboWorld) opWrite(r *rand.Rand, kind string, inst, table int, id stri
 	tab := w.tab(inst, table)
 	put := kind == "wt-put" || kind == "wb-put"
 	oc.rev = w.m.newRev(tk, put, 0, oc.id)
-	v := w.m.newValue(tk, oc.rev, 0, kind == "wb-put", kind == "wt-put")
+	v := w.m.newValue(tk, oc.rev, 0, kind == "wb-put")
 	if kind == "wb-delete" {
 		w.m.behind(oc.rev)
 	}
@@ -899,7 +899,7 @@ func (w *comboWorld) opWriteNested(parent *opCtx, inst int, tk tkey) {
 	ctx, done := w.context(oc)
 	defer done()
 	oc.rev = w.m.newRev(tk, true, 0, oc.id)
-	v := w.m.newValue(tk, oc.rev, 0, false, true)
+	v := w.m.newValue(tk, oc.rev, 0, false)
 	sight := w.sight(inst)
 	start := w.m.next()
 	err := w.tab(inst, tk.table).wt.Put(ctx, tk.id, v, comboPutTags(tk)...)
