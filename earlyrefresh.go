@@ -95,7 +95,9 @@ func SetTTL(ctx context.Context, ttl time.Duration) {
 // everywhere. A "not found" the loader returns is tagged too: the tag's
 // invalidation then ends the cached "not found" as well. In a batch load
 // ([Aside.GetMany]) it tags every value of the batch; [SetTagsFor] tags
-// one. The tags add to those of AsideOptions.TagsOf.
+// one. The tags add to those of AsideOptions.TagsOf. A "not modified"
+// answer ([ErrNotModified]) renews the entry with every tag it had, these
+// added.
 //
 // A value with tags is cached only when they can be checked later: an
 // Aside without an Invalidator, or whose tag clock cannot be read, returns
