@@ -40,7 +40,13 @@
 // to every instance's memory tier and turns a possible loss into a flush.
 // An [Invalidator] adds namespace versions ([Invalidator.BumpNamespace])
 // and tags ([Invalidator.InvalidateTags]), each making a whole family of
-// entries unreachable in O(1).
+// entries unreachable in O(1). Tags reach every entry however it was
+// written: a loader's [SetTags] (or [SetTagsFor] in a batch), the tags
+// given to [WriteThrough.Put], [WriteBehind.Put] and [WriteBehind.Delete],
+// and AsideOptions.TagsOf; a "not modified" renewal keeps the entry's.
+//
+// docs/architecture.md draws the layers and follows a read through the
+// files.
 //
 // # Storage
 //
@@ -82,5 +88,8 @@
 // # Testing
 //
 // Package hoardtest holds a conformance suite any Cache implementation can
-// run, hoardtest.TestCache, and a fake clock.
+// run, hoardtest.TestCache, a fake clock, and what a test of several
+// instances needs: a local bus network that can lose messages and tells
+// when it has delivered, and wrappers that inject faults into a Cache and a
+// Locker at exact points.
 package hoard
