@@ -9,17 +9,17 @@ import (
 
 // Defaults of [AsideOptions].
 const (
-	DefaultTTL              = 5 * time.Minute
-	DefaultJitter           = 0.1
-	DefaultNegativeTTL      = 30 * time.Second
-	DefaultFailSafeThrottle = 30 * time.Second
-	DefaultLockTTL          = 10 * time.Second
-	DefaultLockWait         = 5 * time.Second
-	DefaultBeta             = 1.0
-	DefaultRefreshBackoff   = time.Second
-	// DefaultEarlyRefreshDraws is how many XFetch draws a process makes at
+	defaultTTL              = 5 * time.Minute
+	defaultJitter           = 0.1
+	defaultNegativeTTL      = 30 * time.Second
+	defaultFailSafeThrottle = 30 * time.Second
+	defaultLockTTL          = 10 * time.Second
+	defaultLockWait         = 5 * time.Second
+	defaultBeta             = 1.0
+	defaultRefreshBackoff   = time.Second
+	// defaultEarlyRefreshDraws is how many XFetch draws a process makes at
 	// most per key per load duration.
-	DefaultEarlyRefreshDraws = 16
+	defaultEarlyRefreshDraws = 16
 )
 
 // LockFallback says what a reader does when it has waited LockWait for
@@ -58,12 +58,12 @@ type AsideOptions[V any] struct {
 	// for none. At least one of Memory and Shared must be set.
 	Shared Cache[V]
 
-	// TTL is how long a loaded value stays fresh. Default: DefaultTTL.
+	// TTL is how long a loaded value stays fresh. Default: 5 * time.Minute.
 	TTL time.Duration
 
 	// Jitter shortens each TTL by a random share of up to Jitter (0 to 1),
 	// so keys loaded together do not expire together. Default:
-	// DefaultJitter; set a negative value for none.
+	// 0.1; set a negative value for none.
 	Jitter float64
 
 	// MemoryTTL caps how long the memory tier keeps a value fresh: the
@@ -72,7 +72,7 @@ type AsideOptions[V any] struct {
 	MemoryTTL time.Duration
 
 	// NegativeTTL is how long a loader's "not found" is cached. Default:
-	// DefaultNegativeTTL; set a negative value to cache no "not found".
+	// 30 * time.Second; set a negative value to cache no "not found".
 	NegativeTTL time.Duration
 
 	// FailSafe is how long past its expiry a value is kept to be served
@@ -81,7 +81,7 @@ type AsideOptions[V any] struct {
 
 	// FailSafeThrottle is how long a stale value served by the fail-safe is
 	// then served as fresh, so a failing source is not asked again on
-	// every read. Default: DefaultFailSafeThrottle.
+	// every read. Default: 30 * time.Second.
 	FailSafeThrottle time.Duration
 
 	// LoadTimeout bounds each loader call (the hard timeout); past it the
@@ -101,7 +101,7 @@ type AsideOptions[V any] struct {
 	EarlyRefresh bool
 
 	// Beta scales how early XFetch refreshes: above 1 earlier, below 1
-	// later. Default: DefaultBeta (1, the paper's optimum).
+	// later. Default: 1.0 (1, the paper's optimum).
 	Beta float64
 
 	// EarlyRefreshDraws is how many XFetch draws a process makes at most
@@ -112,13 +112,13 @@ type AsideOptions[V any] struct {
 	// processes, where a draw on every read gives
 	// delta*Beta*(ln(reads per delta*Beta) + 0.58). Negative: a draw on
 	// every read, as in the paper's model. Default:
-	// DefaultEarlyRefreshDraws.
+	// 16.
 	EarlyRefreshDraws int
 
 	// RefreshBackoff is how long a key waits before another background
 	// refresh after one failed; it doubles with each failure in a row, up
 	// to TTL. The old value is served meanwhile until it expires, then the
-	// fail-safe applies. Default: DefaultRefreshBackoff.
+	// fail-safe applies. Default: time.Second.
 	RefreshBackoff time.Duration
 
 	// Locker, when set, makes a miss one load across every process sharing
@@ -130,11 +130,11 @@ type AsideOptions[V any] struct {
 
 	// LockTTL is how long a lock lasts; the holder refreshes it every
 	// LockTTL/3 while its loader runs, so a crashed holder frees the key
-	// within LockTTL. Default: DefaultLockTTL.
+	// within LockTTL. Default: 10 * time.Second.
 	LockTTL time.Duration
 
 	// LockWait bounds a wait for another process's load; then LockFallback
-	// applies. Default: DefaultLockWait.
+	// applies. Default: 5 * time.Second.
 	LockWait time.Duration
 
 	// LockFallback is what a reader does after LockWait. Default:
@@ -245,11 +245,11 @@ func (o AsideOptions[V]) withDefaults() (AsideOptions[V], error) {
 		o.Keys = kb
 	}
 	if o.TTL == 0 {
-		o.TTL = DefaultTTL
+		o.TTL = defaultTTL
 	}
 	switch {
 	case o.Jitter == 0:
-		o.Jitter = DefaultJitter
+		o.Jitter = defaultJitter
 	case o.Jitter < 0:
 		o.Jitter = 0
 	}
@@ -257,25 +257,25 @@ func (o AsideOptions[V]) withDefaults() (AsideOptions[V], error) {
 		o.MemoryTTL = o.TTL
 	}
 	if o.NegativeTTL == 0 {
-		o.NegativeTTL = DefaultNegativeTTL
+		o.NegativeTTL = defaultNegativeTTL
 	}
 	if o.FailSafeThrottle == 0 {
-		o.FailSafeThrottle = DefaultFailSafeThrottle
+		o.FailSafeThrottle = defaultFailSafeThrottle
 	}
 	if o.Beta == 0 {
-		o.Beta = DefaultBeta
+		o.Beta = defaultBeta
 	}
 	if o.EarlyRefreshDraws == 0 {
-		o.EarlyRefreshDraws = DefaultEarlyRefreshDraws
+		o.EarlyRefreshDraws = defaultEarlyRefreshDraws
 	}
 	if o.RefreshBackoff == 0 {
-		o.RefreshBackoff = DefaultRefreshBackoff
+		o.RefreshBackoff = defaultRefreshBackoff
 	}
 	if o.LockTTL == 0 {
-		o.LockTTL = DefaultLockTTL
+		o.LockTTL = defaultLockTTL
 	}
 	if o.LockWait == 0 {
-		o.LockWait = DefaultLockWait
+		o.LockWait = defaultLockWait
 	}
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics(o.Name, nil)

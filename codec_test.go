@@ -590,7 +590,7 @@ func TestCompressOptions(t *testing.T) {
 		}
 	}
 	cc, _ := Compressed(nil, nil)
-	if got := cc.(*compressedCodec); got.threshold != DefaultCompressThreshold || got.maxDecoded != DefaultMaxDecodedSize {
+	if got := cc.(*compressedCodec); got.threshold != defaultCompressThreshold || got.maxDecoded != defaultMaxDecodedSize {
 		t.Errorf("defaults: threshold %d, max %d", got.threshold, got.maxDecoded)
 	}
 	if cc, _ := Compressed(MsgPack, nil); cc.Name() != "msgpack+s2" {

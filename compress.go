@@ -7,13 +7,13 @@ import (
 	"github.com/klauspost/compress/s2"
 )
 
-// DefaultCompressThreshold is the encoded size, in bytes, from which a
+// defaultCompressThreshold is the encoded size, in bytes, from which a
 // [Compressed] codec compresses when [CompressOptions.Threshold] is zero.
-const DefaultCompressThreshold = 1 << 10
+const defaultCompressThreshold = 1 << 10
 
-// DefaultMaxDecodedSize is the largest encoded value, in bytes, a [Compressed]
+// defaultMaxDecodedSize is the largest encoded value, in bytes, a [Compressed]
 // codec writes or inflates when [CompressOptions.MaxDecodedSize] is zero.
-const DefaultMaxDecodedSize = 64 << 20
+const defaultMaxDecodedSize = 64 << 20
 
 // The first byte of every frame a Compressed codec writes.
 const (
@@ -27,7 +27,7 @@ type CompressOptions struct {
 	// Threshold is the smallest inner encoding, in bytes, that is
 	// compressed; smaller ones are stored as they are, behind a one-byte
 	// header. Use 1 to compress everything. It must not be negative. Zero
-	// means [DefaultCompressThreshold].
+	// means 1 << 10.
 	Threshold int
 
 	// MaxDecodedSize is the largest inner encoding, in bytes, the codec
@@ -36,7 +36,7 @@ type CompressOptions struct {
 	// checks the length a compressed frame claims against it before
 	// allocating anything, so a frame that lies costs at most this much
 	// memory. It must not be negative nor over s2.MaxBlockSize (4 GiB, 2 GiB
-	// on 32-bit platforms). Zero means [DefaultMaxDecodedSize].
+	// on 32-bit platforms). Zero means 64 << 20.
 	MaxDecodedSize int
 }
 
@@ -83,8 +83,8 @@ func Compressed(inner Codec, o *CompressOptions) (Codec, error) {
 	c := &compressedCodec{
 		inner:      inner,
 		name:       inner.Name() + "+s2",
-		threshold:  DefaultCompressThreshold,
-		maxDecoded: DefaultMaxDecodedSize,
+		threshold:  defaultCompressThreshold,
+		maxDecoded: defaultMaxDecodedSize,
 	}
 	if o != nil && o.Threshold != 0 {
 		c.threshold = o.Threshold

@@ -69,7 +69,7 @@ func firstFire(rng *rand.Rand, procs int, read, interval, delta, horizon time.Du
 func TestPacedDrawsBoundTheLead(t *testing.T) {
 	const (
 		procs  = 4
-		draws  = DefaultEarlyRefreshDraws
+		draws  = defaultEarlyRefreshDraws
 		trials = 200
 		gamma  = 0.5772156649 // Euler–Mascheroni: the mean of a Gumbel
 	)

@@ -113,7 +113,7 @@ func TestNamespaceBumpWithoutBus(t *testing.T) {
 	if v, _ := b.aside.Get(ctx, "1", src); v != "old" {
 		t.Fatalf("B read the namespace version again before MaxStaleness: got %q", v)
 	}
-	f.advance(hoard.DefaultMaxStaleness + time.Millisecond)
+	f.advance(time.Second + time.Millisecond)
 	if v, _ := b.aside.Get(ctx, "1", src); v != "new" {
 		t.Fatalf("B after MaxStaleness = %q; want new", v)
 	}

@@ -8,9 +8,9 @@ import (
 	"unsafe"
 )
 
-// DefaultKeyMaxLen is the longest key a [KeyBuilder] writes when
+// defaultKeyMaxLen is the longest key a [KeyBuilder] writes when
 // [KeyOptions.MaxLen] is zero. Longer keys are hashed down.
-const DefaultKeyMaxLen = 512
+const defaultKeyMaxLen = 512
 
 // Lengths of hashed keys: a hashed Key is prefix + ":%H" + 64 hex digits; a
 // hashed SlotKey is prefix + ":{" + tag + "}:%H" + 64 hex digits, where tag is
@@ -29,7 +29,7 @@ type KeyOptions struct {
 	// MaxLen is the longest key, in bytes, the builder writes; a longer key
 	// is replaced by a hash of itself (see [KeyBuilder.Key]). It must be at
 	// least len(prefix) + 88, the length of the longest hashed key. Zero
-	// means [DefaultKeyMaxLen].
+	// means 512.
 	MaxLen int
 }
 
@@ -39,7 +39,7 @@ func (o *KeyOptions) validate(prefix string) error {
 			return fmt.Errorf("%w: key prefix %q contains %q at byte %d", ErrInvalidOption, prefix, c, i)
 		}
 	}
-	maxLen := DefaultKeyMaxLen
+	maxLen := defaultKeyMaxLen
 	if o != nil && o.MaxLen != 0 {
 		maxLen = o.MaxLen
 	}
@@ -71,7 +71,7 @@ func (o *KeyOptions) validate(prefix string) error {
 // has an empty prefix (its keys start with ':') and the default MaxLen.
 type KeyBuilder struct {
 	prefix string
-	maxLen int // 0 means DefaultKeyMaxLen
+	maxLen int // 0 means defaultKeyMaxLen
 }
 
 // NewKeyBuilder returns a builder of keys that start with prefix. The prefix
@@ -96,7 +96,7 @@ func (b KeyBuilder) Prefix() string { return b.prefix }
 // MaxLen returns the longest key b writes.
 func (b KeyBuilder) MaxLen() int {
 	if b.maxLen == 0 {
-		return DefaultKeyMaxLen
+		return defaultKeyMaxLen
 	}
 	return b.maxLen
 }

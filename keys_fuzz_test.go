@@ -16,7 +16,7 @@ func fuzzKeyBuilder(t *testing.T, prefix string, maxLen uint16) KeyBuilder {
 	b, err := NewKeyBuilder(prefix, o)
 	effective := int(maxLen)
 	if effective == 0 {
-		effective = DefaultKeyMaxLen
+		effective = defaultKeyMaxLen
 	}
 	wantErr := strings.ContainsFunc(prefix, func(r rune) bool { return r == '{' || r == '}' || r < 0x20 || r == 0x7f }) ||
 		effective < len(prefix)+88

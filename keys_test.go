@@ -195,7 +195,7 @@ func TestKeyBuilderDistinctTuples(t *testing.T) {
 
 func TestKeyBuilderZeroValue(t *testing.T) {
 	var b KeyBuilder
-	if b.Prefix() != "" || b.MaxLen() != DefaultKeyMaxLen {
+	if b.Prefix() != "" || b.MaxLen() != defaultKeyMaxLen {
 		t.Errorf("zero KeyBuilder: Prefix %q, MaxLen %d", b.Prefix(), b.MaxLen())
 	}
 	if got := b.Key(); got != "" {

@@ -12,9 +12,9 @@ import (
 
 // Defaults of [InvalidatorOptions].
 const (
-	DefaultMaxStaleness    = time.Second
-	DefaultMaxLocalTags    = 100_000
-	DefaultNamespacePrefix = "hoard:ns:"
+	defaultMaxStaleness    = time.Second
+	defaultMaxLocalTags    = 100_000
+	defaultNamespacePrefix = "hoard:ns:"
 )
 
 // InvalidatorOptions configure an [Invalidator].
@@ -32,15 +32,15 @@ type InvalidatorOptions struct {
 
 	// MaxStaleness is how long an instance trusts its local copy of a
 	// namespace version or a tag stamp before reading it again: the
-	// backstop for a lost bus message. Default: DefaultMaxStaleness.
+	// backstop for a lost bus message. Default: time.Second.
 	MaxStaleness time.Duration
 
 	// MaxLocal bounds the versions and stamps kept locally. Default:
-	// DefaultMaxLocalTags.
+	// 100_000.
 	MaxLocal int
 
 	// NamespacePrefix prefixes the namespace counters' keys. Default:
-	// DefaultNamespacePrefix.
+	// "hoard:ns:".
 	NamespacePrefix string
 
 	// Clock reads the time for MaxStaleness. Default: the system clock.
@@ -101,13 +101,13 @@ func NewInvalidator(opts InvalidatorOptions) (*Invalidator, error) {
 		return nil, fmt.Errorf("%w: invalidator: negative MaxStaleness or MaxLocal", ErrInvalidOption)
 	}
 	if opts.MaxStaleness == 0 {
-		opts.MaxStaleness = DefaultMaxStaleness
+		opts.MaxStaleness = defaultMaxStaleness
 	}
 	if opts.MaxLocal == 0 {
-		opts.MaxLocal = DefaultMaxLocalTags
+		opts.MaxLocal = defaultMaxLocalTags
 	}
 	if opts.NamespacePrefix == "" {
-		opts.NamespacePrefix = DefaultNamespacePrefix
+		opts.NamespacePrefix = defaultNamespacePrefix
 	}
 	opts.Clock = clockOrSystem(opts.Clock)
 	clock := otterClockOf(opts.Clock)

@@ -10,11 +10,11 @@ import (
 
 // Defaults of [WriteBehindOptions].
 const (
-	DefaultWriteBehindBatchSize = 100
-	DefaultFlushInterval        = 100 * time.Millisecond
-	DefaultMaxAttempts          = 10
-	DefaultRetryBackoff         = 100 * time.Millisecond
-	DefaultMaxRetryBackoff      = 30 * time.Second
+	defaultWriteBehindBatchSize = 100
+	defaultFlushInterval        = 100 * time.Millisecond
+	defaultMaxAttempts          = 10
+	defaultFirstRetryBackoff    = 100 * time.Millisecond
+	defaultMaxRetryBackoff      = 30 * time.Second
 	// MaxWriteBehindBatchSize bounds BatchSize: a batch is one store call
 	// and one acknowledgement.
 	MaxWriteBehindBatchSize = 10_000
@@ -57,7 +57,7 @@ type WriteBehindOptions[V any] struct {
 	Queue WriteQueue[V]
 
 	// QueueLen bounds the default memory queue. Default:
-	// DefaultMemoryQueueLen. Setting it together with Queue is an error.
+	// 10_000. Setting it together with Queue is an error.
 	QueueLen int
 
 	// Full is what Put does when the queue is full. Default: FullBlock.
@@ -73,14 +73,14 @@ type WriteBehindOptions[V any] struct {
 	Versioner Versioner
 
 	// BatchSize is the most writes a worker takes and stores at once.
-	// Default: DefaultWriteBehindBatchSize; at most
+	// Default: 100; at most
 	// MaxWriteBehindBatchSize.
 	BatchSize int
 
 	// FlushInterval is how long a worker that has taken fewer than
 	// BatchSize writes waits for more before it stores what it has: the
 	// longest a write waits for company. Flush and Close cut the wait
-	// short. Default: DefaultFlushInterval; a negative value stores at
+	// short. Default: 100 * time.Millisecond; a negative value stores at
 	// once.
 	FlushInterval time.Duration
 
@@ -93,13 +93,13 @@ type WriteBehindOptions[V any] struct {
 	// before its writes that still fail go to DeadLetter. When it is above
 	// 1, the last attempt of a BatchStore batch is made write by write, so
 	// one bad write does not take its neighbours along. Default:
-	// DefaultMaxAttempts; negative: retry for ever (until Close gives up),
+	// 10; negative: retry for ever (until Close gives up),
 	// which a durable queue needs to ride out a long store outage.
 	MaxAttempts int
 
 	// Backoff returns the wait before retry number attempt (1 for the
-	// first retry). Default: DefaultRetryBackoff doubling with each
-	// attempt up to DefaultMaxRetryBackoff, less up to 20% jitter.
+	// first retry). Default: 100 * time.Millisecond doubling with each
+	// attempt up to 30 * time.Second, less up to 20% jitter.
 	Backoff func(attempt int) time.Duration
 
 	// DeadLetter receives each write given up on after MaxAttempts, with
@@ -170,11 +170,11 @@ func (o WriteBehindOptions[V]) withDefaults() (WriteBehindOptions[V], error) {
 		o.Versioner = v
 	}
 	if o.BatchSize == 0 {
-		o.BatchSize = DefaultWriteBehindBatchSize
+		o.BatchSize = defaultWriteBehindBatchSize
 	}
 	switch {
 	case o.FlushInterval == 0:
-		o.FlushInterval = DefaultFlushInterval
+		o.FlushInterval = defaultFlushInterval
 	case o.FlushInterval < 0:
 		o.FlushInterval = 0
 	}
@@ -182,7 +182,7 @@ func (o WriteBehindOptions[V]) withDefaults() (WriteBehindOptions[V], error) {
 		o.Workers = 1
 	}
 	if o.MaxAttempts == 0 {
-		o.MaxAttempts = DefaultMaxAttempts
+		o.MaxAttempts = defaultMaxAttempts
 	}
 	if o.Backoff == nil {
 		o.Backoff = defaultRetryBackoff
@@ -193,13 +193,13 @@ func (o WriteBehindOptions[V]) withDefaults() (WriteBehindOptions[V], error) {
 	return o, nil
 }
 
-// defaultRetryBackoff doubles from DefaultRetryBackoff up to
-// DefaultMaxRetryBackoff, less up to 20% jitter so that workers of many
+// defaultRetryBackoff doubles from 100 * time.Millisecond up to
+// 30 * time.Second, less up to 20% jitter so that workers of many
 // processes do not retry in step.
 func defaultRetryBackoff(attempt int) time.Duration {
-	d := DefaultMaxRetryBackoff
+	d := defaultMaxRetryBackoff
 	if attempt < 20 {
-		d = min(DefaultRetryBackoff<<max(attempt-1, 0), DefaultMaxRetryBackoff)
+		d = min(defaultFirstRetryBackoff<<max(attempt-1, 0), defaultMaxRetryBackoff)
 	}
 	return d - time.Duration(rand.Float64()*0.2*float64(d))
 }

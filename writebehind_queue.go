@@ -103,8 +103,8 @@ func (s QueueStats) Lag(now time.Time) time.Duration {
 	return max(now.Sub(s.Oldest), 0)
 }
 
-// DefaultMemoryQueueLen bounds a [MemoryQueue] made with length 0.
-const DefaultMemoryQueueLen = 10_000
+// defaultMemoryQueueLen bounds a [MemoryQueue] made with length 0.
+const defaultMemoryQueueLen = 10_000
 
 // MemoryQueue is a bounded [WriteQueue] in process memory. It is fast, and
 // it is lost with the process: writes that were enqueued (Put returned)
@@ -142,13 +142,13 @@ type memTaken struct {
 var _ WriteQueue[int] = (*MemoryQueue[int])(nil)
 
 // NewMemoryQueue returns a memory queue holding at most maxLen
-// unacknowledged writes; 0 means [DefaultMemoryQueueLen].
+// unacknowledged writes; 0 means 10_000.
 func NewMemoryQueue[V any](maxLen int) (*MemoryQueue[V], error) {
 	if maxLen < 0 {
 		return nil, fmt.Errorf("%w: memory queue: length %d is negative", ErrInvalidOption, maxLen)
 	}
 	if maxLen == 0 {
-		maxLen = DefaultMemoryQueueLen
+		maxLen = defaultMemoryQueueLen
 	}
 	return &MemoryQueue[V]{maxLen: maxLen, nextSeq: 1, ready: make(chan struct{}), acked: make(chan struct{})}, nil
 }

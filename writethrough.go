@@ -23,8 +23,8 @@ const (
 
 // Defaults of [WriteThroughOptions].
 const (
-	DefaultInvalidateAttempts = 3
-	DefaultInvalidateBackoff  = 50 * time.Millisecond
+	defaultInvalidateAttempts = 3
+	defaultInvalidateBackoff  = 50 * time.Millisecond
 )
 
 // WriteThroughOptions configure a [WriteThrough].
@@ -45,11 +45,11 @@ type WriteThroughOptions[V any] struct {
 	Mode WriteMode
 
 	// InvalidateAttempts is how often a failed cache update is followed by
-	// attempts to invalidate the key. Default: DefaultInvalidateAttempts.
+	// attempts to invalidate the key. Default: 3.
 	InvalidateAttempts int
 
 	// InvalidateBackoff is the wait before the first retry of an
-	// invalidation; it doubles with each. Default: DefaultInvalidateBackoff.
+	// invalidation; it doubles with each. Default: 50 * time.Millisecond.
 	InvalidateBackoff time.Duration
 }
 
@@ -81,10 +81,10 @@ func NewWriteThrough[V any](opts WriteThroughOptions[V]) (*WriteThrough[V], erro
 		opts.Versioner = v
 	}
 	if opts.InvalidateAttempts == 0 {
-		opts.InvalidateAttempts = DefaultInvalidateAttempts
+		opts.InvalidateAttempts = defaultInvalidateAttempts
 	}
 	if opts.InvalidateBackoff == 0 {
-		opts.InvalidateBackoff = DefaultInvalidateBackoff
+		opts.InvalidateBackoff = defaultInvalidateBackoff
 	}
 	return &WriteThrough[V]{opts: opts}, nil
 }

@@ -18,7 +18,7 @@ func files(kv ...string) fstest.MapFS {
 
 // short returns the default-length hash of content.
 func short(content string) string {
-	return sum([]byte(content))[:DefaultHashLen]
+	return sum([]byte(content))[:defaultHashLen]
 }
 
 func mustBuild(t testing.TB, fsys fstest.MapFS, opts *Options) *Set {

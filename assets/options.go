@@ -35,9 +35,9 @@ func (n Naming) String() string {
 
 // Defaults of [Options].
 const (
-	DefaultPrefix   = "/static/"
-	DefaultHashLen  = 8
-	DefaultMaxBytes = 256 << 20
+	defaultPrefix   = "/static/"
+	defaultHashLen  = 8
+	defaultMaxBytes = 256 << 20
 )
 
 // Options configure [Build] and [Load]. A nil *Options, or a zero one,
@@ -95,13 +95,13 @@ func (o *Options) resolve() (*resolved, error) {
 		r.Previous = append([]*Set(nil), o.Previous...)
 	}
 	if r.Prefix == "" {
-		r.Prefix = DefaultPrefix
+		r.Prefix = defaultPrefix
 	}
 	if r.HashLen == 0 {
-		r.HashLen = DefaultHashLen
+		r.HashLen = defaultHashLen
 	}
 	if r.MaxBytes == 0 {
-		r.MaxBytes = DefaultMaxBytes
+		r.MaxBytes = defaultMaxBytes
 	}
 	if err := r.validate(); err != nil {
 		return nil, err

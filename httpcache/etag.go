@@ -108,14 +108,14 @@ func scanETag(s string) (tag, rest string, ok bool) {
 
 // ETag is middleware that gives GET and HEAD responses a strong ETag and
 // answers conditional requests with 304, without storing anything: it
-// buffers the handler's response (up to DefaultMaxBodyBytes), hashes 200
+// buffers the handler's response (up to 1 << 20), hashes 200
 // bodies that carry no ETag of their own ([StrongETag]), and answers 304
 // when If-None-Match matches, or, without If-None-Match, when
 // If-Modified-Since is not before Last-Modified. A response above the
 // limit, or one the handler flushes, streams through untouched. HEAD is
 // rendered as GET so its ETag is the GET body's.
 func ETag(next http.Handler) http.Handler {
-	return ETagLimit(next, DefaultMaxBodyBytes)
+	return ETagLimit(next, defaultMaxBodyBytes)
 }
 
 // ETagLimit is [ETag] with a limit of maxBody bytes on the bodies it

@@ -40,7 +40,7 @@ type Cache struct {
 // error wrapping hoard.ErrInvalidOption.
 func New(opts Options) (*Cache, error) {
 	if opts.Aside.Name == "" {
-		opts.Aside.Name = DefaultName
+		opts.Aside.Name = defaultName
 	}
 	if err := opts.validate(); err != nil {
 		return nil, err
@@ -90,10 +90,10 @@ func New(opts Options) (*Cache, error) {
 		c.statuses[s] = true
 	}
 	if c.maxBody == 0 {
-		c.maxBody = DefaultMaxBodyBytes
+		c.maxBody = defaultMaxBodyBytes
 	}
 	if c.statusHeader == "" {
-		c.statusHeader = DefaultStatusHeader
+		c.statusHeader = defaultStatusHeader
 	}
 	if opts.HideStatus {
 		c.statusHeader = ""

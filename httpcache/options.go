@@ -10,14 +10,14 @@ import (
 
 // Defaults of [Options].
 const (
-	// DefaultMaxBodyBytes bounds the bodies recorded for storage.
-	DefaultMaxBodyBytes = 1 << 20
-	// DefaultStatusHeader names the header saying HIT, MISS, STALE or
+	// defaultMaxBodyBytes bounds the bodies recorded for storage.
+	defaultMaxBodyBytes = 1 << 20
+	// defaultStatusHeader names the header saying HIT, MISS, STALE or
 	// BYPASS.
-	DefaultStatusHeader = "X-Cache"
-	// DefaultName is the cache's name, and so its key prefix, when
+	defaultStatusHeader = "X-Cache"
+	// defaultName is the cache's name, and so its key prefix, when
 	// Aside.Name is empty.
-	DefaultName = "httpcache"
+	defaultName = "httpcache"
 )
 
 // Options configure a [Cache]: one per endpoint (or group of endpoints
@@ -35,7 +35,7 @@ type Options struct {
 	// remembered as "pass" for NegativeTTL, and requests for it go
 	// straight to the handler instead of queuing behind one render (what
 	// Varnish calls hit-for-pass). A negative NegativeTTL turns that off.
-	// Default Name: DefaultName.
+	// Default Name: "httpcache".
 	Aside hoard.AsideOptions[*Response]
 
 	// Key says what responses vary on. Default: method, host and path.
@@ -56,13 +56,13 @@ type Options struct {
 
 	// MaxBodyBytes bounds a stored body: a larger response streams
 	// through to its client and is not stored. Default:
-	// DefaultMaxBodyBytes. A Redis tier refuses values over its own
+	// 1 << 20. A Redis tier refuses values over its own
 	// MaxValueBytes (the JSON codec writes bodies in base64, a third
 	// larger): such responses are served but not stored there.
 	MaxBodyBytes int
 
 	// StatusHeader names the response header saying HIT, MISS, STALE or
-	// BYPASS. Default: DefaultStatusHeader; see HideStatus.
+	// BYPASS. Default: "X-Cache"; see HideStatus.
 	StatusHeader string
 
 	// HideStatus leaves the status header out.

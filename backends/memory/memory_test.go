@@ -35,6 +35,6 @@ func TestConformanceSystemClock(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = c.Close() })
-		return hoardtest.Subject{Cache: c, MaxValueBytes: memory.DefaultMaxValueBytes}
+		return hoardtest.Subject{Cache: c, MaxValueBytes: 1 << 20}
 	})
 }

@@ -9,18 +9,18 @@ import (
 
 // Defaults of [Options].
 const (
-	// DefaultMaxEntries bounds a cache given neither MaxEntries nor MaxBytes.
-	DefaultMaxEntries = 10_000
-	// DefaultMaxValueBytes is the largest value a cache takes by default.
-	DefaultMaxValueBytes = 1 << 20
-	// DefaultMaxCounters bounds the counters kept beside the entries.
-	DefaultMaxCounters = 1 << 16
+	// defaultMaxEntries bounds a cache given neither MaxEntries nor MaxBytes.
+	defaultMaxEntries = 10_000
+	// defaultMaxValueBytes is the largest value a cache takes by default.
+	defaultMaxValueBytes = 1 << 20
+	// defaultMaxCounters bounds the counters kept beside the entries.
+	defaultMaxCounters = 1 << 16
 )
 
 // Options configure a memory [Cache]. The zero Options (or nil) give a cache
-// of [DefaultMaxEntries] entries.
+// of 10_000 entries.
 type Options[V any] struct {
-	// MaxEntries bounds the number of entries. Default: DefaultMaxEntries
+	// MaxEntries bounds the number of entries. Default: 10_000
 	// when MaxBytes is unset too, otherwise no count bound.
 	MaxEntries int
 
@@ -37,13 +37,13 @@ type Options[V any] struct {
 	Weigher func(key string, value V) int
 
 	// MaxValueBytes refuses values larger than this (as the Weigher measures
-	// them) with hoard.ErrTooLarge. Default: DefaultMaxValueBytes, or
+	// them) with hoard.ErrTooLarge. Default: 1 << 20, or
 	// MaxBytes if smaller.
 	MaxValueBytes int
 
 	// MaxCounters bounds the counters of IncrBy. A counter pushed out starts
 	// again from the current time (see hoard.Counter), so it never repeats
-	// an old value. Default: DefaultMaxCounters.
+	// an old value. Default: 1 << 16.
 	MaxCounters int
 
 	// Metrics, when set, counts the entries pushed out for room or by
@@ -75,16 +75,16 @@ func (o *Options[V]) validate() error {
 // withDefaults returns a copy of o with every unset field at its default.
 func (o Options[V]) withDefaults() Options[V] {
 	if o.MaxEntries == 0 && o.MaxBytes == 0 {
-		o.MaxEntries = DefaultMaxEntries
+		o.MaxEntries = defaultMaxEntries
 	}
 	if o.MaxValueBytes == 0 {
-		o.MaxValueBytes = DefaultMaxValueBytes
+		o.MaxValueBytes = defaultMaxValueBytes
 		if o.MaxBytes > 0 && o.MaxBytes < uint64(o.MaxValueBytes) {
 			o.MaxValueBytes = int(o.MaxBytes)
 		}
 	}
 	if o.MaxCounters == 0 {
-		o.MaxCounters = DefaultMaxCounters
+		o.MaxCounters = defaultMaxCounters
 	}
 	if o.Weigher == nil {
 		o.Weigher = defaultWeigher[V]

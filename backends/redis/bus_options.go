@@ -13,23 +13,23 @@ import (
 
 // Defaults of [BusOptions].
 const (
-	// DefaultBusChannel is the channel a bus publishes on and listens to.
-	DefaultBusChannel = "hoard:invalidation"
-	// DefaultBusMaxBatch is how many events one message carries at most.
-	DefaultBusMaxBatch = 256
-	// DefaultBusQueueSize is how many Publish calls wait for the publisher.
-	DefaultBusQueueSize = 1024
-	// DefaultBusHandlerQueueSize is how many received messages wait for the
+	// defaultBusChannel is the channel a bus publishes on and listens to.
+	defaultBusChannel = "hoard:invalidation"
+	// defaultBusMaxBatch is how many events one message carries at most.
+	defaultBusMaxBatch = 256
+	// defaultBusQueueSize is how many Publish calls wait for the publisher.
+	defaultBusQueueSize = 1024
+	// defaultBusHandlerQueueSize is how many received messages wait for the
 	// handlers.
-	DefaultBusHandlerQueueSize = 1024
-	// DefaultBusPingInterval is how long a quiet subscription waits before
+	defaultBusHandlerQueueSize = 1024
+	// defaultBusPingInterval is how long a quiet subscription waits before
 	// it pings Redis, and then for the answer.
-	DefaultBusPingInterval = 5 * time.Second
-	// DefaultBusMaxSenders is how many senders a bus keeps sequence
+	defaultBusPingInterval = 5 * time.Second
+	// defaultBusMaxSenders is how many senders a bus keeps sequence
 	// numbers of.
-	DefaultBusMaxSenders = 10_000
-	// DefaultBusSenderTTL is how long a bus remembers a quiet sender.
-	DefaultBusSenderTTL = 24 * time.Hour
+	defaultBusMaxSenders = 10_000
+	// defaultBusSenderTTL is how long a bus remembers a quiet sender.
+	defaultBusSenderTTL = 24 * time.Hour
 )
 
 // BusOptions configure a [Bus]. The zero BusOptions (or nil) give the
@@ -38,7 +38,7 @@ type BusOptions struct {
 	// Channel is the pub/sub channel of the bus: every instance of a
 	// service uses the same one, and services that share a Redis but not
 	// keys use different ones. On a Cluster it is a sharded channel, served
-	// by the shard that owns its hash slot. Default: DefaultBusChannel.
+	// by the shard that owns its hash slot. Default: "hoard:invalidation".
 	Channel string
 
 	// InstanceID names this instance in its messages; an instance ignores
@@ -51,7 +51,7 @@ type BusOptions struct {
 	// MaxBatch is how many events one message carries at most. Publish
 	// calls that arrive while the publisher is sending ride together in the
 	// next message, up to MaxBatch events (and about 64 KiB). Default:
-	// DefaultBusMaxBatch; at most 65536.
+	// 256; at most 65536.
 	MaxBatch int
 
 	// BatchWindow is how long the publisher waits for more events before it
@@ -62,30 +62,30 @@ type BusOptions struct {
 
 	// QueueSize is how many Publish calls may wait for the publisher; more
 	// block in Publish until there is room or their ctx ends. Default:
-	// DefaultBusQueueSize.
+	// 1024.
 	QueueSize int
 
 	// HandlerQueueSize is how many received messages may wait for slow
 	// handlers. When it is full the bus stops queueing what it receives
 	// and delivers an InvalidateAll instead, in their place, so Redis is
 	// read at full speed and nothing is dropped unannounced. Default:
-	// DefaultBusHandlerQueueSize.
+	// 1024.
 	HandlerQueueSize int
 
 	// PingInterval is how long a subscription may stay quiet before the
 	// bus pings Redis over it; a ping unanswered for as long again counts
 	// as a broken connection (reconnect, flush). Default:
-	// DefaultBusPingInterval; at least 10ms.
+	// 5 * time.Second; at least 10ms.
 	PingInterval time.Duration
 
 	// MaxSenders bounds the senders whose sequence numbers the bus keeps;
 	// past it, the one heard from longest ago is forgotten. Default:
-	// DefaultBusMaxSenders.
+	// 10_000.
 	MaxSenders int
 
 	// SenderTTL is how long the bus remembers a sender it no longer hears
 	// from. A forgotten sender that speaks again makes the bus flush once
-	// (it cannot tell what it missed). Default: DefaultBusSenderTTL.
+	// (it cannot tell what it missed). Default: 24 * time.Hour.
 	SenderTTL time.Duration
 
 	// Logger receives reconnects, gaps, malformed messages and publish
@@ -121,28 +121,28 @@ func (o *BusOptions) validate() error {
 
 func (o BusOptions) withDefaults() BusOptions {
 	if o.Channel == "" {
-		o.Channel = DefaultBusChannel
+		o.Channel = defaultBusChannel
 	}
 	if o.InstanceID == "" {
 		o.InstanceID = randomInstanceID()
 	}
 	if o.MaxBatch == 0 {
-		o.MaxBatch = DefaultBusMaxBatch
+		o.MaxBatch = defaultBusMaxBatch
 	}
 	if o.QueueSize == 0 {
-		o.QueueSize = DefaultBusQueueSize
+		o.QueueSize = defaultBusQueueSize
 	}
 	if o.HandlerQueueSize == 0 {
-		o.HandlerQueueSize = DefaultBusHandlerQueueSize
+		o.HandlerQueueSize = defaultBusHandlerQueueSize
 	}
 	if o.PingInterval == 0 {
-		o.PingInterval = DefaultBusPingInterval
+		o.PingInterval = defaultBusPingInterval
 	}
 	if o.MaxSenders == 0 {
-		o.MaxSenders = DefaultBusMaxSenders
+		o.MaxSenders = defaultBusMaxSenders
 	}
 	if o.SenderTTL == 0 {
-		o.SenderTTL = DefaultBusSenderTTL
+		o.SenderTTL = defaultBusSenderTTL
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

@@ -909,7 +909,7 @@ func TestBusOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close(context.Background())
-	if b.Channel() != redis.DefaultBusChannel || len(b.InstanceID()) != 32 {
+	if b.Channel() != "hoard:invalidation" || len(b.InstanceID()) != 32 {
 		t.Errorf("defaults: channel %q, instance id %q", b.Channel(), b.InstanceID())
 	}
 	ctx := context.Background()

@@ -11,20 +11,20 @@ import (
 
 // Defaults of [Options].
 const (
-	// DefaultMaxValueBytes is the largest encoded value a cache writes.
-	DefaultMaxValueBytes = 1 << 20
-	// DefaultTombstoneTTL is how long a Delete keeps out the loads that
+	// defaultMaxValueBytes is the largest encoded value a cache writes.
+	defaultMaxValueBytes = 1 << 20
+	// defaultTombstoneTTL is how long a Delete keeps out the loads that
 	// began before it.
-	DefaultTombstoneTTL = time.Minute
-	// DefaultExpiredGrace is how long Redis keeps an entry past its
+	defaultTombstoneTTL = time.Minute
+	// defaultExpiredGrace is how long Redis keeps an entry past its
 	// KeepUntil.
-	DefaultExpiredGrace = 10 * time.Second
-	// DefaultScanCount is the COUNT hint of each SCAN of DeletePrefix.
-	DefaultScanCount = 1000
-	// DefaultBatchSize is how many keys go in one MGET of GetMany.
-	DefaultBatchSize = 1000
-	// DefaultTagPrefix starts the keys of the tag clock.
-	DefaultTagPrefix = "{hoard:tags}"
+	defaultExpiredGrace = 10 * time.Second
+	// defaultScanCount is the COUNT hint of each SCAN of DeletePrefix.
+	defaultScanCount = 1000
+	// defaultBatchSize is how many keys go in one MGET of GetMany.
+	defaultBatchSize = 1000
+	// defaultTagPrefix starts the keys of the tag clock.
+	defaultTagPrefix = "{hoard:tags}"
 
 	// MaxTTL is the longest TTL a cache gives a key in Redis, and the
 	// largest TombstoneTTL and ExpiredGrace it takes: 100 years. An entry
@@ -41,7 +41,7 @@ type Options struct {
 
 	// MaxValueBytes refuses values whose encoding is longer than this, and
 	// keys longer than this, with hoard.ErrTooLarge. Default:
-	// DefaultMaxValueBytes.
+	// 1 << 20.
 	MaxValueBytes int
 
 	// TagPrefix starts the keys of the tag clock (its epoch and the tags'
@@ -49,7 +49,7 @@ type Options struct {
 	// Redis user limited to a key pattern (ACL ~app:*) can use tags. It
 	// must hold a non-empty {hash tag}, as "app:{tags}" does: the script
 	// that stamps tags touches those keys together, so on Cluster they must
-	// share a slot. Default: DefaultTagPrefix.
+	// share a slot. Default: "{hoard:tags}".
 	TagPrefix string
 
 	// TombstoneTTL is how long a Delete leaves a tombstone under the key,
@@ -58,7 +58,7 @@ type Options struct {
 	// value while the tombstone lasts; a token of a key read as absent is
 	// refused once it is older than this, so a load slower than
 	// TombstoneTTL never stores after a Delete it did not see. Default:
-	// DefaultTombstoneTTL.
+	// time.Minute.
 	TombstoneTTL time.Duration
 
 	// ExpiredGrace is how long Redis keeps an entry past its KeepUntil, at
@@ -69,15 +69,15 @@ type Options struct {
 	// absent keys are refused once older than the lesser of ExpiredGrace and
 	// TombstoneTTL, so loads slower than that are not written back. It
 	// costs memory: entries stay ExpiredGrace longer in Redis. Default:
-	// DefaultExpiredGrace.
+	// 10 * time.Second.
 	ExpiredGrace time.Duration
 
 	// ScanCount is the COUNT hint of the SCANs of DeletePrefix. Default:
-	// DefaultScanCount.
+	// 1000.
 	ScanCount int
 
 	// BatchSize is how many keys GetMany asks for in one MGET. Default:
-	// DefaultBatchSize.
+	// 1000.
 	BatchSize int
 
 	// Clock reads the time that entry times are measured against to set
@@ -113,22 +113,22 @@ func (o Options) withDefaults() Options {
 	o.Codec = defaults.Codec(o.Codec)
 	o.Clock = defaults.Clock(o.Clock)
 	if o.MaxValueBytes == 0 {
-		o.MaxValueBytes = DefaultMaxValueBytes
+		o.MaxValueBytes = defaultMaxValueBytes
 	}
 	if o.TombstoneTTL == 0 {
-		o.TombstoneTTL = DefaultTombstoneTTL
+		o.TombstoneTTL = defaultTombstoneTTL
 	}
 	if o.ExpiredGrace == 0 {
-		o.ExpiredGrace = DefaultExpiredGrace
+		o.ExpiredGrace = defaultExpiredGrace
 	}
 	if o.ScanCount == 0 {
-		o.ScanCount = DefaultScanCount
+		o.ScanCount = defaultScanCount
 	}
 	if o.BatchSize == 0 {
-		o.BatchSize = DefaultBatchSize
+		o.BatchSize = defaultBatchSize
 	}
 	if o.TagPrefix == "" {
-		o.TagPrefix = DefaultTagPrefix
+		o.TagPrefix = defaultTagPrefix
 	}
 	return o
 }

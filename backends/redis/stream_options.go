@@ -14,28 +14,28 @@ import (
 
 // Defaults of [StreamQueueOptions].
 const (
-	// DefaultStreamQueueName is the queue's Name.
-	DefaultStreamQueueName = "writebehind"
-	// DefaultStreamQueueKeyPrefix starts the queue's keys.
-	DefaultStreamQueueKeyPrefix = "hoard:wb:"
-	// DefaultStreamQueueGroup is the stream's consumer group.
-	DefaultStreamQueueGroup = "hoard"
-	// DefaultStreamQueueLen bounds the writes enqueued and not yet
+	// defaultStreamQueueName is the queue's Name.
+	defaultStreamQueueName = "writebehind"
+	// defaultStreamQueueKeyPrefix starts the queue's keys.
+	defaultStreamQueueKeyPrefix = "hoard:wb:"
+	// defaultStreamQueueGroup is the stream's consumer group.
+	defaultStreamQueueGroup = "hoard"
+	// defaultStreamQueueLen bounds the writes enqueued and not yet
 	// acknowledged.
-	DefaultStreamQueueLen = 100_000
-	// DefaultStreamMaxValueBytes is the longest encoded value enqueued.
-	DefaultStreamMaxValueBytes = 1 << 20
-	// DefaultClaimIdle is how long a taken write may stay unacknowledged
+	defaultStreamQueueLen = 100_000
+	// defaultStreamMaxValueBytes is the longest encoded value enqueued.
+	defaultStreamMaxValueBytes = 1 << 20
+	// defaultClaimIdle is how long a taken write may stay unacknowledged
 	// before another consumer claims it.
-	DefaultClaimIdle = 30 * time.Second
-	// DefaultStreamBlock bounds each blocking read.
-	DefaultStreamBlock = 100 * time.Millisecond
-	// DefaultStreamPollInterval is how often a waiting Enqueue or Flush
+	defaultClaimIdle = 30 * time.Second
+	// defaultStreamBlock bounds each blocking read.
+	defaultStreamBlock = 100 * time.Millisecond
+	// defaultStreamPollInterval is how often a waiting Enqueue or Flush
 	// looks at the stream again.
-	DefaultStreamPollInterval = 50 * time.Millisecond
-	// DefaultStreamConsumerExpiry is how long a consumer with nothing
+	defaultStreamPollInterval = 50 * time.Millisecond
+	// defaultStreamConsumerExpiry is how long a consumer with nothing
 	// pending may stay idle before it is removed from the group.
-	DefaultStreamConsumerExpiry = 24 * time.Hour
+	defaultStreamConsumerExpiry = 24 * time.Hour
 )
 
 // StreamQueueOptions configure a [StreamQueue]. The zero value takes every
@@ -46,16 +46,16 @@ type StreamQueueOptions struct {
 	// key + ":depth": one hash slot, so the queue works on Redis Cluster.
 	// Every process that should share the queue (and take over each
 	// other's writes) uses the same KeyPrefix and Name. It may not hold
-	// '{' or '}'. Default: DefaultStreamQueueName.
+	// '{' or '}'. Default: "writebehind".
 	Name string
 
 	// KeyPrefix starts the queue's keys, so that they can live under an
 	// application's prefix (a Redis ACL user limited to ~app:* needs it).
-	// It may not hold '{' or '}'. Default: DefaultStreamQueueKeyPrefix.
+	// It may not hold '{' or '}'. Default: "hoard:wb:".
 	KeyPrefix string
 
 	// Group is the stream's consumer group. Default:
-	// DefaultStreamQueueGroup.
+	// "hoard".
 	Group string
 
 	// Consumer names this queue in the group; every process needs its
@@ -66,19 +66,19 @@ type StreamQueueOptions struct {
 	Codec hoard.Codec
 
 	// MaxLen bounds the writes enqueued and not yet acknowledged, over
-	// every process sharing the queue. Default: DefaultStreamQueueLen.
+	// every process sharing the queue. Default: 100_000.
 	MaxLen int64
 
 	// MaxValueBytes refuses to enqueue a value whose encoding is longer,
 	// with [hoard.ErrTooLarge]; a longer payload read back is corrupt.
-	// Default: DefaultStreamMaxValueBytes.
+	// Default: 1 << 20.
 	MaxValueBytes int
 
 	// ClaimIdle is how long a write may stay taken by a consumer that
 	// does not acknowledge it before another consumer claims it
 	// (XAUTOCLAIM): the time a dead process's writes wait. A live
 	// consumer keeps the writes it is storing claimed, so a slow store
-	// does not hand them to another. Default: DefaultClaimIdle.
+	// does not hand them to another. Default: 30 * time.Second.
 	ClaimIdle time.Duration
 
 	// ClaimInterval is how often a consumer looks for writes to claim.
@@ -88,16 +88,16 @@ type StreamQueueOptions struct {
 	// ConsumerExpiry is how long a consumer with no pending write may stay
 	// idle before it is removed from the group (so the group does not
 	// grow with every restart). A negative value keeps them. Default:
-	// DefaultStreamConsumerExpiry.
+	// 24 * time.Hour.
 	ConsumerExpiry time.Duration
 
 	// Block bounds each blocking read (XREADGROUP BLOCK), and so how long
-	// Close may wait for a worker. Default: DefaultStreamBlock.
+	// Close may wait for a worker. Default: 100 * time.Millisecond.
 	Block time.Duration
 
 	// PollInterval is how often an Enqueue waiting for room, and a Flush,
 	// look at the stream again (acknowledgements in this process wake
-	// them sooner). Default: DefaultStreamPollInterval.
+	// them sooner). Default: 50 * time.Millisecond.
 	PollInterval time.Duration
 }
 
@@ -128,38 +128,38 @@ func (o *StreamQueueOptions) validate() error {
 // withDefaults fills in the default of every option left zero.
 func (o StreamQueueOptions) withDefaults() StreamQueueOptions {
 	if o.Name == "" {
-		o.Name = DefaultStreamQueueName
+		o.Name = defaultStreamQueueName
 	}
 	if o.KeyPrefix == "" {
-		o.KeyPrefix = DefaultStreamQueueKeyPrefix
+		o.KeyPrefix = defaultStreamQueueKeyPrefix
 	}
 	if o.Group == "" {
-		o.Group = DefaultStreamQueueGroup
+		o.Group = defaultStreamQueueGroup
 	}
 	if o.Consumer == "" {
 		o.Consumer = defaultConsumerName()
 	}
 	o.Codec = defaults.Codec(o.Codec)
 	if o.MaxLen == 0 {
-		o.MaxLen = DefaultStreamQueueLen
+		o.MaxLen = defaultStreamQueueLen
 	}
 	if o.MaxValueBytes == 0 {
-		o.MaxValueBytes = DefaultStreamMaxValueBytes
+		o.MaxValueBytes = defaultStreamMaxValueBytes
 	}
 	if o.ClaimIdle == 0 {
-		o.ClaimIdle = DefaultClaimIdle
+		o.ClaimIdle = defaultClaimIdle
 	}
 	if o.ClaimInterval == 0 {
 		o.ClaimInterval = o.ClaimIdle / 4
 	}
 	if o.ConsumerExpiry == 0 {
-		o.ConsumerExpiry = DefaultStreamConsumerExpiry
+		o.ConsumerExpiry = defaultStreamConsumerExpiry
 	}
 	if o.Block == 0 {
-		o.Block = DefaultStreamBlock
+		o.Block = defaultStreamBlock
 	}
 	if o.PollInterval == 0 {
-		o.PollInterval = DefaultStreamPollInterval
+		o.PollInterval = defaultStreamPollInterval
 	}
 	return o
 }

@@ -143,7 +143,7 @@ func TestStreamQueueRealExpiresIdleConsumers(t *testing.T) {
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Take: %v", err)
 		}
-		infos, err := client.XInfoConsumers(ctx, fresh.Stream(), redis.DefaultStreamQueueGroup).Result()
+		infos, err := client.XInfoConsumers(ctx, fresh.Stream(), "hoard").Result()
 		if err != nil {
 			t.Fatal(err)
 		}

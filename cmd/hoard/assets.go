@@ -76,8 +76,8 @@ func assetsBuild(args []string, stdout, stderr io.Writer) int {
 	fset.StringVar(&cfg.manifest, "o", "", "`path` of the manifest to write (default DIR/manifest.json, or OUT/manifest.json with -out)")
 	fset.StringVar(&cfg.out, "out", "", "write the logical and hashed copies into this `directory` instead of next to the sources")
 	fset.BoolVar(&query, "query", false, "put the hash in a ?v= query parameter instead of the file name (needs -out)")
-	fset.IntVar(&cfg.opts.HashLen, "hash-len", assets.DefaultHashLen, "hex `digits` of SHA-256 in a hashed name, 8 to 64")
-	fset.StringVar(&cfg.opts.Prefix, "prefix", assets.DefaultPrefix, "URL `prefix` the assets are served under; url(PREFIX...) in CSS is rewritten too")
+	fset.IntVar(&cfg.opts.HashLen, "hash-len", 8, "hex `digits` of SHA-256 in a hashed name, 8 to 64")
+	fset.StringVar(&cfg.opts.Prefix, "prefix", "/static/", "URL `prefix` the assets are served under; url(PREFIX...) in CSS is rewritten too")
 	var pos []string
 	for { // flags may come before or after DIR
 		if err := fset.Parse(args); err != nil {

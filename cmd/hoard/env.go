@@ -175,7 +175,7 @@ type fleet struct {
 // fleetOptions say how a scenario's fleet is built.
 type fleetOptions struct {
 	name       string
-	maxEntries int // memory tier bound; default memory.DefaultMaxEntries
+	maxEntries int // memory tier bound; default 10_000
 	bus        bool
 	locker     bool
 	aside      hoard.AsideOptions[Product]

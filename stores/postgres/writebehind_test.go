@@ -317,7 +317,7 @@ func TestWriteBehindSurvivesKill(t *testing.T) {
 	}
 
 	streamKey := "hoard:wb:{" + name + "}"
-	pending, err := client.XPending(ctx, streamKey, hoardredis.DefaultStreamQueueGroup).Result()
+	pending, err := client.XPending(ctx, streamKey, "hoard").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,7 +364,7 @@ func TestWriteBehindSurvivesKill(t *testing.T) {
 	if err := second.Close(fctx); err != nil {
 		t.Fatal(err)
 	}
-	after, err := client.XPending(ctx, streamKey, hoardredis.DefaultStreamQueueGroup).Result()
+	after, err := client.XPending(ctx, streamKey, "hoard").Result()
 	if err != nil || after.Count != 0 {
 		t.Fatalf("pending after the takeover: %+v, %v", after, err)
 	}
