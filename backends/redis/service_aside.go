@@ -19,7 +19,9 @@ var NoLocker hoard.Locker = noLocker{}
 // noLocker is the type of [NoLocker].
 type noLocker struct{}
 
-func (noLocker) TryLock(context.Context, string, time.Duration) (hoard.Lock, error) { return noLock{}, nil }
+func (noLocker) TryLock(context.Context, string, time.Duration) (hoard.Lock, error) {
+	return noLock{}, nil
+}
 
 // noLock is a lock of [NoLocker]: held by everyone, never in Redis.
 type noLock struct{}

@@ -80,7 +80,7 @@ func (s *Service) check(ctx context.Context, f func(context.Context) error) erro
 // answer in time.
 func (s *Service) startErr(ctx context.Context, step string, err error) error {
 	if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, hoard.ErrUnavailable) {
-		return fmt.Errorf("%w: redis service %q: start-up check: %s: no answer within StartTimeout %v: %w",
+		return fmt.Errorf("%w: redis service %q: start-up check: %s: not done within StartTimeout %v: %w",
 			hoard.ErrUnavailable, s.app, step, s.opts.StartTimeout, err)
 	}
 	return fmt.Errorf("hoard: redis service %q: start-up check: %s: %w", s.app, step, err)
