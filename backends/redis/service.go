@@ -112,7 +112,10 @@ func NewService(ctx context.Context, client goredis.UniversalClient, app string,
 		err = s.checkBus(ctx)
 	}
 	if err != nil {
-		return nil, errors.Join(err, s.closeShared(context.WithoutCancel(ctx)))
+		// The bus may be subscribing still: give its Close as long as a check.
+		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.StartTimeout)
+		defer cancel()
+		return nil, errors.Join(err, s.closeShared(closeCtx))
 	}
 	return s, nil
 }
