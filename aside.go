@@ -128,7 +128,7 @@ func (a *Aside[V]) namespaceText(ctx context.Context) (string, error) {
 	}
 	v, err := a.opts.Invalidator.namespaceVersion(ctx, a.opts.Namespace)
 	if errors.Is(err, errVersionUnconfirmed) {
-		a.opts.Metrics.Add(EventBackendError, TierRedis, 1)
+		a.opts.Metrics.Add(EventBackendError, TierShared, 1)
 		return v.text, nil
 	}
 	if err != nil {
@@ -156,7 +156,7 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 	if err != nil {
 		// Without the namespace's version there is no key: answer from
 		// the source, uncached, but still one load at a time.
-		a.opts.Metrics.Add(EventBackendError, TierRedis, 1)
+		a.opts.Metrics.Add(EventBackendError, TierShared, 1)
 		v, err, _ := a.flights.Do(ctx, a.keyIn(unversioned, id), func(ctx context.Context) (V, error) {
 			r := a.callLoader(ctx, id, loader, nil)
 			return r.value, r.err
@@ -195,9 +195,9 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 		if e, err := a.opts.Shared.Get(ctx, key); err == nil && e.IsFresh(now) && a.usable(ctx, &e) {
 			a.writeBack(ctx, a.opts.Memory, &mem, key, a.forMemory(e, now))
 			a.maybeRefreshEarly(ctx, id, loader, &e, now)
-			return a.answer(&e, TierRedis)
+			return a.answer(&e, TierShared)
 		} else if err != nil && !errors.Is(err, ErrNotFound) {
-			a.opts.Metrics.Add(EventBackendError, TierRedis, 1)
+			a.opts.Metrics.Add(EventBackendError, TierShared, 1)
 		}
 	}
 	load := func(ctx context.Context) (V, error) { return a.load(ctx, id, key, loader) }
@@ -329,7 +329,7 @@ func (a *Aside[V]) read(ctx context.Context, c Cache[V], tier Tier, key string) 
 
 // readBoth reads both tiers with their tokens.
 func (a *Aside[V]) readBoth(ctx context.Context, key string) (mem, shared tierRead[V]) {
-	return a.read(ctx, a.opts.Memory, TierMemory, key), a.read(ctx, a.opts.Shared, TierRedis, key)
+	return a.read(ctx, a.opts.Memory, TierMemory, key), a.read(ctx, a.opts.Shared, TierShared, key)
 }
 
 // freshIn answers from what the tiers hold when it is fresh, filling the
@@ -342,7 +342,7 @@ func (a *Aside[V]) freshIn(ctx context.Context, key string, mem, shared *tierRea
 	}
 	if shared.found && shared.entry.IsFresh(now) {
 		a.writeBack(ctx, a.opts.Memory, mem, key, a.forMemory(shared.entry, now))
-		v, err := a.answer(&shared.entry, TierRedis)
+		v, err := a.answer(&shared.entry, TierShared)
 		return v, err, true
 	}
 	var zero V

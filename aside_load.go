@@ -347,7 +347,7 @@ func (a *Aside[V]) writeBack(ctx context.Context, c Cache[V], r *tierRead[V], ke
 		return // the token could not be read: writing could put back a stale value
 	}
 	if err != nil && !errors.Is(err, ErrConflict) {
-		tier := TierRedis
+		tier := TierShared
 		if c == a.opts.Memory {
 			tier = TierMemory
 		}

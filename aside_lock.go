@@ -32,7 +32,7 @@ func (a *Aside[V]) load(ctx context.Context, id, key string, loader Loader[V]) (
 		if lockErr != nil && !errors.Is(lockErr, ErrLockHeld) {
 			// The locker failed (Redis down): protect the source per
 			// process only, rather than not answering.
-			a.opts.Metrics.Add(EventBackendError, TierRedis, 1)
+			a.opts.Metrics.Add(EventBackendError, TierShared, 1)
 		}
 		// Read after taking the lock: a holder that wrote and released
 		// just before is seen, and not loaded again.
@@ -109,7 +109,7 @@ func (a *Aside[V]) keepRefreshed(ctx context.Context, lock Lock) (stop func()) {
 				return
 			case <-t.C:
 				if err := lock.Refresh(context.WithoutCancel(ctx), a.opts.LockTTL); err != nil {
-					a.opts.Metrics.Add(EventBackendError, TierRedis, 1)
+					a.opts.Metrics.Add(EventBackendError, TierShared, 1)
 				}
 			}
 		}
@@ -124,7 +124,7 @@ func (a *Aside[V]) keepRefreshed(ctx context.Context, lock Lock) (stop func()) {
 // the write-back already went through compare-and-set.
 func (a *Aside[V]) release(ctx context.Context, lock Lock) {
 	if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
-		a.opts.Metrics.Add(EventBackendError, TierRedis, 1)
+		a.opts.Metrics.Add(EventBackendError, TierShared, 1)
 	}
 }
 

@@ -69,7 +69,7 @@ func (a *Aside[V]) GetMany(ctx context.Context, ids []string, loader BatchLoader
 	if err != nil {
 		// Without the namespace's version there are no keys: answer from
 		// the source, uncached.
-		a.opts.Metrics.Add(EventBackendError, TierRedis, 1)
+		a.opts.Metrics.Add(EventBackendError, TierShared, 1)
 		return loader.LoadMany(ctx, ids)
 	}
 	all := make([]batchKey[V], 0, len(ids))
@@ -87,7 +87,7 @@ func (a *Aside[V]) GetMany(ctx context.Context, ids []string, loader BatchLoader
 	// The memory tier's tokens are taken here, before the shared tier is
 	// read, as in Get.
 	pending = a.readBatch(ctx, a.opts.Memory, TierMemory, pending, now, out, func(b *batchKey[V]) *batchRead[V] { return &b.mem })
-	pending = a.readBatch(ctx, a.opts.Shared, TierRedis, pending, now, out, func(b *batchKey[V]) *batchRead[V] { return &b.shared })
+	pending = a.readBatch(ctx, a.opts.Shared, TierShared, pending, now, out, func(b *batchKey[V]) *batchRead[V] { return &b.shared })
 	if len(pending) == 0 {
 		return out, nil
 	}
@@ -214,7 +214,7 @@ func (a *Aside[V]) readBatch(ctx context.Context, c Cache[V], tier Tier, pending
 			a.opts.Metrics.Hit(tier)
 			out[b.id] = e.Value
 		}
-		if tier == TierRedis {
+		if tier == TierShared {
 			fill = append(fill, batchWrite[V]{b: b, entry: e})
 		}
 	}
@@ -256,7 +256,7 @@ func (a *Aside[V]) storeBatch(ctx context.Context, writes []batchWrite[V], now t
 	if len(writes) == 0 {
 		return
 	}
-	a.writeBatch(ctx, a.opts.Shared, TierRedis, writes, now, func(b *batchKey[V]) *batchRead[V] { return &b.shared })
+	a.writeBatch(ctx, a.opts.Shared, TierShared, writes, now, func(b *batchKey[V]) *batchRead[V] { return &b.shared })
 	a.writeBatch(ctx, a.opts.Memory, TierMemory, writes, now, func(b *batchKey[V]) *batchRead[V] { return &b.mem })
 }
 

@@ -86,9 +86,9 @@ func TestAsideGetManyLoadsOnlyMissing(t *testing.T) {
 		t.Fatalf("B queried the database")
 	}
 	s := b.aside.Metrics().Snapshot()
-	if s.Count(hoard.EventHit, hoard.TierRedis) != 60 || s.Count(hoard.EventNegativeHit, hoard.TierRedis) != 40 {
+	if s.Count(hoard.EventHit, hoard.TierShared) != 60 || s.Count(hoard.EventNegativeHit, hoard.TierShared) != 40 {
 		t.Errorf("B: redis hits %d, negative %d; want 60 and 40",
-			s.Count(hoard.EventHit, hoard.TierRedis), s.Count(hoard.EventNegativeHit, hoard.TierRedis))
+			s.Count(hoard.EventHit, hoard.TierShared), s.Count(hoard.EventNegativeHit, hoard.TierShared))
 	}
 	if _, err := b.memory.Get(ctx, b.aside.Key("7")); err != nil {
 		t.Errorf("Redis hits did not fill B's memory tier: %v", err)

@@ -280,7 +280,7 @@ func (o AsideOptions[V]) withDefaults() (AsideOptions[V], error) {
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics(o.Name, nil)
 	}
-	o.Clock = ClockOrSystem(o.Clock)
+	o.Clock = clockOrSystem(o.Clock)
 	if o.Rand == nil {
 		o.Rand = rand.Float64
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/hoard-cache/hoard"
 	"github.com/hoard-cache/hoard/backends/memory"
 	hoardredis "github.com/hoard-cache/hoard/backends/redis"
+	"github.com/hoard-cache/hoard/hoardtest"
 	"github.com/hoard-cache/hoard/internal/redistest"
 )
 
@@ -58,7 +59,7 @@ func stampedeInstance(tb testing.TB, client *goredis.Client, name string, distri
 	if o.TTL == 0 {
 		o.TTL = 10 * time.Second
 	}
-	if distributed {
+	if distributed && o.Locker == nil {
 		if o.Locker, err = hoardredis.NewLocker(client, "lock:"); err != nil {
 			tb.Fatal(err)
 		}
@@ -104,11 +105,39 @@ func TestAsideDistributedStampede(t *testing.T) {
 	open := sharedRedis(t)
 	name := uniqueName("stampede")
 	var instances []*hoard.Aside[string]
-	for range 4 {
-		instances = append(instances, stampedeInstance(t, open(), name, true, hoard.AsideOptions[string]{}))
+	// tries counts each instance's lock attempts: a reader that finds the
+	// key locked polls, trying again.
+	var tries [4]atomic.Int64
+	waiting := func() (n int) { // instances that tried twice: they waited
+		for i := range tries {
+			if tries[i].Load() >= 2 {
+				n++
+			}
+		}
+		return n
+	}
+	for i := range 4 {
+		client := open()
+		locker, err := hoardredis.NewLocker(client, "lock:")
+		if err != nil {
+			t.Fatal(err)
+		}
+		counted := hoardtest.NewFaultyLocker(locker, func(_ context.Context, c hoardtest.Call) hoardtest.Fault {
+			if c.Method == "TryLock" {
+				tries[i].Add(1)
+			}
+			return hoardtest.Fault{}
+		})
+		instances = append(instances, stampedeInstance(t, client, name, true, hoard.AsideOptions[string]{Locker: counted}))
 	}
 	loads := stampede(t, instances, 250, func(context.Context) (string, error) {
-		time.Sleep(100 * time.Millisecond) // the slow query every reader would repeat
+		// The slow query every reader would repeat: it lasts until the
+		// other instances are waiting on the lock (on a loaded machine
+		// their readers may start late, after a fixed delay).
+		deadline := time.Now().Add(20 * time.Second)
+		for waiting() < 3 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
 		return "value", nil
 	})
 	if loads != 1 {

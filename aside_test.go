@@ -128,9 +128,9 @@ func TestAsideTwoLevels(t *testing.T) {
 		t.Fatalf("%d queries after B read; want 1 (Redis answers B)", q)
 	}
 	s := b.aside.Metrics().Snapshot()
-	if s.Count(hoard.EventHit, hoard.TierRedis) != 1 || s.Count(hoard.EventHit, hoard.TierMemory) != 2 {
+	if s.Count(hoard.EventHit, hoard.TierShared) != 1 || s.Count(hoard.EventHit, hoard.TierMemory) != 2 {
 		t.Errorf("B hits: redis %d, memory %d; want 1 and 2",
-			s.Count(hoard.EventHit, hoard.TierRedis), s.Count(hoard.EventHit, hoard.TierMemory))
+			s.Count(hoard.EventHit, hoard.TierShared), s.Count(hoard.EventHit, hoard.TierMemory))
 	}
 	if _, err := b.memory.Get(ctx, b.aside.Key("42")); err != nil {
 		t.Errorf("a Redis hit did not fill the memory tier: %v", err)
@@ -343,7 +343,7 @@ func TestAsideSharedTierDown(t *testing.T) {
 	if q := db.queries.Load(); q != 1 {
 		t.Errorf("%d queries; want 1 (the memory tier answers after the first)", q)
 	}
-	if n := a.Metrics().Snapshot().Count(hoard.EventBackendError, hoard.TierRedis); n == 0 {
+	if n := a.Metrics().Snapshot().Count(hoard.EventBackendError, hoard.TierShared); n == 0 {
 		t.Error("Redis errors were not counted")
 	}
 }

@@ -79,7 +79,7 @@ func TestBadInputAsideOversize(t *testing.T) {
 		t.Fatal("the oversize value reached Redis")
 	}
 	s := a.Metrics().Snapshot()
-	if m, r := s.Count(hoard.EventBackendError, hoard.TierMemory), s.Count(hoard.EventBackendError, hoard.TierRedis); m != 2 || r != 2 {
+	if m, r := s.Count(hoard.EventBackendError, hoard.TierMemory), s.Count(hoard.EventBackendError, hoard.TierShared); m != 2 || r != 2 {
 		t.Fatalf("backend errors: memory %d, redis %d; want 2 each (one refusal per Get and tier)", m, r)
 	}
 }

@@ -37,8 +37,8 @@ func (SystemClock) Now() time.Time {
 	return now
 }
 
-// ClockOrSystem returns c, or [SystemClock] when c is nil.
-func ClockOrSystem(c Clock) Clock {
+// clockOrSystem returns c, or [SystemClock] when c is nil.
+func clockOrSystem(c Clock) Clock {
 	if c == nil {
 		return SystemClock{}
 	}

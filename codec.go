@@ -39,8 +39,8 @@ func (jsonCodec) Unmarshal(data []byte, v any) error {
 	return nil
 }
 
-// CodecOrJSON returns c, or [JSON] when c is nil.
-func CodecOrJSON(c Codec) Codec {
+// codecOrJSON returns c, or [JSON] when c is nil.
+func codecOrJSON(c Codec) Codec {
 	if c == nil {
 		return JSON
 	}

@@ -79,7 +79,7 @@ func Compressed(inner Codec, o *CompressOptions) (Codec, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	inner = CodecOrJSON(inner)
+	inner = codecOrJSON(inner)
 	c := &compressedCodec{
 		inner:      inner,
 		name:       inner.Name() + "+s2",

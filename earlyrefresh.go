@@ -201,7 +201,7 @@ func (a *Aside[V]) refresh(ctx context.Context, id, key string, loader Loader[V]
 		case errors.Is(err, ErrLockHeld):
 			return
 		case err != nil:
-			a.opts.Metrics.Add(EventBackendError, TierRedis, 1)
+			a.opts.Metrics.Add(EventBackendError, TierShared, 1)
 		default:
 			defer a.release(ctx, lock)
 			stop := a.keepRefreshed(ctx, lock)

@@ -60,11 +60,11 @@ type Tier uint8
 const (
 	TierNone   Tier = iota // the event concerns no tier in particular
 	TierMemory             // the in-process tier
-	TierRedis              // the shared tier
+	TierShared             // the shared tier (Redis, or any Cache in AsideOptions.Shared)
 	tierCount
 )
 
-var tierNames = [tierCount]string{TierNone: "", TierMemory: "memory", TierRedis: "redis"}
+var tierNames = [tierCount]string{TierNone: "", TierMemory: "memory", TierShared: "shared"}
 
 // String returns the tier's name in metrics: "memory", "redis", or "" for
 // TierNone.

@@ -49,7 +49,7 @@ func TestMetricsCountAndForward(t *testing.T) {
 				m.Hit(TierMemory)
 			}
 			for range 50 {
-				m.Hit(TierRedis)
+				m.Hit(TierShared)
 			}
 			for range 25 {
 				m.Miss()
@@ -71,7 +71,7 @@ func TestMetricsCountAndForward(t *testing.T) {
 		tier Tier
 		want int64
 	}{
-		{EventHit, TierMemory, 400}, {EventHit, TierRedis, 200}, {EventMiss, TierNone, 100},
+		{EventHit, TierMemory, 400}, {EventHit, TierShared, 200}, {EventMiss, TierNone, 100},
 		{EventNegativeHit, TierMemory, 100}, {EventLoad, TierNone, 2}, {EventLoadError, TierNone, 1},
 		{EventLockWait, TierNone, 1},
 	} {
@@ -86,7 +86,7 @@ func TestMetricsCountAndForward(t *testing.T) {
 	if got, want := s.TierHitRate(TierMemory), 400.0/800; got != want {
 		t.Errorf("TierHitRate(memory) = %v; want %v", got, want)
 	}
-	if got, want := s.TierHitRate(TierRedis), 200.0/400; got != want {
+	if got, want := s.TierHitRate(TierShared), 200.0/400; got != want {
 		t.Errorf("TierHitRate(redis) = %v; want %v", got, want)
 	}
 	if rec.adds["products/hit/memory"] != 400 || rec.adds["products/miss/"] != 100 ||
@@ -144,7 +144,7 @@ func TestEventAndTierNames(t *testing.T) {
 			t.Errorf("event %d has no name", ev)
 		}
 	}
-	if Event(200).String() != "unknown" || Tier(9).String() != "unknown" || TierRedis.String() != "redis" {
+	if Event(200).String() != "unknown" || Tier(9).String() != "unknown" || TierShared.String() != "shared" {
 		t.Error("names of out-of-range values")
 	}
 }

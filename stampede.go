@@ -52,7 +52,7 @@ type localHold struct {
 func (l *LocalLocker) TryLock(_ context.Context, key string, ttl time.Duration) (Lock, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := ClockOrSystem(l.Clock).Now()
+	now := clockOrSystem(l.Clock).Now()
 	if h, ok := l.held[key]; ok && now.Before(h.expires) {
 		return nil, fmt.Errorf("%w: %q", ErrLockHeld, key)
 	}
@@ -75,7 +75,7 @@ func (k *localLock) Refresh(_ context.Context, ttl time.Duration) error {
 	l := k.locker
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := ClockOrSystem(l.Clock).Now()
+	now := clockOrSystem(l.Clock).Now()
 	if h, ok := l.held[k.key]; !ok || h.token != k.token || !now.Before(h.expires) {
 		return fmt.Errorf("%w: %q", ErrLockNotHeld, k.key)
 	}
@@ -92,7 +92,7 @@ func (k *localLock) Release(context.Context) error {
 		return fmt.Errorf("%w: %q", ErrLockNotHeld, k.key)
 	}
 	delete(l.held, k.key)
-	if !ClockOrSystem(l.Clock).Now().Before(h.expires) {
+	if !clockOrSystem(l.Clock).Now().Before(h.expires) {
 		return fmt.Errorf("%w: %q expired before its release", ErrLockNotHeld, k.key)
 	}
 	return nil

@@ -110,7 +110,7 @@ func NewInvalidator(opts InvalidatorOptions) (*Invalidator, error) {
 	if opts.NamespacePrefix == "" {
 		opts.NamespacePrefix = DefaultNamespacePrefix
 	}
-	opts.Clock = ClockOrSystem(opts.Clock)
+	opts.Clock = clockOrSystem(opts.Clock)
 	clock := otterClockOf(opts.Clock)
 	namespaces, err := otter.New(&otter.Options[string, namespaceVersion]{
 		MaximumSize: opts.MaxLocal, ExpiryCalculator: otter.ExpiryWriting[string, namespaceVersion](opts.MaxStaleness), Clock: clock,

@@ -246,7 +246,7 @@ func (wb *WriteBehind[V]) updateCache(ctx context.Context, id string, v *V, tags
 	if len(tags) > 0 {
 		e.Tags, e.TagEpoch = tags, epoch
 	}
-	wb.setTier(ctx, a.opts.Shared, TierRedis, key, e)
+	wb.setTier(ctx, a.opts.Shared, TierShared, key, e)
 	wb.setTier(ctx, a.opts.Memory, TierMemory, key, a.forMemory(e, now))
 	wb.publish(ctx, key)
 }

@@ -677,7 +677,7 @@ func TestWriteBehindCacheFailureStillStores(t *testing.T) {
 	if s := wb.Stats().Snapshot(); s.CacheErrors != 1 {
 		t.Fatalf("stats %+v", s)
 	}
-	if n := a.Metrics().Snapshot().Count(hoard.EventBackendError, hoard.TierRedis); n != 1 {
+	if n := a.Metrics().Snapshot().Count(hoard.EventBackendError, hoard.TierShared); n != 1 {
 		t.Fatalf("backend errors %d", n)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hoard-cache/hoard"
+	"github.com/hoard-cache/hoard/internal/defaults"
 )
 
 // Subject is a cache under test with what the suite must know about it.
@@ -47,7 +48,7 @@ func TestCache(t *testing.T, newSubject func(t *testing.T) Subject) {
 			if s.Cache == nil {
 				t.Fatal("hoardtest: Subject.Cache is nil")
 			}
-			s.Clock = hoard.ClockOrSystem(s.Clock)
+			s.Clock = defaults.Clock(s.Clock)
 			tc.run(t, &suite{Subject: s, prefix: uniquePrefix()})
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/hoard-cache/hoard"
+	"github.com/hoard-cache/hoard/internal/defaults"
 )
 
 // Cache is response-caching middleware for one endpoint, on a
@@ -44,7 +45,7 @@ func New(opts Options) (*Cache, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	opts.Aside.Clock = hoard.ClockOrSystem(opts.Aside.Clock)
+	opts.Aside.Clock = defaults.Clock(opts.Aside.Clock)
 	aside, err := hoard.NewAside(opts.Aside)
 	if err != nil {
 		return nil, fmt.Errorf("httpcache: %w", err)

@@ -128,7 +128,7 @@ func TestLockHolderStallsPastTTL(t *testing.T) {
 			t.Fatalf("%s serves %q, %v after p1's late write-back; want v2", name, v, err)
 		}
 	}
-	if n := p1.aside.Metrics().Snapshot().Count(hoard.EventBackendError, hoard.TierRedis); n == 0 {
+	if n := p1.aside.Metrics().Snapshot().Count(hoard.EventBackendError, hoard.TierShared); n == 0 {
 		t.Errorf("p1's failed lock refreshes or release were not counted as backend errors")
 	}
 }

@@ -129,7 +129,7 @@ func redisFaultRun(t *testing.T, srv *redisServer, inject func(p *faultProxy)) {
 	proxy.Up()
 	// Caching resumes by itself: a new key's load reaches Redis, and a
 	// read that misses memory is a Redis hit.
-	before := aside.Metrics().Snapshot().Count(hoard.EventHit, hoard.TierRedis)
+	before := aside.Metrics().Snapshot().Count(hoard.EventHit, hoard.TierShared)
 	n := 0
 	eventually(t, 15*time.Second, "a loaded value reaches Redis and is read back from it", func() bool {
 		n++
@@ -146,7 +146,7 @@ func redisFaultRun(t *testing.T, srv *redisServer, inject func(p *faultProxy)) {
 		_ = mem.Clear(cctx)
 		v, err := aside.Get(cctx, id, src)
 		return err == nil && v == "fresh-"+id &&
-			aside.Metrics().Snapshot().Count(hoard.EventHit, hoard.TierRedis) > before
+			aside.Metrics().Snapshot().Count(hoard.EventHit, hoard.TierShared) > before
 	})
 	t.Logf("caching to Redis resumed after %d attempt(s)", n)
 }

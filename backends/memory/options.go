@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/hoard-cache/hoard"
+	"github.com/hoard-cache/hoard/internal/defaults"
 )
 
 // Defaults of [Options].
@@ -88,6 +89,6 @@ func (o Options[V]) withDefaults() Options[V] {
 	if o.Weigher == nil {
 		o.Weigher = defaultWeigher[V]
 	}
-	o.Clock = hoard.ClockOrSystem(o.Clock)
+	o.Clock = defaults.Clock(o.Clock)
 	return o
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hoard-cache/hoard"
+	"github.com/hoard-cache/hoard/internal/defaults"
 )
 
 // Defaults of [BusOptions].
@@ -146,7 +147,7 @@ func (o BusOptions) withDefaults() BusOptions {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	o.Clock = hoard.ClockOrSystem(o.Clock)
+	o.Clock = defaults.Clock(o.Clock)
 	return o
 }
 

@@ -93,7 +93,7 @@ func ExampleNewService() {
 		}
 		fmt.Println(u.Name, p.Name)
 	}
-	fmt.Println(b.users.Key("7"), b.users.Metrics().Snapshot().Count(hoard.EventHit, hoard.TierRedis), "Redis hit")
+	fmt.Println(b.users.Key("7"), b.users.Metrics().Snapshot().Count(hoard.EventHit, hoard.TierShared), "Redis hit")
 	// Output:
 	// database: user 7
 	// database: product 42

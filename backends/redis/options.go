@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hoard-cache/hoard"
+	"github.com/hoard-cache/hoard/internal/defaults"
 )
 
 // Defaults of [Options].
@@ -109,8 +110,8 @@ func (o *Options) validate() error {
 }
 
 func (o Options) withDefaults() Options {
-	o.Codec = hoard.CodecOrJSON(o.Codec)
-	o.Clock = hoard.ClockOrSystem(o.Clock)
+	o.Codec = defaults.Codec(o.Codec)
+	o.Clock = defaults.Clock(o.Clock)
 	if o.MaxValueBytes == 0 {
 		o.MaxValueBytes = DefaultMaxValueBytes
 	}

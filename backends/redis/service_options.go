@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hoard-cache/hoard"
+	"github.com/hoard-cache/hoard/internal/defaults"
 )
 
 // ServiceOptions configure a [Service]. The zero ServiceOptions (or nil)
@@ -80,7 +81,7 @@ func (o *ServiceOptions) validate() error {
 }
 
 func (o ServiceOptions) withDefaults() ServiceOptions {
-	o.Codec = hoard.CodecOrJSON(o.Codec)
+	o.Codec = defaults.Codec(o.Codec)
 	if o.InstanceID == "" {
 		o.InstanceID = randomInstanceID()
 	}

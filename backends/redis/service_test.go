@@ -193,9 +193,9 @@ func TestServiceApplicationsApart(t *testing.T) {
 			t.Fatal(err)
 		}
 		shop2.await(t, hoard.InvalidateAll, "")
-		redisHits := shop2.count(hoard.EventHit, hoard.TierRedis)
+		redisHits := shop2.count(hoard.EventHit, hoard.TierShared)
 		shop2.get(t, "2", shopLoad)
-		if shop2.count(hoard.EventHit, hoard.TierRedis) != redisHits+1 {
+		if shop2.count(hoard.EventHit, hoard.TierShared) != redisHits+1 {
 			t.Fatal("shop2 read id 2 from memory after a bus flush")
 		}
 		blogStill("shop's bus flush")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hoard-cache/hoard"
+	"github.com/hoard-cache/hoard/internal/defaults"
 )
 
 // Defaults of [StreamQueueOptions].
@@ -138,7 +139,7 @@ func (o StreamQueueOptions) withDefaults() StreamQueueOptions {
 	if o.Consumer == "" {
 		o.Consumer = defaultConsumerName()
 	}
-	o.Codec = hoard.CodecOrJSON(o.Codec)
+	o.Codec = defaults.Codec(o.Codec)
 	if o.MaxLen == 0 {
 		o.MaxLen = DefaultStreamQueueLen
 	}

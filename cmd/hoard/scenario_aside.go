@@ -96,7 +96,7 @@ func runCacheAside(ctx context.Context, e *env, p progress) (*result, error) {
 	}
 	if n > 0 {
 		d.HitRateMemory = float64(f.count(hoard.EventHit, hoard.TierMemory)) / float64(n)
-		d.HitRateRedis = float64(f.count(hoard.EventHit, hoard.TierRedis)) / float64(n)
+		d.HitRateRedis = float64(f.count(hoard.EventHit, hoard.TierShared)) / float64(n)
 	}
 	r := &result{
 		Title: fmt.Sprintf("1. cache-aside: Zipf (s=%.1f) reads of %s products, %d instances × %d readers, %v",

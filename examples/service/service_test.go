@@ -78,9 +78,9 @@ func TestUnknownIDIsNegativelyCached(t *testing.T) {
 	for _, srv := range []*httptest.Server{a, other} {
 		for _, series := range []string{
 			`hoard_events_total{cache="product",event="negative_hit",tier="memory"}`,
-			`hoard_events_total{cache="product",event="negative_hit",tier="redis"}`,
+			`hoard_events_total{cache="product",event="negative_hit",tier="shared"}`,
 			`hoard_events_total{cache="page-product",event="hit",tier="memory"}`,
-			`hoard_events_total{cache="page-product",event="hit",tier="redis"}`,
+			`hoard_events_total{cache="page-product",event="hit",tier="shared"}`,
 		} {
 			cached += metric(t, srv, series)
 		}

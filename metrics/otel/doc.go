@@ -16,7 +16,7 @@
 //	hoard.lock.wait      Float64Histogram, unit "s",       attribute  cache
 //
 // event is a [hoard.Event]'s name ("hit", "miss", "load", ...) and tier a
-// [hoard.Tier]'s ("memory", "redis", or "" for [hoard.TierNone]; the
+// [hoard.Tier]'s ("memory", "shared", or "" for [hoard.TierNone]; the
 // attribute is always there, so every point of hoard.events has the same
 // keys). Each cache name makes its own series: name caches by endpoint,
 // never by key or user.

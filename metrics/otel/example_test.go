@@ -30,7 +30,7 @@ func Example() {
 	m := hoard.NewMetrics("products", rec)
 	m.Hit(hoard.TierMemory)
 	m.Hit(hoard.TierMemory)
-	m.Hit(hoard.TierRedis)
+	m.Hit(hoard.TierShared)
 	m.ObserveLoad(250*time.Millisecond, false)
 
 	// The SDK returns points in no set order: sort them to print.
@@ -61,7 +61,7 @@ func Example() {
 	fmt.Println(strings.Join(lines, "\n"))
 	// Output:
 	// hoard.events event=hit tier="memory": 2
-	// hoard.events event=hit tier="redis": 1
+	// hoard.events event=hit tier="shared": 1
 	// hoard.events event=load tier="": 1
 	// hoard.load.duration outcome=ok: count 1, sum 0.25s
 }

@@ -62,7 +62,7 @@ func feed(m *hoard.Metrics) {
 	m.Hit(hoard.TierMemory)
 	m.Hit(hoard.TierMemory)
 	m.Hit(hoard.TierMemory)
-	m.Hit(hoard.TierRedis)
+	m.Hit(hoard.TierShared)
 	m.Miss()
 	m.Miss()
 	m.ObserveLoad(20*time.Millisecond, false)
@@ -96,7 +96,7 @@ func TestRecorderValues(t *testing.T) {
 			IsMonotonic: true,
 			DataPoints: []metricdata.DataPoint[int64]{
 				{Attributes: eventAttrs("products", "hit", "memory"), Value: 3},
-				{Attributes: eventAttrs("products", "hit", "redis"), Value: 1},
+				{Attributes: eventAttrs("products", "hit", "shared"), Value: 1},
 				{Attributes: eventAttrs("products", "miss", ""), Value: 2},
 				{Attributes: eventAttrs("products", "load", ""), Value: 2},
 				{Attributes: eventAttrs("products", "load_error", ""), Value: 1},
@@ -187,7 +187,7 @@ func TestConcurrent(t *testing.T) {
 			for i := range perG {
 				m := caches[(g+i)%len(caches)]
 				m.Hit(hoard.TierMemory)
-				m.Hit(hoard.TierRedis)
+				m.Hit(hoard.TierShared)
 				m.ObserveLoad(time.Millisecond, i%2 == 0)
 				m.ObserveLockWait(time.Millisecond)
 			}
@@ -200,7 +200,7 @@ func TestConcurrent(t *testing.T) {
 	var hits, loads int64
 	for _, c := range caches {
 		hits += s[eventKeyOf(c.Name(), "hit", "memory")]
-		hits += s[eventKeyOf(c.Name(), "hit", "redis")]
+		hits += s[eventKeyOf(c.Name(), "hit", "shared")]
 		loads += s[eventKeyOf(c.Name(), "load", "")]
 	}
 	if want := int64(2 * goroutines * perG); hits != want {
@@ -386,7 +386,7 @@ func BenchmarkAddManySeries(b *testing.B) {
 	for i := range names {
 		names[i] = fmt.Sprintf("cache-%d", i)
 		for _, ev := range hoard.Events() {
-			for _, tier := range []hoard.Tier{hoard.TierNone, hoard.TierMemory, hoard.TierRedis} {
+			for _, tier := range []hoard.Tier{hoard.TierNone, hoard.TierMemory, hoard.TierShared} {
 				rec.Add(names[i], ev, tier, 1)
 			}
 		}

@@ -15,7 +15,7 @@
 //	hoard_lock_wait_seconds{cache}                  histogram
 //
 // event is a [hoard.Event]'s name ("hit", "miss", "load", ...) and tier a
-// [hoard.Tier]'s ("memory", "redis", or "" for [hoard.TierNone], which
+// [hoard.Tier]'s ("memory", "shared", or "" for [hoard.TierNone], which
 // Prometheus treats as an absent label). Each cache name makes its own
 // series: name caches by endpoint, never by key or user.
 //

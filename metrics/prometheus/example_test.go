@@ -24,7 +24,7 @@ func Example() {
 	m := hoard.NewMetrics("products", rec)
 	m.Hit(hoard.TierMemory)
 	m.Hit(hoard.TierMemory)
-	m.Hit(hoard.TierRedis)
+	m.Hit(hoard.TierShared)
 	m.ObserveLoad(12*time.Millisecond, false)
 
 	mfs, err := reg.Gather()
@@ -45,7 +45,7 @@ func Example() {
 	// # HELP hoard_events_total Cache events (hit, miss, load, eviction, ...) by cache, event and tier.
 	// # TYPE hoard_events_total counter
 	// hoard_events_total{cache="products",event="hit",tier="memory"} 2
-	// hoard_events_total{cache="products",event="hit",tier="redis"} 1
+	// hoard_events_total{cache="products",event="hit",tier="shared"} 1
 	// hoard_events_total{cache="products",event="load",tier=""} 1
 	// load duration series: 1
 }

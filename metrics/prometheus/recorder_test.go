@@ -35,7 +35,7 @@ func feed(m *hoard.Metrics) {
 	m.Hit(hoard.TierMemory)
 	m.Hit(hoard.TierMemory)
 	m.Hit(hoard.TierMemory)
-	m.Hit(hoard.TierRedis)
+	m.Hit(hoard.TierShared)
 	m.Miss()
 	m.Miss()
 	m.ObserveLoad(20*time.Millisecond, false)
@@ -50,7 +50,7 @@ var wantEvents = []struct {
 	want        float64
 }{
 	{"hit", "memory", 3},
-	{"hit", "redis", 1},
+	{"hit", "shared", 1},
 	{"miss", "", 2},
 	{"load", "", 2},
 	{"load_error", "", 1},
@@ -144,7 +144,7 @@ func TestScrape(t *testing.T) {
 
 	for _, want := range []string{
 		`hoard_events_total{cache="products",event="hit",tier="memory"} 3`,
-		`hoard_events_total{cache="products",event="hit",tier="redis"} 1`,
+		`hoard_events_total{cache="products",event="hit",tier="shared"} 1`,
 		`hoard_events_total{cache="products",event="eviction",tier="memory"} 7`,
 		`hoard_load_duration_seconds_count{cache="products",outcome="ok"} 1`,
 		`hoard_load_duration_seconds_count{cache="products",outcome="error"} 1`,
@@ -179,7 +179,7 @@ func TestConcurrent(t *testing.T) {
 			for i := range perG {
 				m := caches[(g+i)%len(caches)]
 				m.Hit(hoard.TierMemory)
-				m.Hit(hoard.TierRedis)
+				m.Hit(hoard.TierShared)
 				m.ObserveLoad(time.Millisecond, i%2 == 0)
 				m.ObserveLockWait(time.Millisecond)
 			}
@@ -191,7 +191,7 @@ func TestConcurrent(t *testing.T) {
 	for _, c := range caches {
 		name := c.Name()
 		hits += testutil.ToFloat64(rec.events.WithLabelValues(name, "hit", "memory"))
-		hits += testutil.ToFloat64(rec.events.WithLabelValues(name, "hit", "redis"))
+		hits += testutil.ToFloat64(rec.events.WithLabelValues(name, "hit", "shared"))
 		loads += testutil.ToFloat64(rec.events.WithLabelValues(name, "load", ""))
 		waits += testutil.ToFloat64(rec.events.WithLabelValues(name, "lock_wait", ""))
 	}
@@ -423,7 +423,7 @@ func BenchmarkAddManySeries(b *testing.B) {
 	for i := range names {
 		names[i] = fmt.Sprintf("cache-%d", i)
 		for _, ev := range hoard.Events() {
-			for _, tier := range []hoard.Tier{hoard.TierNone, hoard.TierMemory, hoard.TierRedis} {
+			for _, tier := range []hoard.Tier{hoard.TierNone, hoard.TierMemory, hoard.TierShared} {
 				rec.Add(names[i], ev, tier, 1)
 			}
 		}

@@ -33,6 +33,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hoard-cache/hoard"
+	"github.com/hoard-cache/hoard/internal/defaults"
 )
 
 // ValueType is the column type that holds the encoded values.
@@ -99,7 +100,7 @@ func New[V any](pool *pgxpool.Pool, opts Options) (*Store[V], error) {
 	}
 	s := &Store[V]{
 		pool:  pool,
-		codec: hoard.CodecOrJSON(opts.Codec),
+		codec: defaults.Codec(opts.Codec),
 		table: pgx.Identifier(parts).Sanitize(),
 		name:  opts.Table,
 		bytea: opts.ValueType == Bytea,
