@@ -74,3 +74,37 @@ func ExampleOptions() {
 	// Output:
 	// hoard: too large: memory: entry "huge" is 2097156 bytes, more than MaxValueBytes 1048576
 }
+
+// A memory-only cache-aside is one call; its Close stops the memory tier too.
+func ExampleNewAside() {
+	ctx := context.Background()
+	products, err := memory.NewAside("products", &hoard.AsideOptions[product]{TTL: time.Minute},
+		&memory.Options[product]{MaxEntries: 10_000})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer func() {
+		if err := products.Close(ctx); err != nil {
+			fmt.Println(err)
+		}
+	}()
+	byID := hoard.LoaderFunc[product](func(_ context.Context, id string) (product, error) {
+		fmt.Println("database:", id)
+		return product{ID: 42, Name: "kettle"}, nil
+	})
+	for range 2 {
+		p, err := products.Get(ctx, "42", byID)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println(p.Name)
+	}
+	fmt.Println(products.Memory().Len(), products.Metrics().Snapshot().Count(hoard.EventHit, hoard.TierMemory))
+	// Output:
+	// database: 42
+	// kettle
+	// kettle
+	// 1 1
+}

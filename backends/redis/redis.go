@@ -4,6 +4,11 @@
 // [Cache] (with the tag clock and namespace counters), the [Locker], the
 // invalidation [Bus] and the durable write-behind [StreamQueue].
 //
+// A [Service] wires them for one application: built once per process from
+// a client and the application's name, with start-up checks, it derives
+// every Redis name from that name, and each endpoint's two-tier cache is
+// then one call to [NewAside].
+//
 // Entries travel as a small versioned binary envelope (see envelope.go):
 // metadata, then the payload a [hoard.Codec] made of the value. Atomic
 // multi-step operations are Lua scripts (scripts/*.lua), each touching a
