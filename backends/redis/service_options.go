@@ -14,7 +14,7 @@ import (
 // give the defaults stated on each field.
 type ServiceOptions struct {
 	// MemoryMaxEntries bounds the memory tier of each cache the service
-	// makes, by entries. Default: 10,000 (memory.DefaultMaxEntries) when
+	// makes, by entries. Default: 10,000 (the memory backend's) when
 	// MemoryMaxBytes is unset too, otherwise no count bound.
 	MemoryMaxEntries int
 
