@@ -7,6 +7,7 @@ replace github.com/hoard-cache/hoard => ../
 require (
 	github.com/alicebob/miniredis/v2 v2.40.0
 	github.com/go-redis/cache/v9 v9.0.0
+	github.com/hashicorp/golang-lru/v2 v2.0.7
 	github.com/hoard-cache/hoard v0.0.0-00010101000000-000000000000
 	github.com/maypok86/otter/v2 v2.4.0
 	github.com/redis/go-redis/v9 v9.23.0
@@ -24,7 +25,6 @@ require (
 	github.com/bsm/redislock v0.9.4 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/golang/freetype v0.0.0-20170609003504-e2365dfdc4a0 // indirect
-	github.com/hashicorp/golang-lru/v2 v2.0.7 // indirect
 	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/vmihailenco/go-tinylfu v0.2.2 // indirect
 	github.com/vmihailenco/msgpack/v5 v5.4.1 // indirect
