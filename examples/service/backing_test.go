@@ -69,13 +69,14 @@ func newBacking(t *testing.T) *backing {
 	return b
 }
 
-// deleteRedisKeys removes what the test left in a real Redis: its keys,
-// and the stamps of its tags.
+// deleteRedisKeys removes what the test left in a real Redis: every name
+// the Service derived from the prefix (keys, tag stamps, namespace
+// counters, locks).
 func (b *backing) deleteRedisKeys(t *testing.T) {
 	ctx := context.Background()
 	client := goredis.NewClient(&goredis.Options{Addr: b.redisAddr})
 	defer client.Close()
-	for _, pattern := range []string{b.prefix + "*", "{hoard:tags}:tag:" + b.prefix + ":*"} {
+	for _, pattern := range []string{b.prefix + ":*"} {
 		iter := client.Scan(ctx, 0, pattern, 1000).Iterator()
 		for iter.Next(ctx) {
 			client.Del(ctx, iter.Val())

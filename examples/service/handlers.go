@@ -30,7 +30,7 @@ func (s *service) getProduct(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such product")
 		return
 	}
-	httpcache.Tag(r, s.tag(productTag(id)))
+	httpcache.Tag(r, productTag(id))
 	p, err := s.caches.products.Get(r.Context(), id, s.repo)
 	if !s.usable(w, err) {
 		return
@@ -65,7 +65,7 @@ func (s *service) getProducts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, id := range ids {
-		httpcache.Tag(r, s.tag(productTag(id)))
+		httpcache.Tag(r, productTag(id))
 	}
 	got, err := s.caches.products.GetMany(r.Context(), ids, s.repo)
 	if !s.usable(w, err) {
@@ -91,7 +91,7 @@ func (s *service) getCategory(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such category")
 		return
 	}
-	httpcache.Tag(r, s.tag(categoryTag(category)))
+	httpcache.Tag(r, categoryTag(category))
 	list, err := s.caches.categories.Get(r.Context(), category, s.categoryLoader)
 	if !s.usable(w, err) {
 		return
@@ -151,11 +151,11 @@ func (s *service) putProduct(w http.ResponseWriter, r *http.Request) {
 	// The lists of the categories the product joins and leaves, and the
 	// pages showing it (its own page also goes as this PUT passes through
 	// its page cache).
-	tags := []string{s.tag(categoryTag(p.Category)), s.tag(productTag(id))}
+	tags := []string{categoryTag(p.Category), productTag(id)}
 	if old.Category != "" && old.Category != p.Category {
-		tags = append(tags, s.tag(categoryTag(old.Category)))
+		tags = append(tags, categoryTag(old.Category))
 	}
-	if err := s.caches.inv.InvalidateTags(ctx, tags...); err != nil {
+	if err := s.caches.svc.Invalidator().InvalidateTags(ctx, tags...); err != nil {
 		// Stored; the lists catch up within their TTL.
 		s.log.Warn("put: invalidate category lists", "tags", tags, "err", err)
 	}

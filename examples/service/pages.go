@@ -36,27 +36,28 @@ type pages struct {
 // change at once and downloads a page only when it changed.
 var pagePolicy = httpcache.CacheControl{Public: true, NoCache: true}
 
-// productTag names the pages showing product id (see service.tag).
+// productTag names the pages showing product id.
 func productTag(id string) string { return "product:" + id }
 
-func newPages(c *caches, cfg cacheConfig, locker hoard.Locker) (*pages, error) {
+func newPages(c *caches, cfg cacheConfig) (*pages, error) {
 	p := &pages{}
 	var err error
-	if p.product, err = newPageCache(c, cfg, locker, "page-product", httpcache.Key{}); err != nil {
+	if p.product, err = newPageCache(c, cfg, "page-product", httpcache.Key{}); err != nil {
 		return nil, err
 	}
-	if p.products, err = newPageCache(c, cfg, locker, "page-products", httpcache.Key{Query: []string{"ids"}}); err != nil {
+	if p.products, err = newPageCache(c, cfg, "page-products", httpcache.Key{Query: []string{"ids"}}); err != nil {
 		return nil, err
 	}
-	p.category, err = newPageCache(c, cfg, locker, "page-category", httpcache.Key{})
+	p.category, err = newPageCache(c, cfg, "page-category", httpcache.Key{})
 	return p, err
 }
 
 // newPageCache builds the page cache named name (its metrics' name) with
-// key: two tiers, keys under the service's prefix, the bus and the
-// invalidator of the data caches.
-func newPageCache(c *caches, cfg cacheConfig, locker hoard.Locker, name string, key httpcache.Key) (*httpcache.Cache, error) {
-	keys, err := hoard.NewKeyBuilder(cfg.prefix+":"+name, nil)
+// key: two tiers, keys under the service's prefix, and the Service's bus,
+// invalidator and locker, those of the data caches. (httpcache builds its
+// own Aside from the options, so the pieces come from the Service.)
+func newPageCache(c *caches, cfg cacheConfig, name string, key httpcache.Key) (*httpcache.Cache, error) {
+	keys, err := hoard.NewKeyBuilder(c.svc.App()+":"+name, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -79,9 +80,9 @@ func newPageCache(c *caches, cfg cacheConfig, locker hoard.Locker, name string, 
 			TTL:         time.Minute,      // pages are cheap to render from the data caches
 			MemoryTTL:   10 * time.Second, // the most a page lags if a bus message is lost
 			FailSafe:    10 * time.Minute, // a 5xx (database down, data cache empty): the last page
-			Locker:      locker,           // one render per page across all instances
-			Bus:         c.bus,
-			Invalidator: c.inv,
+			Locker:      c.svc.Locker(),   // one render per page across all instances
+			Bus:         c.svc.Bus(),
+			Invalidator: c.svc.Invalidator(),
 			Metrics:     hoard.NewMetrics(name, cfg.recorder),
 		},
 		Key:          key,

@@ -26,7 +26,6 @@ type service struct {
 	log      *slog.Logger
 	handler  http.Handler
 
-	tagPrefix      string // the service's prefix, so its tags never meet another service's
 	categoryLoader hoard.Loader[[]Product]
 }
 
@@ -59,19 +58,13 @@ func newService(ctx context.Context, cfg serviceConfig) (*service, error) {
 	}); err != nil {
 		return nil, err
 	}
-	s.tagPrefix = cfg.prefix + ":"
 	s.categoryLoader = hoard.LoaderFunc[[]Product](func(ctx context.Context, category string) ([]Product, error) {
-		hoard.SetTags(ctx, s.tag(categoryTag(category)))
+		hoard.SetTags(ctx, categoryTag(category))
 		return s.repo.InCategory(ctx, category)
 	})
 	s.handler = s.routes()
 	return s, nil
 }
-
-// tag is the service's name of tag t (categoryTag, productTag). Tag
-// stamps live in Redis under names of their own, shared by every service
-// on that Redis: the service's prefix keeps its tags apart.
-func (s *service) tag(t string) string { return s.tagPrefix + t }
 
 // routes is the API, endpoint by endpoint.
 func (s *service) routes() http.Handler {
