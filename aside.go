@@ -27,9 +27,14 @@ type Aside[V any] struct {
 	memoryBytes KeyBytesGetter[V]
 }
 
-// NewAside returns a cache-aside configured by opts. Bad options give an
-// error wrapping [ErrInvalidOption].
-func NewAside[V any](opts AsideOptions[V]) (*Aside[V], error) {
+// NewAside returns a cache-aside configured by options (which it copies; nil
+// is refused: Memory or Shared is required). Bad options give an error
+// wrapping [ErrInvalidOption].
+func NewAside[V any](options *AsideOptions[V]) (*Aside[V], error) {
+	if options == nil {
+		return nil, fmt.Errorf("%w: aside: nil options (Memory or Shared is required)", ErrInvalidOption)
+	}
+	opts := *options // the caller's stay as they were
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}

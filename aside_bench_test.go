@@ -26,7 +26,7 @@ func BenchmarkAsideGetHit(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer mem.Close()
-	a, err := hoard.NewAside(hoard.AsideOptions[Product]{Name: "products", Memory: mem})
+	a, err := hoard.NewAside(&hoard.AsideOptions[Product]{Name: "products", Memory: mem})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func BenchmarkAsideGetMany(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		a, err := hoard.NewAside(hoard.AsideOptions[Product]{Name: uniqueName("bench-many"), Shared: shared})
+		a, err := hoard.NewAside(&hoard.AsideOptions[Product]{Name: uniqueName("bench-many"), Shared: shared})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -48,7 +48,7 @@ func testFailSafeAfterDelete(t *testing.T, read string) {
 			return hoardtest.Fault{}
 		},
 	})
-	a, err = hoard.NewAside(hoard.AsideOptions[string]{Name: "rows", Memory: mem, Shared: shared, Clock: w.clock,
+	a, err = hoard.NewAside(&hoard.AsideOptions[string]{Name: "rows", Memory: mem, Shared: shared, Clock: w.clock,
 		TTL: time.Minute, FailSafe: time.Hour, Jitter: -1})
 	if err != nil {
 		t.Fatal(err)

@@ -51,12 +51,12 @@ func TestGetAfterInvalidationDoesNotJoinOlderLoad(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer func() { _ = mem.Close() }()
-			inv, err := hoard.NewInvalidator(hoard.InvalidatorOptions{Counter: mem, TagClock: mem})
+			inv, err := hoard.NewInvalidator(&hoard.InvalidatorOptions{Counter: mem, TagClock: mem})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer func() { _ = inv.Close() }()
-			a, err := hoard.NewAside(hoard.AsideOptions[string]{
+			a, err := hoard.NewAside(&hoard.AsideOptions[string]{
 				Name: "rows", Memory: mem, Invalidator: inv, Namespace: "ns", TTL: time.Minute,
 			})
 			if err != nil {
@@ -87,12 +87,12 @@ func TestGetAfterInvalidationDoesNotJoinOlderLoad(t *testing.T) {
 				_, err = inv.BumpNamespace(ctx, "ns")
 			case "WriteThrough.Put":
 				var wt *hoard.WriteThrough[string]
-				if wt, err = hoard.NewWriteThrough(hoard.WriteThroughOptions[string]{Aside: a, Store: discardStore()}); err == nil {
+				if wt, err = hoard.NewWriteThrough(&hoard.WriteThroughOptions[string]{Aside: a, Store: discardStore()}); err == nil {
 					err = wt.Put(ctx, "k", "new")
 				}
 			case "WriteBehind.Put":
 				var wb *hoard.WriteBehind[string]
-				if wb, err = hoard.NewWriteBehind(hoard.WriteBehindOptions[string]{Aside: a, Store: discardStore()}); err == nil {
+				if wb, err = hoard.NewWriteBehind(&hoard.WriteBehindOptions[string]{Aside: a, Store: discardStore()}); err == nil {
 					err = wb.Put(ctx, "k", "new")
 					defer func() { _ = wb.Close(ctx) }()
 				}
@@ -214,7 +214,7 @@ func TestGetDoesNotTakeAJoinedLoadsExpiredValue(t *testing.T) {
 			}}
 		},
 	})
-	a, err = hoard.NewAside(hoard.AsideOptions[string]{Name: "rows", Memory: faulty, Clock: w.clock, TTL: time.Minute, Jitter: -1})
+	a, err = hoard.NewAside(&hoard.AsideOptions[string]{Name: "rows", Memory: faulty, Clock: w.clock, TTL: time.Minute, Jitter: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,12 +47,12 @@ func TestUnreadableNamespaceVersionStillProtectsTheSource(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = versions.Close() })
 		counter := &downCounter{Cache: versions}
-		inv, err := hoard.NewInvalidator(hoard.InvalidatorOptions{Counter: counter, TagClock: counter, Clock: clock})
+		inv, err := hoard.NewInvalidator(&hoard.InvalidatorOptions{Counter: counter, TagClock: counter, Clock: clock})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = inv.Close() })
-		a, err := hoard.NewAside(hoard.AsideOptions[string]{Name: "rows", Memory: mem, Invalidator: inv, Namespace: "ns",
+		a, err := hoard.NewAside(&hoard.AsideOptions[string]{Name: "rows", Memory: mem, Invalidator: inv, Namespace: "ns",
 			TTL: time.Minute, FailSafe: time.Hour, Jitter: -1, Clock: clock})
 		if err != nil {
 			t.Fatal(err)

@@ -29,7 +29,7 @@ func TestUndecodableRedisEntryIsRepaired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := hoard.NewAside(hoard.AsideOptions[product]{Name: "products", Shared: shared, Clock: w.clock, TTL: time.Hour})
+	a, err := hoard.NewAside(&hoard.AsideOptions[product]{Name: "products", Shared: shared, Clock: w.clock, TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,7 +64,7 @@ func stampedeInstance(tb testing.TB, client *goredis.Client, name string, distri
 			tb.Fatal(err)
 		}
 	}
-	a, err := hoard.NewAside(o)
+	a, err := hoard.NewAside(&o)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -232,7 +232,7 @@ func TestAsideLockRefreshedDuringLongLoad(t *testing.T) {
 	locker := &hoard.LocalLocker{}
 	mem, _ := memory.New[string](nil)
 	defer mem.Close()
-	a, err := hoard.NewAside(hoard.AsideOptions[string]{
+	a, err := hoard.NewAside(&hoard.AsideOptions[string]{
 		// A LockTTL that a loaded 2-core machine's scheduling stalls do
 		// not outlast: the refresher runs every LockTTL/3.
 		Name: "refresh", Memory: mem, Locker: locker, LockTTL: 300 * time.Millisecond,

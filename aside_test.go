@@ -61,7 +61,7 @@ func (w *world) instance(t *testing.T, o hoard.AsideOptions[string]) *rig {
 	if o.Rand == nil {
 		o.Rand = func() float64 { return 0 }
 	}
-	a, err := hoard.NewAside(o)
+	a, err := hoard.NewAside(&o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +327,7 @@ func TestAsideSharedTierDown(t *testing.T) {
 	}
 	mem, _ := memory.New[string](nil)
 	defer mem.Close()
-	a, err := hoard.NewAside(hoard.AsideOptions[string]{Name: "down", Memory: mem, Shared: shared})
+	a, err := hoard.NewAside(&hoard.AsideOptions[string]{Name: "down", Memory: mem, Shared: shared})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +375,7 @@ func TestNewAsideRejectsBadOptions(t *testing.T) {
 		"negative timeout": {Memory: mem, LoadTimeout: -time.Second},
 		"brace in name":    {Memory: mem, Name: "a{b}"},
 	} {
-		if _, err := hoard.NewAside(o); !errors.Is(err, hoard.ErrInvalidOption) {
+		if _, err := hoard.NewAside(&o); !errors.Is(err, hoard.ErrInvalidOption) {
 			t.Errorf("%s: %v; want ErrInvalidOption", name, err)
 		}
 	}

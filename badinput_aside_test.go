@@ -32,7 +32,7 @@ func TestBadInputAsideOversize(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer mem.Close()
-	a, err := hoard.NewAside(hoard.AsideOptions[string]{Name: "big", Memory: mem, Shared: shared, TTL: time.Minute})
+	a, err := hoard.NewAside(&hoard.AsideOptions[string]{Name: "big", Memory: mem, Shared: shared, TTL: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestAsideRefusesOverflowingDurations(t *testing.T) {
 	defer func() { _ = mem.Close() }()
 	for _, o := range []hoard.AsideOptions[string]{{FailSafe: math.MaxInt64}, {TTL: math.MaxInt64}, {NegativeTTL: math.MaxInt64 - 1}, {LockTTL: math.MaxInt64}} {
 		o.Memory = mem
-		_, err := hoard.NewAside(o)
+		_, err := hoard.NewAside(&o)
 		if !errors.Is(err, hoard.ErrInvalidOption) || !strings.HasPrefix(err.Error(), "hoard: ") {
 			t.Errorf("NewAside(%+v): %v; want a hoard: ErrInvalidOption", o, err)
 		}

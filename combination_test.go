@@ -550,7 +550,7 @@ func (w *comboWorld) newInstance(i int, tagPrefix, prefix string) *comboInst {
 		Inject: hoardtest.Chain(w.tracer(i, "redis"), faults, w.interferer(i)), Write: w.writeFn(i, "redis"),
 	})
 	in.bus = w.network.NewBus()
-	if in.inv, err = hoard.NewInvalidator(hoard.InvalidatorOptions{
+	if in.inv, err = hoard.NewInvalidator(&hoard.InvalidatorOptions{
 		Counter: in.shared.(hoard.Counter), TagClock: in.shared.(hoard.TagClock), Bus: in.bus,
 		MaxStaleness: w.cfg.maxStaleness, NamespacePrefix: w.nsPrefix(), Clock: w.clock,
 	}); err != nil {
@@ -583,18 +583,18 @@ func (w *comboWorld) newInstance(i int, tagPrefix, prefix string) *comboInst {
 			o.Namespace = w.namespace()
 		}
 		comboTagsOf(&o, table)
-		a, err := hoard.NewAside(o)
+		a, err := hoard.NewAside(&o)
 		if errors.Is(err, hoard.ErrInvalidOption) && tc.failSafe == time.Duration(math.MaxInt64) {
 			// Durations past a century are refused now (issue 17, item 9);
 			// before, this one overflowed TTL+ExpiredGrace in Redis.
 			o.FailSafe = 100 * 365 * 24 * time.Hour
-			a, err = hoard.NewAside(o)
+			a, err = hoard.NewAside(&o)
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
 		versioner := comboVersioner{w: w, inner: hoard.CounterVersioner{Counter: in.shared.(hoard.Counter), Prefix: w.keyOf(table, "%version") + ":"}}
-		wt, err := hoard.NewWriteThrough(hoard.WriteThroughOptions[comboRow]{
+		wt, err := hoard.NewWriteThrough(&hoard.WriteThroughOptions[comboRow]{
 			Aside: a, Store: w.stores[table], Versioner: versioner, Mode: tc.mode, InvalidateBackoff: time.Millisecond,
 		})
 		if err != nil {
@@ -604,7 +604,7 @@ func (w *comboWorld) newInstance(i int, tagPrefix, prefix string) *comboInst {
 		if tc.batchStore {
 			store = comboBatchStore{w.stores[table]}
 		}
-		wb, err := hoard.NewWriteBehind(hoard.WriteBehindOptions[comboRow]{
+		wb, err := hoard.NewWriteBehind(&hoard.WriteBehindOptions[comboRow]{
 			Aside: a, Store: store, Versioner: versioner, FlushInterval: time.Millisecond, MaxAttempts: -1,
 			Backoff: func(int) time.Duration { return time.Millisecond },
 			DeadLetter: func(_ context.Context, wr hoard.Write[comboRow], err error) {

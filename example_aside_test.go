@@ -31,7 +31,7 @@ var productsTable = map[string]Product{
 func ExampleAside_Get() {
 	mem, _ := memory.New[Product](nil)
 	defer mem.Close()
-	products, err := hoard.NewAside(hoard.AsideOptions[Product]{
+	products, err := hoard.NewAside(&hoard.AsideOptions[Product]{
 		Name:        "products",
 		Memory:      mem,
 		TTL:         10 * time.Minute,
@@ -74,7 +74,7 @@ func ExampleAside_Get() {
 func ExampleAside_GetMany() {
 	mem, _ := memory.New[Product](nil)
 	defer mem.Close()
-	products, _ := hoard.NewAside(hoard.AsideOptions[Product]{Name: "products", Memory: mem})
+	products, _ := hoard.NewAside(&hoard.AsideOptions[Product]{Name: "products", Memory: mem})
 	byIDs := hoard.BatchLoaderFunc[Product](func(ctx context.Context, ids []string) (map[string]Product, error) {
 		fmt.Println("SELECT ... WHERE id IN", ids)
 		out := map[string]Product{}
@@ -120,7 +120,7 @@ func ExampleAsideOptions_distributed() {
 		defer mem.Close()
 		shared, _ := hoardredis.New[Product](client, nil)
 		locker, _ := hoardredis.NewLocker(client, "lock:")
-		a, _ := hoard.NewAside(hoard.AsideOptions[Product]{
+		a, _ := hoard.NewAside(&hoard.AsideOptions[Product]{
 			Name: "products", Memory: mem, Shared: shared, Locker: locker,
 		})
 		instances = append(instances, a)

@@ -11,7 +11,7 @@ import (
 func ExampleWriteThrough() {
 	mem, _ := memory.New[string](nil)
 	defer mem.Close()
-	users, _ := hoard.NewAside(hoard.AsideOptions[string]{Name: "users", Memory: mem})
+	users, _ := hoard.NewAside(&hoard.AsideOptions[string]{Name: "users", Memory: mem})
 
 	// The source of truth: a table that keeps the newest version of a row.
 	rows := map[string]string{}
@@ -32,7 +32,7 @@ func ExampleWriteThrough() {
 			return nil
 		},
 	}
-	writes, _ := hoard.NewWriteThrough(hoard.WriteThroughOptions[string]{Aside: users, Store: db})
+	writes, _ := hoard.NewWriteThrough(&hoard.WriteThroughOptions[string]{Aside: users, Store: db})
 
 	ctx := context.Background()
 	_ = writes.Put(ctx, "7", "Ada")

@@ -43,7 +43,7 @@ func TestRedisBusReconnectLeavesNothingStale(t *testing.T) {
 		mem, _ := memory.New[string](nil)
 		t.Cleanup(func() { _ = mem.Close() })
 		shared, _ := hoardredis.New[string](client, nil)
-		a, err := hoard.NewAside(hoard.AsideOptions[string]{Name: name, Memory: mem, Shared: shared, Bus: bus, TTL: time.Hour})
+		a, err := hoard.NewAside(&hoard.AsideOptions[string]{Name: name, Memory: mem, Shared: shared, Bus: bus, TTL: time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -35,7 +35,7 @@ func newFleet(t *testing.T, n int, o hoard.AsideOptions[string]) *fleet {
 		if err != nil {
 			t.Fatal(err)
 		}
-		inv, err := hoard.NewInvalidator(hoard.InvalidatorOptions{Counter: versions, TagClock: versions, Bus: bus, Clock: f.clock})
+		inv, err := hoard.NewInvalidator(&hoard.InvalidatorOptions{Counter: versions, TagClock: versions, Bus: bus, Clock: f.clock})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,7 +103,7 @@ func TestNamespaceBumpWithoutBus(t *testing.T) {
 	src.value.Store("new")
 	// Bump through a third party that has no bus: B hears nothing.
 	versions, _ := hoardredis.New[string](f.redis, &hoardredis.Options{Clock: f.clock})
-	silent, _ := hoard.NewInvalidator(hoard.InvalidatorOptions{Counter: versions, TagClock: versions, Clock: f.clock})
+	silent, _ := hoard.NewInvalidator(&hoard.InvalidatorOptions{Counter: versions, TagClock: versions, Clock: f.clock})
 	defer silent.Close()
 	if _, err := silent.BumpNamespace(ctx, "catalogue"); err != nil {
 		t.Fatal(err)

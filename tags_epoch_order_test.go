@@ -88,13 +88,13 @@ func TestWriteLosingToANewerTaggedChangeIsNotCached(t *testing.T) {
 			var put func() error
 			switch pattern {
 			case "write-through":
-				wt, err := hoard.NewWriteThrough(hoard.WriteThroughOptions[string]{Aside: writer.aside, Store: db, Versioner: versions})
+				wt, err := hoard.NewWriteThrough(&hoard.WriteThroughOptions[string]{Aside: writer.aside, Store: db, Versioner: versions})
 				if err != nil {
 					t.Fatal(err)
 				}
 				put = func() error { return wt.Put(ctx, "1", "put", "product:1") }
 			case "write-behind":
-				wb, err := hoard.NewWriteBehind(hoard.WriteBehindOptions[string]{Aside: writer.aside, Store: db, Versioner: versions})
+				wb, err := hoard.NewWriteBehind(&hoard.WriteBehindOptions[string]{Aside: writer.aside, Store: db, Versioner: versions})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -80,7 +80,7 @@ func TestTagsReachEveryWritePath(t *testing.T) {
 			})
 			switch {
 			case strings.HasPrefix(path, "WriteThrough"):
-				wt, err := hoard.NewWriteThrough(hoard.WriteThroughOptions[string]{Aside: first.aside, Store: db})
+				wt, err := hoard.NewWriteThrough(&hoard.WriteThroughOptions[string]{Aside: first.aside, Store: db})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -92,7 +92,7 @@ func TestTagsReachEveryWritePath(t *testing.T) {
 					t.Fatal(err)
 				}
 			case strings.HasPrefix(path, "WriteBehind"):
-				wb, err := hoard.NewWriteBehind(hoard.WriteBehindOptions[string]{Aside: first.aside, Store: db})
+				wb, err := hoard.NewWriteBehind(&hoard.WriteBehindOptions[string]{Aside: first.aside, Store: db})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -182,10 +182,10 @@ func TestUntaggableValuesAreNotCached(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = mem.Close() }()
-	if _, err := hoard.NewAside(hoard.AsideOptions[string]{Memory: mem, TagsOf: func(string, string) []string { return nil }}); !errors.Is(err, hoard.ErrInvalidOption) {
+	if _, err := hoard.NewAside(&hoard.AsideOptions[string]{Memory: mem, TagsOf: func(string, string) []string { return nil }}); !errors.Is(err, hoard.ErrInvalidOption) {
 		t.Fatalf("TagsOf without an Invalidator: %v; want ErrInvalidOption", err)
 	}
-	a, err := hoard.NewAside(hoard.AsideOptions[string]{Memory: mem})
+	a, err := hoard.NewAside(&hoard.AsideOptions[string]{Memory: mem})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +218,7 @@ func TestWriteBehindDeleteKeepsItsTags(t *testing.T) {
 	ctx := context.Background()
 	db := &catalogue{}
 	db.set("1", "7/10")
-	wb, err := hoard.NewWriteBehind(hoard.WriteBehindOptions[string]{Aside: f.instances[0].aside, Store: db})
+	wb, err := hoard.NewWriteBehind(&hoard.WriteBehindOptions[string]{Aside: f.instances[0].aside, Store: db})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -91,9 +91,14 @@ type namespaceVersion struct {
 	text string
 }
 
-// NewInvalidator returns an invalidator configured by opts. Close it to
-// stop listening to the bus.
-func NewInvalidator(opts InvalidatorOptions) (*Invalidator, error) {
+// NewInvalidator returns an invalidator configured by options (copied;
+// Counter and TagClock are required, so nil is refused). Close it to stop
+// listening to the bus.
+func NewInvalidator(options *InvalidatorOptions) (*Invalidator, error) {
+	if options == nil {
+		return nil, fmt.Errorf("%w: invalidator: nil options (Counter and TagClock are required)", ErrInvalidOption)
+	}
+	opts := *options // the caller's stay as they were
 	switch {
 	case opts.Counter == nil || opts.TagClock == nil:
 		return nil, fmt.Errorf("%w: invalidator: Counter and TagClock are required (a Redis cache is both)", ErrInvalidOption)

@@ -74,7 +74,7 @@ func TestLocalVersionCopiesNeverGoBackwards(t *testing.T) {
 				var network hoardtest.BusNetwork
 				instance := func() (*hoard.Aside[string], *hoard.Invalidator) {
 					bus := network.NewBus()
-					inv, err := hoard.NewInvalidator(hoard.InvalidatorOptions{Counter: store, TagClock: store, Bus: bus, Clock: clock})
+					inv, err := hoard.NewInvalidator(&hoard.InvalidatorOptions{Counter: store, TagClock: store, Bus: bus, Clock: clock})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -88,7 +88,7 @@ func TestLocalVersionCopiesNeverGoBackwards(t *testing.T) {
 					if kind == "namespace" {
 						o.Namespace = "ns"
 					}
-					a, err := hoard.NewAside(o)
+					a, err := hoard.NewAside(&o)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -174,7 +174,7 @@ func TestConcurrentInvalidationsKeepTheNewest(t *testing.T) {
 			var network hoardtest.BusNetwork
 			instance := func() (*hoard.Aside[string], *hoard.Invalidator) {
 				bus := network.NewBus()
-				inv, err := hoard.NewInvalidator(hoard.InvalidatorOptions{Counter: store, TagClock: store, Bus: bus, Clock: clock})
+				inv, err := hoard.NewInvalidator(&hoard.InvalidatorOptions{Counter: store, TagClock: store, Bus: bus, Clock: clock})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -188,7 +188,7 @@ func TestConcurrentInvalidationsKeepTheNewest(t *testing.T) {
 				if kind == "namespace" {
 					o.Namespace = "ns"
 				}
-				a, err := hoard.NewAside(o)
+				a, err := hoard.NewAside(&o)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -291,7 +291,7 @@ func TestReadOlderThanABumpIsNotKeptAfterIt(t *testing.T) {
 			var network hoardtest.BusNetwork
 			instance := func() (*hoard.Aside[string], *hoard.Invalidator) {
 				bus := network.NewBus()
-				inv, err := hoard.NewInvalidator(hoard.InvalidatorOptions{Counter: store, TagClock: store, Bus: bus, Clock: clock})
+				inv, err := hoard.NewInvalidator(&hoard.InvalidatorOptions{Counter: store, TagClock: store, Bus: bus, Clock: clock})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -305,7 +305,7 @@ func TestReadOlderThanABumpIsNotKeptAfterIt(t *testing.T) {
 				if kind == "namespace" {
 					o.Namespace = "ns"
 				}
-				a, err := hoard.NewAside(o)
+				a, err := hoard.NewAside(&o)
 				if err != nil {
 					t.Fatal(err)
 				}

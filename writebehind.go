@@ -81,9 +81,14 @@ const writeBehindStripes = 64
 // stop: the store has the writes, and telling the queue saves a replay.
 const ackTimeout = 5 * time.Second
 
-// NewWriteBehind returns a write-behind configured by opts and starts its
-// workers. Bad options give an error wrapping [ErrInvalidOption].
-func NewWriteBehind[V any](opts WriteBehindOptions[V]) (*WriteBehind[V], error) {
+// NewWriteBehind returns a write-behind configured by options (copied;
+// Aside and Store are required, so nil is refused) and starts its workers.
+// Bad options give an error wrapping [ErrInvalidOption].
+func NewWriteBehind[V any](options *WriteBehindOptions[V]) (*WriteBehind[V], error) {
+	if options == nil {
+		return nil, fmt.Errorf("%w: write-behind: nil options (Aside and Store are required)", ErrInvalidOption)
+	}
+	opts := *options // the caller's stay as they were
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}

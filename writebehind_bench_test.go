@@ -82,12 +82,12 @@ func benchWriteBehind(b *testing.B, random bool, batch int) {
 		b.Fatal(err)
 	}
 	defer mem.Close()
-	a, err := hoard.NewAside(hoard.AsideOptions[string]{Name: "bench", Memory: mem})
+	a, err := hoard.NewAside(&hoard.AsideOptions[string]{Name: "bench", Memory: mem})
 	if err != nil {
 		b.Fatal(err)
 	}
 	store := &wbSlowStore{versions: map[string]uint64{}}
-	wb, err := hoard.NewWriteBehind(hoard.WriteBehindOptions[string]{Aside: a, Store: store, BatchSize: batch, Logger: wbDiscard})
+	wb, err := hoard.NewWriteBehind(&hoard.WriteBehindOptions[string]{Aside: a, Store: store, BatchSize: batch, Logger: wbDiscard})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func BenchmarkWriteThroughBaselinePut(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer mem.Close()
-	a, err := hoard.NewAside(hoard.AsideOptions[string]{Name: "bench", Memory: mem})
+	a, err := hoard.NewAside(&hoard.AsideOptions[string]{Name: "bench", Memory: mem})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -44,10 +44,10 @@ func wbUsersTable() hoard.StoreFuncs[string] {
 func ExampleWriteBehind() {
 	mem, _ := memory.New[string](nil)
 	defer mem.Close()
-	users, _ := hoard.NewAside(hoard.AsideOptions[string]{Name: "users", Memory: mem})
+	users, _ := hoard.NewAside(&hoard.AsideOptions[string]{Name: "users", Memory: mem})
 	db := wbUsersTable()
 	// The default queue is in memory: fast, and lost with the process.
-	writes, err := hoard.NewWriteBehind(hoard.WriteBehindOptions[string]{
+	writes, err := hoard.NewWriteBehind(&hoard.WriteBehindOptions[string]{
 		Aside:         users,
 		Store:         db,
 		FlushInterval: time.Hour, // batches wait for company until Flush or Close

@@ -113,7 +113,7 @@ func newWBAside(t testing.TB) *hoard.Aside[string] {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = mem.Close() })
-	a, err := hoard.NewAside(hoard.AsideOptions[string]{Name: "products", Memory: mem})
+	a, err := hoard.NewAside(&hoard.AsideOptions[string]{Name: "products", Memory: mem})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func newWB(t testing.TB, o hoard.WriteBehindOptions[string]) *hoard.WriteBehind[
 	if o.Logger == nil {
 		o.Logger = wbDiscard
 	}
-	wb, err := hoard.NewWriteBehind(o)
+	wb, err := hoard.NewWriteBehind(&o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -652,7 +652,7 @@ func TestWriteBehindCacheFailureStillStores(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer shared.Close()
-	a, err := hoard.NewAside(hoard.AsideOptions[string]{Name: "p", Memory: mem, Shared: wbFailingSet{shared}})
+	a, err := hoard.NewAside(&hoard.AsideOptions[string]{Name: "p", Memory: mem, Shared: wbFailingSet{shared}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -693,7 +693,7 @@ func TestWriteBehindOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer mem.Close()
-	bare, err := hoard.NewAside(hoard.AsideOptions[string]{Name: "bare", Memory: wbNoCounter{mem}})
+	bare, err := hoard.NewAside(&hoard.AsideOptions[string]{Name: "bare", Memory: wbNoCounter{mem}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -711,7 +711,7 @@ func TestWriteBehindOptions(t *testing.T) {
 		"negative Workers":   {Aside: a, Store: store, Workers: -1},
 		"no Counter":         {Aside: bare, Store: store},
 	} {
-		if _, err := hoard.NewWriteBehind(o); !errors.Is(err, hoard.ErrInvalidOption) {
+		if _, err := hoard.NewWriteBehind(&o); !errors.Is(err, hoard.ErrInvalidOption) {
 			t.Errorf("%s: %v, want ErrInvalidOption", name, err)
 		}
 	}

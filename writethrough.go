@@ -61,8 +61,13 @@ type WriteThrough[V any] struct {
 	opts WriteThroughOptions[V]
 }
 
-// NewWriteThrough returns a write-through configured by opts.
-func NewWriteThrough[V any](opts WriteThroughOptions[V]) (*WriteThrough[V], error) {
+// NewWriteThrough returns a write-through configured by options (copied;
+// Aside and Store are required, so nil is refused).
+func NewWriteThrough[V any](options *WriteThroughOptions[V]) (*WriteThrough[V], error) {
+	if options == nil {
+		return nil, fmt.Errorf("%w: write-through: nil options (Aside and Store are required)", ErrInvalidOption)
+	}
+	opts := *options // the caller's stay as they were
 	switch {
 	case opts.Aside == nil:
 		return nil, fmt.Errorf("%w: write-through: no Aside", ErrInvalidOption)

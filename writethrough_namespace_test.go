@@ -41,7 +41,7 @@ func TestNamespaceBumpDuringWriteThrough(t *testing.T) {
 		}
 	}
 	slow := &slowSaves{table: db, started: make(chan struct{}), release: make(chan struct{})}
-	wt, err := hoard.NewWriteThrough(hoard.WriteThroughOptions[string]{Aside: writer.aside, Store: slow})
+	wt, err := hoard.NewWriteThrough(&hoard.WriteThroughOptions[string]{Aside: writer.aside, Store: slow})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestDeleteDuringNamespaceBumpReachesTheNewVersion(t *testing.T) {
 	// as when the bump's message is still on its way.
 	var network hoardtest.BusNetwork
 	member := func() (*hoard.Aside[string], *hoard.Invalidator) {
-		inv, err := hoard.NewInvalidator(hoard.InvalidatorOptions{Counter: versions, TagClock: versions, Clock: w.clock})
+		inv, err := hoard.NewInvalidator(&hoard.InvalidatorOptions{Counter: versions, TagClock: versions, Clock: w.clock})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -72,7 +72,7 @@ func (t *table) value(id string) (string, bool) {
 
 func newWriteThrough(t *testing.T, r *rig, store hoard.Store[string], mode hoard.WriteMode) *hoard.WriteThrough[string] {
 	t.Helper()
-	wt, err := hoard.NewWriteThrough(hoard.WriteThroughOptions[string]{Aside: r.aside, Store: store, Mode: mode, InvalidateBackoff: time.Millisecond})
+	wt, err := hoard.NewWriteThrough(&hoard.WriteThroughOptions[string]{Aside: r.aside, Store: store, Mode: mode, InvalidateBackoff: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,12 +180,12 @@ func TestWriteThroughCacheFailure(t *testing.T) {
 	w := newWorld(t)
 	base := w.instance(t, hoard.AsideOptions[string]{})
 	flaky := &failingCache{Cache: base.shared, cas: base.shared}
-	a, err := hoard.NewAside(hoard.AsideOptions[string]{Name: "products", Shared: flaky, Memory: base.memory, Clock: w.clock})
+	a, err := hoard.NewAside(&hoard.AsideOptions[string]{Name: "products", Shared: flaky, Memory: base.memory, Clock: w.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	db := &table{}
-	wt, err := hoard.NewWriteThrough(hoard.WriteThroughOptions[string]{Aside: a, Store: db, InvalidateBackoff: time.Millisecond})
+	wt, err := hoard.NewWriteThrough(&hoard.WriteThroughOptions[string]{Aside: a, Store: db, InvalidateBackoff: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

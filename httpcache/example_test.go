@@ -61,7 +61,7 @@ func Example() {
 func ExampleTag() {
 	mem, _ := memory.New[*httpcache.Response](nil)
 	defer mem.Close()
-	inv, _ := hoard.NewInvalidator(hoard.InvalidatorOptions{Counter: mem, TagClock: mem})
+	inv, _ := hoard.NewInvalidator(&hoard.InvalidatorOptions{Counter: mem, TagClock: mem})
 	defer inv.Close()
 	pages, _ := httpcache.New(httpcache.Options{
 		Aside: hoard.AsideOptions[*httpcache.Response]{Name: "pages", Memory: mem, Invalidator: inv},

@@ -74,7 +74,7 @@ func runRedis(t *testing.T, client goredis.UniversalClient, fn func(t *testing.T
 
 func newFixture(t *testing.T, clock *hoardtest.FakeClock, tags tagBackend, o hoard.AsideOptions[*httpcache.Response]) *fixture {
 	t.Helper()
-	inv, err := hoard.NewInvalidator(hoard.InvalidatorOptions{Counter: tags, TagClock: tags, Clock: clock, NamespacePrefix: uniqueName() + ":ns:"})
+	inv, err := hoard.NewInvalidator(&hoard.InvalidatorOptions{Counter: tags, TagClock: tags, Clock: clock, NamespacePrefix: uniqueName() + ":ns:"})
 	if err != nil {
 		t.Fatal(err)
 	}

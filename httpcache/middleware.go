@@ -46,7 +46,7 @@ func New(opts Options) (*Cache, error) {
 		return nil, err
 	}
 	opts.Aside.Clock = defaults.Clock(opts.Aside.Clock)
-	aside, err := hoard.NewAside(opts.Aside)
+	aside, err := hoard.NewAside(&opts.Aside)
 	if err != nil {
 		return nil, fmt.Errorf("httpcache: %w", err)
 	}

@@ -80,7 +80,7 @@ func newInstance(t *testing.T, client goredis.UniversalClient, name string, key 
 		_, _ = shared.DeletePrefix(ctx, name)
 		_, _ = shared.DeletePrefix(ctx, "{hoard:tags}:tag:"+name)
 	})
-	inv, err := hoard.NewInvalidator(hoard.InvalidatorOptions{Counter: shared, TagClock: shared, Bus: bus, NamespacePrefix: name + ":ns:"})
+	inv, err := hoard.NewInvalidator(&hoard.InvalidatorOptions{Counter: shared, TagClock: shared, Bus: bus, NamespacePrefix: name + ":ns:"})
 	if err != nil {
 		t.Fatal(err)
 	}

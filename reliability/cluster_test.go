@@ -183,13 +183,13 @@ func TestClusterFailover(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = mem.Close() })
-		a, err := hoard.NewAside(hoard.AsideOptions[string]{Name: channel, Memory: mem, Shared: shared, Bus: bus,
+		a, err := hoard.NewAside(&hoard.AsideOptions[string]{Name: channel, Memory: mem, Shared: shared, Bus: bus,
 			TTL: 2 * time.Second, MemoryTTL: time.Second, NegativeTTL: -1})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = a.Close(context.Background()) })
-		wt, err := hoard.NewWriteThrough(hoard.WriteThroughOptions[string]{Aside: a, Store: src, InvalidateBackoff: 20 * time.Millisecond})
+		wt, err := hoard.NewWriteThrough(&hoard.WriteThroughOptions[string]{Aside: a, Store: src, InvalidateBackoff: 20 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -68,7 +68,7 @@ func newInstance(t testing.TB, o instanceOptions) *instance {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = in.mem.Close() })
-	in.aside, err = hoard.NewAside(hoard.AsideOptions[string]{
+	in.aside, err = hoard.NewAside(&hoard.AsideOptions[string]{
 		Name: o.channel, Memory: in.mem, Shared: shared, Bus: in.bus,
 		TTL: o.ttl, MemoryTTL: o.memoryTTL, NegativeTTL: -1,
 	})
@@ -79,7 +79,7 @@ func newInstance(t testing.TB, o instanceOptions) *instance {
 	// After the Aside's: when a marker arrives, the Aside has applied
 	// everything that came before it.
 	in.bus.Subscribe(in.markers.handle)
-	in.wt, err = hoard.NewWriteThrough(hoard.WriteThroughOptions[string]{
+	in.wt, err = hoard.NewWriteThrough(&hoard.WriteThroughOptions[string]{
 		Aside: in.aside, Store: o.store, InvalidateBackoff: 10 * time.Millisecond,
 	})
 	if err != nil {

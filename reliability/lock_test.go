@@ -52,7 +52,7 @@ func newLockProcess(t *testing.T, name, channel, cacheAddr, busAddr string, src 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = mem.Close() })
-	a, err := hoard.NewAside(hoard.AsideOptions[string]{
+	a, err := hoard.NewAside(&hoard.AsideOptions[string]{
 		Name: channel, Memory: mem, Shared: shared, Bus: in.bus, Locker: locker,
 		TTL: time.Hour, LockTTL: lockTTL, LockWait: 5 * time.Second,
 	})
@@ -233,7 +233,7 @@ func TestLockCluster(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		asides[i], err = hoard.NewAside(hoard.AsideOptions[string]{Name: prefix, Shared: shared, Locker: lockers[i], TTL: time.Minute})
+		asides[i], err = hoard.NewAside(&hoard.AsideOptions[string]{Name: prefix, Shared: shared, Locker: lockers[i], TTL: time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}

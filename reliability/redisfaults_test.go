@@ -72,7 +72,7 @@ func redisFaultRun(t *testing.T, srv *redisServer, inject func(p *faultProxy)) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	aside, err := hoard.NewAside(hoard.AsideOptions[string]{
+	aside, err := hoard.NewAside(&hoard.AsideOptions[string]{
 		Name: name, Memory: mem, Shared: shared,
 		TTL: 300 * time.Millisecond, MemoryTTL: 100 * time.Millisecond, FailSafe: time.Minute,
 		FailSafeThrottle: 50 * time.Millisecond,

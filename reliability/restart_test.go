@@ -62,7 +62,7 @@ func newNode(t *testing.T, addr string, o nodeOptions, src *memStore[string]) *n
 	if n.bus != nil {
 		bus = n.bus
 	}
-	n.inv, err = hoard.NewInvalidator(hoard.InvalidatorOptions{Counter: shared, TagClock: shared, Bus: bus, MaxStaleness: o.maxStaleness})
+	n.inv, err = hoard.NewInvalidator(&hoard.InvalidatorOptions{Counter: shared, TagClock: shared, Bus: bus, MaxStaleness: o.maxStaleness})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func newNode(t *testing.T, addr string, o nodeOptions, src *memStore[string]) *n
 	if o.plain {
 		ns = ""
 	}
-	n.aside, err = hoard.NewAside(hoard.AsideOptions[string]{
+	n.aside, err = hoard.NewAside(&hoard.AsideOptions[string]{
 		Name: o.channel, Memory: n.mem, Shared: shared, Bus: bus, Invalidator: n.inv, Namespace: ns,
 		TTL: time.Hour, Jitter: -1,
 	})

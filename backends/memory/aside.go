@@ -56,7 +56,7 @@ func NewAside[V any](name string, policy *hoard.AsideOptions[V], mem *Options[V]
 		return nil, err
 	}
 	o.Memory = c
-	a, err := hoard.NewAside(o)
+	a, err := hoard.NewAside(&o)
 	if err != nil {
 		return nil, errors.Join(err, c.Close())
 	}

@@ -127,10 +127,10 @@ func TestSecurityACLUserLimitedToPrefix(t *testing.T) {
 		must(t, err)
 		l, err := redis.NewLocker(client, "app:lock:")
 		must(t, err)
-		inv, err := hoard.NewInvalidator(hoard.InvalidatorOptions{Counter: c, TagClock: c, NamespacePrefix: "app:ns:"})
+		inv, err := hoard.NewInvalidator(&hoard.InvalidatorOptions{Counter: c, TagClock: c, NamespacePrefix: "app:ns:"})
 		must(t, err)
 		defer inv.Close()
-		a, err := hoard.NewAside(hoard.AsideOptions[string]{
+		a, err := hoard.NewAside(&hoard.AsideOptions[string]{
 			Name: "acl", Keys: kb, Shared: c, Locker: l, Invalidator: inv, Namespace: "products", TTL: time.Minute,
 		})
 		must(t, err)

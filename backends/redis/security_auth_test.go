@@ -74,7 +74,7 @@ func TestSecurityWrongPasswordBehindAside(t *testing.T) {
 	defer cancel()
 	c, err := redis.New[string](client, nil)
 	must(t, err)
-	a, err := hoard.NewAside(hoard.AsideOptions[string]{Name: "auth", Shared: c, TTL: time.Minute})
+	a, err := hoard.NewAside(&hoard.AsideOptions[string]{Name: "auth", Shared: c, TTL: time.Minute})
 	must(t, err)
 	defer a.Close(ctx)
 	var loads atomic.Int64

@@ -104,7 +104,7 @@ func NewService(ctx context.Context, client goredis.UniversalClient, app string,
 	if err != nil {
 		return nil, err
 	}
-	s.inv, err = hoard.NewInvalidator(hoard.InvalidatorOptions{
+	s.inv, err = hoard.NewInvalidator(&hoard.InvalidatorOptions{
 		Counter: s.counters, TagClock: s.counters, Bus: s.bus,
 		MaxStaleness: o.MaxStaleness, NamespacePrefix: app + ":ns:", Clock: o.Clock,
 	})

@@ -82,7 +82,7 @@ func NewAside[V any](s *Service, name string, policy *hoard.AsideOptions[V]) (*h
 		}
 		o.Memory, closeMemory = mem, mem.Close
 	}
-	a, err := hoard.NewAside(o)
+	a, err := hoard.NewAside(&o)
 	if err != nil {
 		return nil, errors.Join(err, closeMemory())
 	}
@@ -167,7 +167,7 @@ func NewWriteBehindQueue[V any](s *Service, name string, opts *StreamQueueOption
 	if o.Codec == nil {
 		o.Codec = s.opts.Codec
 	}
-	q, err := NewStreamQueue[V](s.client, o)
+	q, err := NewStreamQueue[V](s.client, &o)
 	if err != nil {
 		return nil, err
 	}

@@ -44,17 +44,17 @@ func benchStreamPut(b *testing.B, callers int) {
 		b.Fatal(err)
 	}
 	defer mem.Close()
-	a, err := hoard.NewAside(hoard.AsideOptions[string]{Name: "bench", Memory: mem})
+	a, err := hoard.NewAside(&hoard.AsideOptions[string]{Name: "bench", Memory: mem})
 	if err != nil {
 		b.Fatal(err)
 	}
-	q, err := redis.NewStreamQueue[string](client, redis.StreamQueueOptions{Name: name, Block: 10 * time.Millisecond, PollInterval: 5 * time.Millisecond})
+	q, err := redis.NewStreamQueue[string](client, &redis.StreamQueueOptions{Name: name, Block: 10 * time.Millisecond, PollInterval: 5 * time.Millisecond})
 	if err != nil {
 		b.Fatal(err)
 	}
 	store := newStreamDB()
 	store.delay = time.Millisecond
-	wb, err := hoard.NewWriteBehind(hoard.WriteBehindOptions[string]{Aside: a, Store: store, Queue: q, Logger: slog.New(slog.DiscardHandler)})
+	wb, err := hoard.NewWriteBehind(&hoard.WriteBehindOptions[string]{Aside: a, Store: store, Queue: q, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -55,17 +55,17 @@ func ExampleStreamQueue() {
 	if err != nil {
 		panic(err)
 	}
-	orders, err := hoard.NewAside(hoard.AsideOptions[string]{Name: "orders", Shared: shared})
+	orders, err := hoard.NewAside(&hoard.AsideOptions[string]{Name: "orders", Shared: shared})
 	if err != nil {
 		panic(err)
 	}
 	// A durable queue: a write is in Redis when Put returns, and if this
 	// process dies, another one with the same Name stores its writes.
-	queue, err := redis.NewStreamQueue[string](client, redis.StreamQueueOptions{Name: "orders"})
+	queue, err := redis.NewStreamQueue[string](client, &redis.StreamQueueOptions{Name: "orders"})
 	if err != nil {
 		panic(err)
 	}
-	writes, err := hoard.NewWriteBehind(hoard.WriteBehindOptions[string]{
+	writes, err := hoard.NewWriteBehind(&hoard.WriteBehindOptions[string]{
 		Aside:         orders,
 		Store:         ordersTable(),
 		Queue:         queue,

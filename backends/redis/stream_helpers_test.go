@@ -81,7 +81,7 @@ func newStreamAside(t testing.TB) *hoard.Aside[string] {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = mem.Close() })
-	a, err := hoard.NewAside(hoard.AsideOptions[string]{Name: "products", Memory: mem})
+	a, err := hoard.NewAside(&hoard.AsideOptions[string]{Name: "products", Memory: mem})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func newStreamWB(t testing.TB, o hoard.WriteBehindOptions[string]) *hoard.WriteB
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	wb, err := hoard.NewWriteBehind(o)
+	wb, err := hoard.NewWriteBehind(&o)
 	if err != nil {
 		t.Fatal(err)
 	}

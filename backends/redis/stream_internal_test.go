@@ -21,7 +21,7 @@ func FuzzStreamQueueDecode(f *testing.F) {
 	type product struct {
 		Name string `json:"name"`
 	}
-	q, err := NewStreamQueue[product](client, StreamQueueOptions{MaxValueBytes: 64})
+	q, err := NewStreamQueue[product](client, &StreamQueueOptions{MaxValueBytes: 64})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -23,7 +23,7 @@ import (
 
 func newStreamQueue(t testing.TB, client goredis.UniversalClient, o redis.StreamQueueOptions) *redis.StreamQueue[string] {
 	t.Helper()
-	q, err := redis.NewStreamQueue[string](client, o)
+	q, err := redis.NewStreamQueue[string](client, &o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,11 +295,11 @@ func TestStreamQueueOptions(t *testing.T) {
 		"tiny Block":     {Block: time.Microsecond},
 		"negative poll":  {PollInterval: -1},
 	} {
-		if _, err := redis.NewStreamQueue[string](client, o); !errors.Is(err, hoard.ErrInvalidOption) {
+		if _, err := redis.NewStreamQueue[string](client, &o); !errors.Is(err, hoard.ErrInvalidOption) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	if _, err := redis.NewStreamQueue[string](nil, redis.StreamQueueOptions{}); !errors.Is(err, hoard.ErrInvalidOption) {
+	if _, err := redis.NewStreamQueue[string](nil, &redis.StreamQueueOptions{}); !errors.Is(err, hoard.ErrInvalidOption) {
 		t.Errorf("nil client: %v", err)
 	}
 }
@@ -309,7 +309,7 @@ func TestStreamQueueOptions(t *testing.T) {
 func TestStreamQueueKeyPrefix(t *testing.T) {
 	mr, client := redistest.Miniredis(t)
 	ctx := context.Background()
-	q, err := redis.NewStreamQueue[string](client, redis.StreamQueueOptions{KeyPrefix: "app:wb:", Name: "orders"})
+	q, err := redis.NewStreamQueue[string](client, &redis.StreamQueueOptions{KeyPrefix: "app:wb:", Name: "orders"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -104,7 +104,7 @@ func fill(ctx context.Context, lib Lib, cfg *MemoryConfig) (func(), int, error) 
 		if err != nil {
 			return nil, 0, err
 		}
-		a, err := hoard.NewAside(hoard.AsideOptions[string]{Name: "m", Memory: mem, TTL: time.Hour})
+		a, err := hoard.NewAside(&hoard.AsideOptions[string]{Name: "m", Memory: mem, TTL: time.Hour})
 		if err != nil {
 			return nil, 0, err
 		}

@@ -116,7 +116,7 @@ func hoardStack(st *stack, o stackOpts) error {
 			}
 		}
 	}
-	a, err := hoard.NewAside(opts)
+	a, err := hoard.NewAside(&opts)
 	if err != nil {
 		return err
 	}

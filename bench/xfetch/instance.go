@@ -82,7 +82,7 @@ func (in *instance) openAside(cfg *Config, s Strategy) error {
 			return err
 		}
 	}
-	in.aside, err = hoard.NewAside(opts)
+	in.aside, err = hoard.NewAside(&opts)
 	return err
 }
 

@@ -107,7 +107,7 @@ func newInstance(ctx context.Context, n int, o *goredis.Options, prefix string) 
 	if err != nil {
 		return in, err
 	}
-	if in.inv, err = hoard.NewInvalidator(hoard.InvalidatorOptions{Counter: versions, TagClock: versions, Bus: in.bus}); err != nil {
+	if in.inv, err = hoard.NewInvalidator(&hoard.InvalidatorOptions{Counter: versions, TagClock: versions, Bus: in.bus}); err != nil {
 		return in, err
 	}
 	in.locker, err = hoardredis.NewLocker(in.client, prefix+"lock:")
@@ -202,7 +202,7 @@ func (e *env) newFleet(o fleetOptions) (*fleet, error) {
 		if o.locker {
 			ao.Locker = in.locker
 		}
-		a, err := hoard.NewAside(ao)
+		a, err := hoard.NewAside(&ao)
 		if err != nil {
 			return f, err
 		}

@@ -47,7 +47,7 @@ func runInvalidation(ctx context.Context, e *env, p progress) (*result, error) {
 	})
 	wts := make([]*hoard.WriteThrough[Product], len(f.asides))
 	for i, a := range f.asides {
-		if wts[i], err = hoard.NewWriteThrough(hoard.WriteThroughOptions[Product]{Aside: a, Store: store{e.db}}); err != nil {
+		if wts[i], err = hoard.NewWriteThrough(&hoard.WriteThroughOptions[Product]{Aside: a, Store: store{e.db}}); err != nil {
 			return nil, err
 		}
 	}

@@ -47,7 +47,7 @@ func runWrites(ctx context.Context, e *env, p progress) (*result, error) {
 
 	wts := make([]writer, len(f.asides))
 	for i, a := range f.asides {
-		wt, err := hoard.NewWriteThrough(hoard.WriteThroughOptions[Product]{Aside: a, Store: store{e.db}})
+		wt, err := hoard.NewWriteThrough(&hoard.WriteThroughOptions[Product]{Aside: a, Store: store{e.db}})
 		if err != nil {
 			return nil, err
 		}
@@ -60,7 +60,7 @@ func runWrites(ctx context.Context, e *env, p progress) (*result, error) {
 	wbs := make([]*hoard.WriteBehind[Product], len(f.asides))
 	ws := make([]writer, len(f.asides))
 	for i, a := range f.asides {
-		wb, err := hoard.NewWriteBehind(hoard.WriteBehindOptions[Product]{Aside: a, Store: store{e.db}})
+		wb, err := hoard.NewWriteBehind(&hoard.WriteBehindOptions[Product]{Aside: a, Store: store{e.db}})
 		if err != nil {
 			for _, wb := range wbs[:i] {
 				_ = wb.Close(ctx)

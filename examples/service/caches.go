@@ -91,7 +91,7 @@ func newCaches(ctx context.Context, cfg cacheConfig) (_ *caches, err error) {
 	}); err != nil {
 		return nil, err
 	}
-	if c.writes, err = hoard.NewWriteThrough(hoard.WriteThroughOptions[Product]{Aside: c.products, Store: cfg.store}); err != nil {
+	if c.writes, err = hoard.NewWriteThrough(&hoard.WriteThroughOptions[Product]{Aside: c.products, Store: cfg.store}); err != nil {
 		return nil, err
 	}
 	c.pages, err = newPages(c, cfg)

@@ -373,7 +373,7 @@ func newCohInstance(t *testing.T, addr, name, channel string, i int, store *post
 	if err != nil {
 		t.Fatal(err)
 	}
-	in.aside, err = hoard.NewAside(hoard.AsideOptions[cohValue]{
+	in.aside, err = hoard.NewAside(&hoard.AsideOptions[cohValue]{
 		Name: name, Memory: in.mem, Shared: in.shared, Bus: in.bus,
 		TTL: cohTTL, MemoryTTL: cohMaxStale,
 	})
@@ -387,7 +387,7 @@ func newCohInstance(t *testing.T, addr, name, channel string, i int, store *post
 			t.Errorf("instance %d: closing the aside: %v", i, err)
 		}
 	})
-	in.wt, err = hoard.NewWriteThrough(hoard.WriteThroughOptions[cohValue]{Aside: in.aside, Store: store})
+	in.wt, err = hoard.NewWriteThrough(&hoard.WriteThroughOptions[cohValue]{Aside: in.aside, Store: store})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -232,11 +232,11 @@ func redisRestartRun(t *testing.T, sig syscall.Signal, fsync string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	aside, err := hoard.NewAside(hoard.AsideOptions[item]{Name: name, Shared: shared})
+	aside, err := hoard.NewAside(&hoard.AsideOptions[item]{Name: name, Shared: shared})
 	if err != nil {
 		t.Fatal(err)
 	}
-	queue, err := hoardredis.NewStreamQueue[item](client, hoardredis.StreamQueueOptions{
+	queue, err := hoardredis.NewStreamQueue[item](client, &hoardredis.StreamQueueOptions{
 		Name: name, MaxLen: 5000, ClaimIdle: 500 * time.Millisecond, ClaimInterval: 50 * time.Millisecond,
 		Block: 10 * time.Millisecond, PollInterval: 10 * time.Millisecond,
 	})
@@ -268,7 +268,7 @@ func redisRestartRun(t *testing.T, sig syscall.Signal, fsync string) {
 	})
 	var stored atomic.Int64
 	store := &pausingStore{Store: pg}
-	wb, err := hoard.NewWriteBehind(hoard.WriteBehindOptions[item]{
+	wb, err := hoard.NewWriteBehind(&hoard.WriteBehindOptions[item]{
 		Aside: aside, Store: store, Queue: queue, Versioner: versions,
 		BatchSize: 20, FlushInterval: 5 * time.Millisecond, Workers: 2, MaxAttempts: -1,
 		Backoff: func(int) time.Duration { return 20 * time.Millisecond }, Logger: discard,

@@ -142,11 +142,11 @@ func crashChild() {
 	if err != nil {
 		fail(err)
 	}
-	aside, err := hoard.NewAside(hoard.AsideOptions[item]{Name: name, Shared: shared})
+	aside, err := hoard.NewAside(&hoard.AsideOptions[item]{Name: name, Shared: shared})
 	if err != nil {
 		fail(err)
 	}
-	queue, err := hoardredis.NewStreamQueue[item](client, hoardredis.StreamQueueOptions{
+	queue, err := hoardredis.NewStreamQueue[item](client, &hoardredis.StreamQueueOptions{
 		Name: name, Consumer: "child", MaxLen: crashQueueLen, Block: 10 * time.Millisecond,
 	})
 	if err != nil {
@@ -164,7 +164,7 @@ func crashChild() {
 		}
 		return v, err
 	})
-	wb, err := hoard.NewWriteBehind(hoard.WriteBehindOptions[item]{
+	wb, err := hoard.NewWriteBehind(&hoard.WriteBehindOptions[item]{
 		Aside: aside, Store: &slowStore{Store: pg}, Queue: queue, Versioner: versions,
 		BatchSize: crashBatch, FlushInterval: 5 * time.Millisecond, Workers: crashWorkers,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
@@ -335,11 +335,11 @@ func TestWriteBehindSurvivesKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	aside, err := hoard.NewAside(hoard.AsideOptions[item]{Name: name, Shared: shared})
+	aside, err := hoard.NewAside(&hoard.AsideOptions[item]{Name: name, Shared: shared})
 	if err != nil {
 		t.Fatal(err)
 	}
-	queue, err := hoardredis.NewStreamQueue[item](client, hoardredis.StreamQueueOptions{
+	queue, err := hoardredis.NewStreamQueue[item](client, &hoardredis.StreamQueueOptions{
 		Name: name, Consumer: "second", ClaimIdle: crashClaimIdle, ClaimInterval: 50 * time.Millisecond,
 		Block: 10 * time.Millisecond, PollInterval: 10 * time.Millisecond,
 	})
@@ -347,7 +347,7 @@ func TestWriteBehindSurvivesKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stored atomic.Int64
-	second, err := hoard.NewWriteBehind(hoard.WriteBehindOptions[item]{
+	second, err := hoard.NewWriteBehind(&hoard.WriteBehindOptions[item]{
 		Aside: aside, Store: pg, Queue: queue, FlushInterval: time.Millisecond, Logger: discard,
 		Hooks: hoard.WriteBehindHooks[item]{OnStored: func(ws []hoard.Write[item]) { stored.Add(int64(len(ws))) }},
 	})
@@ -437,7 +437,7 @@ func TestWriteBehindStoreOutage(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer mem.Close()
-				aside, err := hoard.NewAside(hoard.AsideOptions[item]{Name: "outage", Memory: mem})
+				aside, err := hoard.NewAside(&hoard.AsideOptions[item]{Name: "outage", Memory: mem})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -451,7 +451,7 @@ func TestWriteBehindStoreOutage(t *testing.T) {
 					client = realRedis(t)
 					name := queueName(t, client)
 					streamKey = "hoard:wb:{" + name + "}"
-					q, err := hoardredis.NewStreamQueue[item](client, hoardredis.StreamQueueOptions{
+					q, err := hoardredis.NewStreamQueue[item](client, &hoardredis.StreamQueueOptions{
 						Name: name, MaxLen: bound, Block: 5 * time.Millisecond, PollInterval: 5 * time.Millisecond,
 					})
 					if err != nil {
@@ -461,7 +461,7 @@ func TestWriteBehindStoreOutage(t *testing.T) {
 				} else {
 					o.QueueLen = bound
 				}
-				wb, err := hoard.NewWriteBehind(o)
+				wb, err := hoard.NewWriteBehind(&o)
 				if err != nil {
 					t.Fatal(err)
 				}
