@@ -72,8 +72,8 @@ type StreamQueue[V any] struct {
 var _ hoard.WriteQueue[int] = (*StreamQueue[int])(nil)
 
 // NewStreamQueue returns the queue options names on client (nil: every
-// default). It makes no call
-// to Redis: the stream and its group are created on first use.
+// default). It makes no call to Redis: the stream and its group are
+// created on first use.
 func NewStreamQueue[V any](client goredis.UniversalClient, options *StreamQueueOptions) (*StreamQueue[V], error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: stream queue: nil client", hoard.ErrInvalidOption)
