@@ -53,7 +53,7 @@ func benchCache(b *testing.B, next http.Handler) http.Handler {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = mem.Close() })
-	c, err := httpcache.New(httpcache.Options{
+	c, err := httpcache.New(&httpcache.Options{
 		Aside: hoard.AsideOptions[*httpcache.Response]{Name: "bench", Memory: mem, TTL: time.Hour},
 		Key:   httpcache.Key{Query: []string{"page"}},
 	})

@@ -4,7 +4,7 @@
 //
 // # One endpoint
 //
-//	products, err := httpcache.New(httpcache.Options{
+//	products, err := httpcache.New(&httpcache.Options{
 //		Aside:        hoard.AsideOptions[*httpcache.Response]{Name: "products", Memory: mem, Shared: redis, TTL: time.Minute, FailSafe: time.Hour},
 //		Key:          httpcache.Key{Query: []string{"page", "sort"}},
 //		CacheControl: httpcache.CacheControl{Public: true, MaxAge: httpcache.For(time.Minute)},

@@ -17,7 +17,7 @@ import (
 func Example() {
 	mem, _ := memory.New[*httpcache.Response](nil)
 	defer mem.Close()
-	products, err := httpcache.New(httpcache.Options{
+	products, err := httpcache.New(&httpcache.Options{
 		Aside:        hoard.AsideOptions[*httpcache.Response]{Name: "products", Memory: mem, TTL: time.Minute},
 		Key:          httpcache.Key{Query: []string{"page", "sort"}},
 		CacheControl: httpcache.CacheControl{Public: true, MaxAge: httpcache.For(time.Minute)},
@@ -63,7 +63,7 @@ func ExampleTag() {
 	defer mem.Close()
 	inv, _ := hoard.NewInvalidator(&hoard.InvalidatorOptions{Counter: mem, TagClock: mem})
 	defer inv.Close()
-	pages, _ := httpcache.New(httpcache.Options{
+	pages, _ := httpcache.New(&httpcache.Options{
 		Aside: hoard.AsideOptions[*httpcache.Response]{Name: "pages", Memory: mem, Invalidator: inv},
 	})
 	defer pages.Close(context.Background())

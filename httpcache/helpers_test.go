@@ -94,7 +94,7 @@ func uniqueName() string {
 // newCache builds the middleware and closes it when the test ends.
 func newCache(t *testing.T, o httpcache.Options) *httpcache.Cache {
 	t.Helper()
-	c, err := httpcache.New(o)
+	c, err := httpcache.New(&o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,9 +36,14 @@ type Cache struct {
 	onInvalidateError func(*http.Request, error)
 }
 
-// New returns the middleware configured by opts. Bad options give an
-// error wrapping hoard.ErrInvalidOption.
-func New(opts Options) (*Cache, error) {
+// New returns the middleware configured by options (copied; the Aside's
+// tiers are required, so nil is refused). Bad options give an error
+// wrapping hoard.ErrInvalidOption.
+func New(options *Options) (*Cache, error) {
+	if options == nil {
+		return nil, fmt.Errorf("%w: httpcache: nil options (Aside.Memory or Aside.Shared is required)", hoard.ErrInvalidOption)
+	}
+	opts := *options
 	if opts.Aside.Name == "" {
 		opts.Aside.Name = defaultName
 	}

@@ -662,7 +662,7 @@ func TestOptionsValidate(t *testing.T) {
 		{Key: httpcache.Key{Headers: []string{"Accept"}, Vary: []string{"accept"}}},
 	}
 	for i, o := range bad {
-		if _, err := httpcache.New(o); err == nil {
+		if _, err := httpcache.New(&o); err == nil {
 			t.Errorf("options %d: no error", i)
 		}
 	}

@@ -58,7 +58,7 @@ func (e *env) newPageFleet() (*pageFleet, error) {
 		if err != nil {
 			return f, err
 		}
-		c, err := httpcache.New(httpcache.Options{
+		c, err := httpcache.New(&httpcache.Options{
 			Aside: hoard.AsideOptions[*httpcache.Response]{
 				Name: "demo-" + e.run + "-pages", Memory: mem, Shared: shared, TTL: 10 * time.Minute,
 				Bus: in.bus, Invalidator: in.inv, Locker: in.locker,

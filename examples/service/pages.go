@@ -74,7 +74,7 @@ func newPageCache(c *caches, cfg cacheConfig, name string, key httpcache.Key) (*
 	if err != nil {
 		return nil, err
 	}
-	pc, err := httpcache.New(httpcache.Options{
+	pc, err := httpcache.New(&httpcache.Options{
 		Aside: hoard.AsideOptions[*httpcache.Response]{
 			Name: name, Keys: keys, Memory: mem, Shared: shared,
 			TTL:         time.Minute,      // pages are cheap to render from the data caches
