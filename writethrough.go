@@ -186,6 +186,12 @@ func (w *WriteThrough[V]) write(ctx context.Context, id string, v *V, tags []str
 	if same, err := a.keyStill(ctx, id, key); err != nil {
 		return w.invalidate(ctx, id, err)
 	} else if !same {
+		// The old version's key too: an instance that has not heard of
+		// the bump yet still reads it, and must not get the old row
+		// after Put returns.
+		if errs := a.deleteKeys(ctx, []string{key}); len(errs) > 0 {
+			return w.invalidate(ctx, id, errors.Join(errs...))
+		}
 		return w.invalidate(ctx, id, nil)
 	}
 	e := a.freshEntry(*v, end, end.Sub(start), 0)

@@ -128,3 +128,60 @@ func TestDeleteDuringNamespaceBumpReachesTheNewVersion(t *testing.T) {
 		}
 	}
 }
+
+// A write-through whose key moved with a bump during its store call must
+// invalidate the old version's key too: an instance that has not heard of
+// the bump yet still reads that key, and after Put returns it must not
+// serve the row the Put replaced.
+func TestWriteThroughDuringUnheardBumpInvalidatesTheOldKey(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	versions, err := hoardredis.New[string](w.redis, &hoardredis.Options{Clock: w.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The Asides share a bus for keys; the Invalidators hear of no bump.
+	var network hoardtest.BusNetwork
+	newInv := func() *hoard.Invalidator {
+		inv, err := hoard.NewInvalidator(&hoard.InvalidatorOptions{Counter: versions, TagClock: versions, Clock: w.clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = inv.Close() })
+		return inv
+	}
+	member := func() *hoard.Aside[string] {
+		r := w.instance(t, hoard.AsideOptions[string]{Namespace: "catalogue", TTL: time.Hour, Invalidator: newInv(), Bus: network.NewBus()})
+		t.Cleanup(func() { _ = r.aside.Close(ctx) })
+		return r.aside
+	}
+	writer, reader := member(), member()
+	bumper := newInv()
+	db := &table{}
+	if err := db.Save(ctx, "1", "old", 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []*hoard.Aside[string]{writer, reader} { // both know the version, and hold "old"
+		if v, err := a.Get(ctx, "1", db); err != nil || v != "old" {
+			t.Fatalf("Get = %q, %v", v, err)
+		}
+	}
+	slow := &slowSaves{table: db, started: make(chan struct{}), release: make(chan struct{})}
+	wt, err := hoard.NewWriteThrough(&hoard.WriteThroughOptions[string]{Aside: writer, Store: slow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := make(chan error)
+	go func() { put <- wt.Put(ctx, "1", "new") }()
+	<-slow.started
+	if _, err := bumper.BumpNamespace(ctx, "catalogue"); err != nil { // heard by neither instance
+		t.Fatal(err)
+	}
+	close(slow.release)
+	if err := <-put; err != nil {
+		t.Fatal(err)
+	}
+	if v, err := reader.Get(ctx, "1", db); err != nil || v != "new" {
+		t.Fatalf("Get after Put returned, by an instance still on the old version = %q, %v; want new", v, err)
+	}
+}
