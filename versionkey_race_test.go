@@ -73,26 +73,7 @@ func TestLocalVersionCopiesNeverGoBackwards(t *testing.T) {
 				store := &pausedReads{Cache: versions}
 				var network hoardtest.BusNetwork
 				instance := func() (*hoard.Aside[string], *hoard.Invalidator) {
-					bus := network.NewBus()
-					inv, err := hoard.NewInvalidator(&hoard.InvalidatorOptions{Counter: store, TagClock: store, Bus: bus, Clock: clock})
-					if err != nil {
-						t.Fatal(err)
-					}
-					t.Cleanup(func() { _ = inv.Close() })
-					mem, err := memory.New[string](&memory.Options[string]{Clock: clock})
-					if err != nil {
-						t.Fatal(err)
-					}
-					t.Cleanup(func() { _ = mem.Close() })
-					o := hoard.AsideOptions[string]{Name: "rows", Memory: mem, Invalidator: inv, Bus: bus, Clock: clock, TTL: time.Hour}
-					if kind == "namespace" {
-						o.Namespace = "ns"
-					}
-					a, err := hoard.NewAside(&o)
-					if err != nil {
-						t.Fatal(err)
-					}
-					return a, inv
+					return versionedInstance(t, &network, store, clock, kind == "namespace")
 				}
 				reader, readerInv := instance()
 				_, otherInv := instance()
@@ -173,26 +154,7 @@ func TestConcurrentInvalidationsKeepTheNewest(t *testing.T) {
 			store := &pausedWrites{pausedReads{Cache: versions}}
 			var network hoardtest.BusNetwork
 			instance := func() (*hoard.Aside[string], *hoard.Invalidator) {
-				bus := network.NewBus()
-				inv, err := hoard.NewInvalidator(&hoard.InvalidatorOptions{Counter: store, TagClock: store, Bus: bus, Clock: clock})
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { _ = inv.Close() })
-				mem, err := memory.New[string](&memory.Options[string]{Clock: clock})
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { _ = mem.Close() })
-				o := hoard.AsideOptions[string]{Name: "rows", Memory: mem, Invalidator: inv, Bus: bus, Clock: clock, TTL: time.Hour}
-				if kind == "namespace" {
-					o.Namespace = "ns"
-				}
-				a, err := hoard.NewAside(&o)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return a, inv
+				return versionedInstance(t, &network, store, clock, kind == "namespace")
 			}
 			reader, first := instance()
 			_, second := instance()
@@ -290,26 +252,7 @@ func TestReadOlderThanABumpIsNotKeptAfterIt(t *testing.T) {
 			store := &hookedCounter{Cache: versions}
 			var network hoardtest.BusNetwork
 			instance := func() (*hoard.Aside[string], *hoard.Invalidator) {
-				bus := network.NewBus()
-				inv, err := hoard.NewInvalidator(&hoard.InvalidatorOptions{Counter: store, TagClock: store, Bus: bus, Clock: clock})
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { _ = inv.Close() })
-				mem, err := memory.New[string](&memory.Options[string]{Clock: clock})
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { _ = mem.Close() })
-				o := hoard.AsideOptions[string]{Name: "rows", Memory: mem, Invalidator: inv, Bus: bus, Clock: clock, TTL: time.Hour}
-				if kind == "namespace" {
-					o.Namespace = "ns"
-				}
-				a, err := hoard.NewAside(&o)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return a, inv
+				return versionedInstance(t, &network, store, clock, kind == "namespace")
 			}
 			a, inv := instance()
 			other, _ := instance()
@@ -358,4 +301,34 @@ func TestReadOlderThanABumpIsNotKeptAfterIt(t *testing.T) {
 			}
 		})
 	}
+}
+
+// versionedInstance is one instance of the version-copy tests: an Aside
+// over a memory tier, with an Invalidator on store and a bus on network,
+// its keys under the namespace "ns" when namespaced.
+func versionedInstance(t *testing.T, network *hoardtest.BusNetwork, store interface {
+	hoard.Counter
+	hoard.TagClock
+}, clock *hoardtest.FakeClock, namespaced bool) (*hoard.Aside[string], *hoard.Invalidator) {
+	t.Helper()
+	bus := network.NewBus()
+	inv, err := hoard.NewInvalidator(&hoard.InvalidatorOptions{Counter: store, TagClock: store, Bus: bus, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = inv.Close() })
+	mem, err := memory.New[string](&memory.Options[string]{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mem.Close() })
+	o := hoard.AsideOptions[string]{Name: "rows", Memory: mem, Invalidator: inv, Bus: bus, Clock: clock, TTL: time.Hour}
+	if namespaced {
+		o.Namespace = "ns"
+	}
+	a, err := hoard.NewAside(&o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, inv
 }
