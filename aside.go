@@ -15,7 +15,7 @@ import (
 // invalidated meanwhile. It caches "not found" answers, jitters TTLs, and
 // with a fail-safe serves a stale value when the loader fails.
 type Aside[V any] struct {
-	opts       AsideOptions[V]
+	opts       asideSettings[V]
 	flights    FlightGroup[V]
 	background backgroundLoads
 	backoff    refreshBackoff
@@ -34,11 +34,7 @@ func NewAside[V any](options *AsideOptions[V]) (*Aside[V], error) {
 	if options == nil {
 		return nil, fmt.Errorf("%w: aside: nil options (Memory or Shared is required)", ErrInvalidOption)
 	}
-	opts := *options // the caller's stay as they were
-	if err := opts.validate(); err != nil {
-		return nil, err
-	}
-	o, err := opts.withDefaults()
+	o, err := options.settings() // a copy: the caller's stay as they were
 	if err != nil {
 		return nil, err
 	}

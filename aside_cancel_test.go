@@ -15,7 +15,7 @@ import (
 // error while the source is healthy.
 func TestLeavingCallerDoesNotPinTheStaleValue(t *testing.T) {
 	w := newWorld(t)
-	a := w.instance(t, hoard.AsideOptions[string]{TTL: time.Minute, FailSafe: time.Hour, Jitter: -1})
+	a := w.instance(t, hoard.AsideOptions[string]{TTL: time.Minute, FailSafe: &hoard.FailSafe{Window: time.Hour}, Jitter: -1})
 	ctx := context.Background()
 	get := func(ctx context.Context, v string) (string, error) {
 		return a.aside.Get(ctx, "1", hoard.LoaderFunc[string](func(context.Context, string) (string, error) { return v, nil }))
@@ -45,7 +45,7 @@ func TestLeavingCallerDoesNotPinTheStaleValue(t *testing.T) {
 // no failing source.
 func TestLeavingCallerDoesNotPinStaleBatchValues(t *testing.T) {
 	w := newWorld(t)
-	a := w.instance(t, hoard.AsideOptions[string]{TTL: time.Minute, FailSafe: time.Hour, Jitter: -1})
+	a := w.instance(t, hoard.AsideOptions[string]{TTL: time.Minute, FailSafe: &hoard.FailSafe{Window: time.Hour}, Jitter: -1})
 	ctx := context.Background()
 	load := func(v string) hoard.BatchLoader[string] {
 		return hoard.BatchLoaderFunc[string](func(_ context.Context, ids []string) (map[string]string, error) {
@@ -80,7 +80,7 @@ func TestLeavingCallerDoesNotPinStaleBatchValues(t *testing.T) {
 // never past the end of its fail-safe window (StaleUntil).
 func TestFailSafeThrottleEndsWithTheWindow(t *testing.T) {
 	w := newWorld(t)
-	a := w.instance(t, hoard.AsideOptions[string]{TTL: time.Minute, FailSafe: time.Minute, FailSafeThrottle: 30 * time.Second, Jitter: -1})
+	a := w.instance(t, hoard.AsideOptions[string]{TTL: time.Minute, FailSafe: &hoard.FailSafe{Window: time.Minute, Throttle: 30 * time.Second}, Jitter: -1})
 	ctx := context.Background()
 	down := errors.New("database down")
 	failing := hoard.LoaderFunc[string](func(context.Context, string) (string, error) { return "", down })

@@ -49,7 +49,7 @@ func testFailSafeAfterDelete(t *testing.T, read string) {
 		},
 	})
 	a, err = hoard.NewAside(&hoard.AsideOptions[string]{Name: "rows", Memory: mem, Shared: shared, Clock: w.clock,
-		TTL: time.Minute, FailSafe: time.Hour, Jitter: -1})
+		TTL: time.Minute, FailSafe: &hoard.FailSafe{Window: time.Hour}, Jitter: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

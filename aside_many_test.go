@@ -98,7 +98,7 @@ func TestAsideGetManyLoadsOnlyMissing(t *testing.T) {
 func TestAsideGetManyFailSafe(t *testing.T) {
 	w := newWorld(t)
 	db := &batchSource{rows: map[string]string{"1": "one", "2": "two"}}
-	a := w.instance(t, hoard.AsideOptions[string]{TTL: time.Minute, FailSafe: time.Hour})
+	a := w.instance(t, hoard.AsideOptions[string]{TTL: time.Minute, FailSafe: &hoard.FailSafe{Window: time.Hour}})
 	ctx := context.Background()
 	if _, err := a.aside.GetMany(ctx, []string{"1", "2"}, db); err != nil {
 		t.Fatal(err)

@@ -53,7 +53,7 @@ func TestUnreadableNamespaceVersionStillProtectsTheSource(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = inv.Close() })
 		a, err := hoard.NewAside(&hoard.AsideOptions[string]{Name: "rows", Memory: mem, Invalidator: inv, Namespace: "ns",
-			TTL: time.Minute, FailSafe: time.Hour, Jitter: -1, Clock: clock})
+			TTL: time.Minute, FailSafe: &hoard.FailSafe{Window: time.Hour}, Jitter: -1, Clock: clock})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,46 +1,11 @@
 package hoard
 
-import (
-	"fmt"
-	"math"
-	"math/rand/v2"
-	"time"
-)
-
-// Defaults of [AsideOptions].
-const (
-	defaultTTL              = 5 * time.Minute
-	defaultJitter           = 0.1
-	defaultNegativeTTL      = 30 * time.Second
-	defaultFailSafeThrottle = 30 * time.Second
-	defaultLockTTL          = 10 * time.Second
-	defaultLockWait         = 5 * time.Second
-	defaultBeta             = 1.0
-	defaultRefreshBackoff   = time.Second
-	// defaultEarlyRefreshDraws is how many XFetch draws a process makes at
-	// most per key per load duration.
-	defaultEarlyRefreshDraws = 16
-)
-
-// LockFallback says what a reader does when it has waited LockWait for
-// another process's load and no value has appeared.
-type LockFallback uint8
-
-// The fallbacks.
-const (
-	// LockFallbackLoad loads anyway: the source may see a second load, the
-	// reader gets a value. The default.
-	LockFallbackLoad LockFallback = iota
-	// LockFallbackStale serves a stale value within the fail-safe window,
-	// joined with ErrServedStale and ErrLockTimeout, or fails with
-	// ErrLockTimeout when there is none.
-	LockFallbackStale
-	// LockFallbackError fails with ErrLockTimeout.
-	LockFallbackError
-)
+import "time"
 
 // AsideOptions configure an [Aside], one per endpoint or repository method.
-// The zero value is valid once a tier is given.
+// The zero value is valid once a tier is given. The optional features
+// (FailSafe, Stampede, EarlyRefresh) are each a small struct: set it to
+// turn the feature on, its zero fields take the defaults their docs state.
 type AsideOptions[V any] struct {
 	// Name names the cache in metrics and errors, and is the key prefix
 	// when Keys is the zero KeyBuilder. Default: "aside".
@@ -75,15 +40,6 @@ type AsideOptions[V any] struct {
 	// 30 * time.Second; set a negative value to cache no "not found".
 	NegativeTTL time.Duration
 
-	// FailSafe is how long past its expiry a value is kept to be served
-	// stale when the loader fails or times out. Default: 0, no fail-safe.
-	FailSafe time.Duration
-
-	// FailSafeThrottle is how long a stale value served by the fail-safe is
-	// then served as fresh, so a failing source is not asked again on
-	// every read. Default: 30 * time.Second.
-	FailSafeThrottle time.Duration
-
 	// LoadTimeout bounds each loader call (the hard timeout); past it the
 	// load fails, and the fail-safe applies. Keep it below the Redis tier's
 	// TombstoneTTL: a load that read a key as absent and outlives that TTL
@@ -91,62 +47,19 @@ type AsideOptions[V any] struct {
 	// came meanwhile is gone). Default: no bound but ctx's.
 	LoadTimeout time.Duration
 
-	// EarlyRefresh turns on probabilistic early refresh (XFetch): a reader
-	// of a fresh entry that nears its expiry may start a refresh in the
-	// background, and still gets the current value at once. The chance
-	// grows as expiry nears, scaled by the entry's load duration and Beta,
-	// so about one reader refreshes before the entry expires and readers
-	// never wait for a recompute of a hot key. With a Locker, one process
-	// refreshes; the others keep serving. Default: off.
-	EarlyRefresh bool
+	// FailSafe, when set, keeps values past their expiry to be served stale
+	// when the loader fails or is slow. Default: nil, no fail-safe.
+	FailSafe *FailSafe
 
-	// Beta scales how early XFetch refreshes: above 1 earlier, below 1
-	// later. Default: 1.0 (1, the paper's optimum).
-	Beta float64
+	// Stampede, when set, makes a miss one load across every process
+	// sharing its Locker (distributed stampede protection). Within a
+	// process a miss is always one load. Default: nil, one load per
+	// process.
+	Stampede *Stampede
 
-	// EarlyRefreshDraws is how many XFetch draws a process makes at most
-	// per key in the time the key's last load took (delta); the reads in
-	// between keep the last draw's verdict. It keeps a hot key's refresh
-	// from coming earlier the more it is read: the lead before expiry stays
-	// about delta*Beta*(ln(N*EarlyRefreshDraws*Beta) + 0.58) for N
-	// processes, where a draw on every read gives
-	// delta*Beta*(ln(reads per delta*Beta) + 0.58). Negative: a draw on
-	// every read, as in the paper's model. Default:
-	// 16.
-	EarlyRefreshDraws int
-
-	// RefreshBackoff is how long a key waits before another background
-	// refresh after one failed; it doubles with each failure in a row, up
-	// to TTL. The old value is served meanwhile until it expires, then the
-	// fail-safe applies. Default: time.Second.
-	RefreshBackoff time.Duration
-
-	// Locker, when set, makes a miss one load across every process sharing
-	// it (distributed stampede protection): the process that takes the
-	// key's lock loads; the others wait for the value to appear in the
-	// shared tier, polling it with backoff from 2ms to 50ms. Default: nil,
-	// one load per process.
-	Locker Locker
-
-	// LockTTL is how long a lock lasts; the holder refreshes it every
-	// LockTTL/3 while its loader runs, so a crashed holder frees the key
-	// within LockTTL. Default: 10 * time.Second.
-	LockTTL time.Duration
-
-	// LockWait bounds a wait for another process's load; then LockFallback
-	// applies. Default: 5 * time.Second.
-	LockWait time.Duration
-
-	// LockFallback is what a reader does after LockWait. Default:
-	// LockFallbackLoad.
-	LockFallback LockFallback
-
-	// SoftTimeout, when a stale value within the fail-safe window is at
-	// hand, bounds how long a reader waits for a load: past it the reader
-	// gets the stale value (with ErrServedStale) and the load goes on in
-	// the background, writing back when done (see Aside.Close). Default: 0,
-	// readers wait for the load (up to LoadTimeout).
-	SoftTimeout time.Duration
+	// EarlyRefresh, when set, turns on probabilistic early refresh (XFetch).
+	// Default: nil, off.
+	EarlyRefresh *EarlyRefresh
 
 	// Bus, when set, carries this cache's invalidations to every other
 	// instance (Delete publishes the keys it deleted) and theirs to this
@@ -182,107 +95,91 @@ type AsideOptions[V any] struct {
 	Rand func() float64
 }
 
-// maxDuration bounds every duration option: a century, far past any
-// useful TTL, and small enough that sums of them (a TTL plus a fail-safe
-// window plus a backend's grace) cannot overflow a time.Duration.
-const maxDuration = 100 * 365 * 24 * time.Hour
+// FailSafe configures the fail-safe of an [Aside] (AsideOptions.FailSafe):
+// a value past its expiry is kept for Window and served stale, joined with
+// [ErrServedStale], when its loader fails, times out or, with SoftTimeout,
+// is slow.
+type FailSafe struct {
+	// Window is how long past its expiry a value is kept to be served
+	// stale. Required: a positive duration.
+	Window time.Duration
 
-func (o *AsideOptions[V]) validate() error {
-	for _, d := range []struct {
-		name string
-		d    time.Duration
-	}{{"TTL", o.TTL}, {"MemoryTTL", o.MemoryTTL}, {"NegativeTTL", o.NegativeTTL}, {"FailSafe", o.FailSafe},
-		{"FailSafeThrottle", o.FailSafeThrottle}, {"LoadTimeout", o.LoadTimeout}, {"SoftTimeout", o.SoftTimeout},
-		{"RefreshBackoff", o.RefreshBackoff}, {"LockTTL", o.LockTTL}, {"LockWait", o.LockWait}} {
-		if d.d > maxDuration {
-			return fmt.Errorf("%w: aside %q: %s %v is more than the limit of 100 years", ErrInvalidOption, o.Name, d.name, d.d)
-		}
-	}
-	switch {
-	case o.Memory == nil && o.Shared == nil:
-		return fmt.Errorf("%w: aside %q: no tier: set Memory, Shared or both", ErrInvalidOption, o.Name)
-	case o.TagsOf != nil && o.Invalidator == nil:
-		return fmt.Errorf("%w: aside %q: TagsOf needs an Invalidator", ErrInvalidOption, o.Name)
-	case o.Namespace != "" && o.Invalidator == nil:
-		return fmt.Errorf("%w: aside %q: Namespace %q needs an Invalidator", ErrInvalidOption, o.Name, o.Namespace)
-	case o.TTL < 0:
-		return fmt.Errorf("%w: aside %q: TTL %v is negative", ErrInvalidOption, o.Name, o.TTL)
-	case o.Jitter > 1:
-		return fmt.Errorf("%w: aside %q: Jitter %v is above 1", ErrInvalidOption, o.Name, o.Jitter)
-	case o.MemoryTTL < 0:
-		return fmt.Errorf("%w: aside %q: MemoryTTL %v is negative", ErrInvalidOption, o.Name, o.MemoryTTL)
-	case o.FailSafe < 0:
-		return fmt.Errorf("%w: aside %q: FailSafe %v is negative", ErrInvalidOption, o.Name, o.FailSafe)
-	case o.FailSafeThrottle < 0:
-		return fmt.Errorf("%w: aside %q: FailSafeThrottle %v is negative", ErrInvalidOption, o.Name, o.FailSafeThrottle)
-	case o.LockTTL < 0 || (o.LockTTL > 0 && o.LockTTL < 3*time.Millisecond):
-		return fmt.Errorf("%w: aside %q: LockTTL %v is negative or below 3ms", ErrInvalidOption, o.Name, o.LockTTL)
-	case o.LockWait < 0:
-		return fmt.Errorf("%w: aside %q: LockWait %v is negative", ErrInvalidOption, o.Name, o.LockWait)
-	case o.LockFallback > LockFallbackError:
-		return fmt.Errorf("%w: aside %q: unknown LockFallback %d", ErrInvalidOption, o.Name, o.LockFallback)
-	case o.Beta < 0 || math.IsNaN(o.Beta) || math.IsInf(o.Beta, 0):
-		return fmt.Errorf("%w: aside %q: Beta %v is not a finite number ≥ 0", ErrInvalidOption, o.Name, o.Beta)
-	case o.RefreshBackoff < 0:
-		return fmt.Errorf("%w: aside %q: RefreshBackoff %v is negative", ErrInvalidOption, o.Name, o.RefreshBackoff)
-	case o.SoftTimeout < 0:
-		return fmt.Errorf("%w: aside %q: SoftTimeout %v is negative", ErrInvalidOption, o.Name, o.SoftTimeout)
-	case o.LoadTimeout < 0:
-		return fmt.Errorf("%w: aside %q: LoadTimeout %v is negative", ErrInvalidOption, o.Name, o.LoadTimeout)
-	}
-	return nil
+	// Throttle is how long a stale value served by the fail-safe is then
+	// served as fresh, so a failing source is not asked again on every
+	// read. Default: 30 * time.Second.
+	Throttle time.Duration
+
+	// SoftTimeout, when a stale value within Window is at hand, bounds how
+	// long a reader waits for a load: past it the reader gets the stale
+	// value (with ErrServedStale) and the load goes on in the background,
+	// writing back when done (see Aside.Close). Default: 0, readers wait
+	// for the load (up to AsideOptions.LoadTimeout).
+	SoftTimeout time.Duration
 }
 
-func (o AsideOptions[V]) withDefaults() (AsideOptions[V], error) {
-	if o.Name == "" {
-		o.Name = "aside"
-	}
-	if o.Keys == (KeyBuilder{}) {
-		kb, err := NewKeyBuilder(o.Name, nil)
-		if err != nil {
-			return o, fmt.Errorf("aside name as key prefix: %w", err)
-		}
-		o.Keys = kb
-	}
-	if o.TTL == 0 {
-		o.TTL = defaultTTL
-	}
-	switch {
-	case o.Jitter == 0:
-		o.Jitter = defaultJitter
-	case o.Jitter < 0:
-		o.Jitter = 0
-	}
-	if o.MemoryTTL == 0 || o.MemoryTTL > o.TTL {
-		o.MemoryTTL = o.TTL
-	}
-	if o.NegativeTTL == 0 {
-		o.NegativeTTL = defaultNegativeTTL
-	}
-	if o.FailSafeThrottle == 0 {
-		o.FailSafeThrottle = defaultFailSafeThrottle
-	}
-	if o.Beta == 0 {
-		o.Beta = defaultBeta
-	}
-	if o.EarlyRefreshDraws == 0 {
-		o.EarlyRefreshDraws = defaultEarlyRefreshDraws
-	}
-	if o.RefreshBackoff == 0 {
-		o.RefreshBackoff = defaultRefreshBackoff
-	}
-	if o.LockTTL == 0 {
-		o.LockTTL = defaultLockTTL
-	}
-	if o.LockWait == 0 {
-		o.LockWait = defaultLockWait
-	}
-	if o.Metrics == nil {
-		o.Metrics = NewMetrics(o.Name, nil)
-	}
-	o.Clock = clockOrSystem(o.Clock)
-	if o.Rand == nil {
-		o.Rand = rand.Float64
-	}
-	return o, nil
+// Stampede configures the distributed stampede protection of an [Aside]
+// (AsideOptions.Stampede): the process that takes a missing key's lock
+// loads it; the others wait for the value to appear in the shared tier,
+// polling it with backoff from 2ms to 50ms.
+type Stampede struct {
+	// Locker takes the per-key locks, shared by every process (for
+	// example a redis.Locker). Required.
+	Locker Locker
+
+	// LockTTL is how long a lock lasts; the holder refreshes it every
+	// LockTTL/3 while its loader runs, so a crashed holder frees the key
+	// within LockTTL. At least 3ms. Default: 10 * time.Second.
+	LockTTL time.Duration
+
+	// Wait bounds a wait for another process's load; then Fallback
+	// applies. Default: 5 * time.Second.
+	Wait time.Duration
+
+	// Fallback is what a reader does after Wait. Default: LockFallbackLoad.
+	Fallback LockFallback
+}
+
+// LockFallback says what a reader does when it has waited Stampede.Wait
+// for another process's load and no value has appeared.
+type LockFallback uint8
+
+// The fallbacks.
+const (
+	// LockFallbackLoad loads anyway: the source may see a second load, the
+	// reader gets a value. The default.
+	LockFallbackLoad LockFallback = iota
+	// LockFallbackStale serves a stale value within the fail-safe window,
+	// joined with ErrServedStale and ErrLockTimeout, or fails with
+	// ErrLockTimeout when there is none.
+	LockFallbackStale
+	// LockFallbackError fails with ErrLockTimeout.
+	LockFallbackError
+)
+
+// EarlyRefresh configures probabilistic early refresh (XFetch) of an
+// [Aside] (AsideOptions.EarlyRefresh): a reader of a fresh entry that nears
+// its expiry may start a refresh in the background, and still gets the
+// current value at once. The chance grows as expiry nears, scaled by the
+// entry's load duration and Beta, so about one reader refreshes before the
+// entry expires and readers never wait for a recompute of a hot key. With
+// Stampede, one process refreshes; the others keep serving.
+type EarlyRefresh struct {
+	// Beta scales how early XFetch refreshes: above 1 earlier, below 1
+	// later. Default: 1.0 (the paper's optimum).
+	Beta float64
+
+	// Draws is how many XFetch draws a process makes at most per key in
+	// the time the key's last load took (delta); the reads in between keep
+	// the last draw's verdict. It keeps a hot key's refresh from coming
+	// earlier the more it is read: the lead before expiry stays about
+	// delta*Beta*(ln(N*Draws*Beta) + 0.58) for N processes, where a draw on
+	// every read gives delta*Beta*(ln(reads per delta*Beta) + 0.58).
+	// Negative: a draw on every read, as in the paper's model. Default: 16.
+	Draws int
+
+	// Backoff is how long a key waits before another background refresh
+	// after one failed; it doubles with each failure in a row, up to TTL.
+	// The old value is served meanwhile until it expires, then the
+	// fail-safe applies. Default: time.Second.
+	Backoff time.Duration
 }

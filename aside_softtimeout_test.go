@@ -16,7 +16,7 @@ import (
 func TestAsideSoftTimeout(t *testing.T) {
 	w := newWorld(t)
 	a := w.instance(t, hoard.AsideOptions[string]{
-		TTL: time.Minute, FailSafe: time.Hour, SoftTimeout: 20 * time.Millisecond,
+		TTL: time.Minute, FailSafe: &hoard.FailSafe{Window: time.Hour, SoftTimeout: 20 * time.Millisecond},
 	})
 	ctx := context.Background()
 	fast := hoard.LoaderFunc[string](func(context.Context, string) (string, error) { return "v1", nil })
@@ -65,7 +65,7 @@ func TestAsideSoftTimeout(t *testing.T) {
 // A load that beats the soft timeout is returned as usual.
 func TestAsideSoftTimeoutFastLoad(t *testing.T) {
 	w := newWorld(t)
-	a := w.instance(t, hoard.AsideOptions[string]{TTL: time.Minute, FailSafe: time.Hour, SoftTimeout: 5 * time.Second})
+	a := w.instance(t, hoard.AsideOptions[string]{TTL: time.Minute, FailSafe: &hoard.FailSafe{Window: time.Hour, SoftTimeout: 5 * time.Second}})
 	ctx := context.Background()
 	n := 0
 	loader := hoard.LoaderFunc[string](func(context.Context, string) (string, error) { n++; return "v" + string(rune('0'+n)), nil })
@@ -84,7 +84,7 @@ func TestAsideSoftTimeoutFastLoad(t *testing.T) {
 // Close gives up when ctx ends before the background loads do.
 func TestAsideCloseHonoursCtx(t *testing.T) {
 	w := newWorld(t)
-	a := w.instance(t, hoard.AsideOptions[string]{TTL: time.Minute, FailSafe: time.Hour, SoftTimeout: time.Millisecond})
+	a := w.instance(t, hoard.AsideOptions[string]{TTL: time.Minute, FailSafe: &hoard.FailSafe{Window: time.Hour, SoftTimeout: time.Millisecond}})
 	ctx := context.Background()
 	_, _ = a.aside.Get(ctx, "1", hoard.LoaderFunc[string](func(context.Context, string) (string, error) { return "v1", nil }))
 	w.advance(2 * time.Minute)
@@ -114,7 +114,7 @@ func TestSoftTimeoutKeepsTheLockWhileTheLoadRuns(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return hoard.AsideOptions[string]{TTL: time.Minute, FailSafe: time.Hour, SoftTimeout: 10 * time.Millisecond, Locker: locker}
+		return hoard.AsideOptions[string]{TTL: time.Minute, FailSafe: &hoard.FailSafe{Window: time.Hour, SoftTimeout: 10 * time.Millisecond}, Stampede: &hoard.Stampede{Locker: locker}}
 	}
 	procs := []*rig{w.instance(t, opts()), w.instance(t, opts()), w.instance(t, opts())}
 	ctx := context.Background()

@@ -59,10 +59,17 @@ func stampedeInstance(tb testing.TB, client *goredis.Client, name string, distri
 	if o.TTL == 0 {
 		o.TTL = 10 * time.Second
 	}
-	if distributed && o.Locker == nil {
-		if o.Locker, err = hoardredis.NewLocker(client, "lock:"); err != nil {
+	if distributed && (o.Stampede == nil || o.Stampede.Locker == nil) {
+		locker, err := hoardredis.NewLocker(client, "lock:")
+		if err != nil {
 			tb.Fatal(err)
 		}
+		st := hoard.Stampede{}
+		if o.Stampede != nil {
+			st = *o.Stampede
+		}
+		st.Locker = locker
+		o.Stampede = &st
 	}
 	a, err := hoard.NewAside(&o)
 	if err != nil {
@@ -128,7 +135,7 @@ func TestAsideDistributedStampede(t *testing.T) {
 			}
 			return hoardtest.Fault{}
 		})
-		instances = append(instances, stampedeInstance(t, client, name, true, hoard.AsideOptions[string]{Locker: counted}))
+		instances = append(instances, stampedeInstance(t, client, name, true, hoard.AsideOptions[string]{Stampede: &hoard.Stampede{Locker: counted}}))
 	}
 	loads := stampede(t, instances, 250, func(context.Context) (string, error) {
 		// The slow query every reader would repeat: it lasts until the
@@ -180,7 +187,7 @@ func TestAsideLocalStampedeAcrossInstances(t *testing.T) {
 	}
 }
 
-// A reader that waits past LockWait for a holder that never writes falls
+// A reader that waits past Stampede.Wait for a holder that never writes falls
 // back as configured.
 func TestAsideLockFallbacks(t *testing.T) {
 	open := sharedRedis(t)
@@ -204,7 +211,7 @@ func TestAsideLockFallbacks(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			a := stampedeInstance(t, client, uniqueName("fallback"), true, hoard.AsideOptions[string]{
-				LockWait: 100 * time.Millisecond, LockFallback: c.fallback,
+				Stampede: &hoard.Stampede{Wait: 100 * time.Millisecond, Fallback: c.fallback},
 			})
 			held, err := locker.TryLock(ctx, a.Key("k"), time.Minute) // a holder that never writes
 			if err != nil {
@@ -235,7 +242,7 @@ func TestAsideLockRefreshedDuringLongLoad(t *testing.T) {
 	a, err := hoard.NewAside(&hoard.AsideOptions[string]{
 		// A LockTTL that a loaded 2-core machine's scheduling stalls do
 		// not outlast: the refresher runs every LockTTL/3.
-		Name: "refresh", Memory: mem, Locker: locker, LockTTL: 300 * time.Millisecond,
+		Name: "refresh", Memory: mem, Stampede: &hoard.Stampede{Locker: locker, LockTTL: 300 * time.Millisecond},
 	})
 	if err != nil {
 		t.Fatal(err)

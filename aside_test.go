@@ -195,7 +195,7 @@ func TestAsideFailSafe(t *testing.T) {
 	db := &source{}
 	db.set("1", "v1", nil)
 	a := w.instance(t, hoard.AsideOptions[string]{
-		TTL: time.Minute, FailSafe: time.Hour, FailSafeThrottle: 30 * time.Second,
+		TTL: time.Minute, FailSafe: &hoard.FailSafe{Window: time.Hour, Throttle: 30 * time.Second},
 	})
 	ctx := context.Background()
 	if _, err := a.aside.Get(ctx, "1", db); err != nil {
@@ -369,11 +369,19 @@ func TestNewAsideRejectsBadOptions(t *testing.T) {
 	mem, _ := memory.New[string](nil)
 	defer mem.Close()
 	for name, o := range map[string]hoard.AsideOptions[string]{
-		"no tier":          {},
-		"negative TTL":     {Memory: mem, TTL: -1},
-		"jitter above 1":   {Memory: mem, Jitter: 1.5},
-		"negative timeout": {Memory: mem, LoadTimeout: -time.Second},
-		"brace in name":    {Memory: mem, Name: "a{b}"},
+		"no tier":                        {},
+		"negative TTL":                   {Memory: mem, TTL: -1},
+		"jitter above 1":                 {Memory: mem, Jitter: 1.5},
+		"negative timeout":               {Memory: mem, LoadTimeout: -time.Second},
+		"brace in name":                  {Memory: mem, Name: "a{b}"},
+		"fail-safe without a window":     {Memory: mem, FailSafe: &hoard.FailSafe{Throttle: time.Second}},
+		"negative fail-safe window":      {Memory: mem, FailSafe: &hoard.FailSafe{Window: -time.Second}},
+		"negative soft timeout":          {Memory: mem, FailSafe: &hoard.FailSafe{Window: time.Hour, SoftTimeout: -1}},
+		"stampede without a locker":      {Memory: mem, Stampede: &hoard.Stampede{Wait: time.Second}},
+		"lock TTL below 3ms":             {Memory: mem, Stampede: &hoard.Stampede{Locker: &hoard.LocalLocker{}, LockTTL: time.Millisecond}},
+		"unknown lock fallback":          {Memory: mem, Stampede: &hoard.Stampede{Locker: &hoard.LocalLocker{}, Fallback: 9}},
+		"negative early refresh beta":    {Memory: mem, EarlyRefresh: &hoard.EarlyRefresh{Beta: -1}},
+		"negative early refresh backoff": {Memory: mem, EarlyRefresh: &hoard.EarlyRefresh{Backoff: -1}},
 	} {
 		if _, err := hoard.NewAside(&o); !errors.Is(err, hoard.ErrInvalidOption) {
 			t.Errorf("%s: %v; want ErrInvalidOption", name, err)

@@ -14,7 +14,7 @@ import (
 // a Close and after it. Close must neither race them nor panic
 // ("WaitGroup is reused before previous Wait has returned").
 func TestCloseRacesBackgroundRefreshes(t *testing.T) {
-	_, r, src, d := earlyRig(t, hoard.AsideOptions[string]{EarlyRefreshDraws: -1})
+	_, r, src, d := earlyRig(t, hoard.AsideOptions[string]{EarlyRefresh: &hoard.EarlyRefresh{Draws: -1}})
 	d.set(0.999999) // every draw refreshes: a background load per read
 	src.delta = time.Hour
 	ctx := context.Background()
@@ -57,7 +57,7 @@ func TestCloseRacesBackgroundRefreshes(t *testing.T) {
 // A loader that panics in a background refresh has no caller to reach:
 // the process goes on, and the panic is counted as a load error.
 func TestBackgroundLoadPanicDoesNotCrash(t *testing.T) {
-	w, r, src, d := earlyRig(t, hoard.AsideOptions[string]{EarlyRefreshDraws: -1})
+	w, r, src, d := earlyRig(t, hoard.AsideOptions[string]{EarlyRefresh: &hoard.EarlyRefresh{Draws: -1}})
 	ctx := context.Background()
 	if _, err := r.aside.Get(ctx, "1", src); err != nil {
 		t.Fatal(err)

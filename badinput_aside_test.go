@@ -92,7 +92,7 @@ func TestAsideRefusesOverflowingDurations(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = mem.Close() }()
-	for _, o := range []hoard.AsideOptions[string]{{FailSafe: math.MaxInt64}, {TTL: math.MaxInt64}, {NegativeTTL: math.MaxInt64 - 1}, {LockTTL: math.MaxInt64}} {
+	for _, o := range []hoard.AsideOptions[string]{{FailSafe: &hoard.FailSafe{Window: math.MaxInt64}}, {TTL: math.MaxInt64}, {NegativeTTL: math.MaxInt64 - 1}, {Stampede: &hoard.Stampede{Locker: &hoard.LocalLocker{}, LockTTL: math.MaxInt64}}} {
 		o.Memory = mem
 		_, err := hoard.NewAside(&o)
 		if !errors.Is(err, hoard.ErrInvalidOption) || !strings.HasPrefix(err.Error(), "hoard: ") {

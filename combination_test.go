@@ -570,14 +570,20 @@ func (w *comboWorld) newInstance(i int, tagPrefix, prefix string) *comboInst {
 		o := hoard.AsideOptions[comboRow]{
 			Name: w.tableName(table), Memory: in.mem, Shared: in.shared,
 			TTL: tc.ttl, MemoryTTL: tc.memoryTTL, Jitter: tc.jitter, NegativeTTL: tc.negativeTTL,
-			FailSafe: tc.failSafe, FailSafeThrottle: tc.throttle, LoadTimeout: tc.loadTimeout, SoftTimeout: tc.softTimeout,
-			EarlyRefresh: tc.earlyRefresh, Beta: tc.beta, Locker: locker, LockWait: 2 * time.Second,
-			// A lock whose holder lost it (a TryLock or Release that failed
-			// after taking effect) frees its key within LockTTL.
-			LockTTL: time.Second,
-			Bus:     in.bus, Invalidator: in.inv,
+			LoadTimeout: tc.loadTimeout, Bus: in.bus, Invalidator: in.inv,
 			Clock: &hoardtest.JumpingClock{Clock: w.clock, Jump: w.jump(0.002)},
 			Rand:  w.float,
+		}
+		if tc.failSafe > 0 {
+			o.FailSafe = &hoard.FailSafe{Window: tc.failSafe, Throttle: tc.throttle, SoftTimeout: tc.softTimeout}
+		}
+		if locker != nil {
+			// A lock whose holder lost it (a TryLock or Release that failed
+			// after taking effect) frees its key within LockTTL.
+			o.Stampede = &hoard.Stampede{Locker: locker, Wait: 2 * time.Second, LockTTL: time.Second}
+		}
+		if tc.earlyRefresh {
+			o.EarlyRefresh = &hoard.EarlyRefresh{Beta: tc.beta}
 		}
 		if tc.namespace {
 			o.Namespace = w.namespace()
@@ -587,7 +593,7 @@ func (w *comboWorld) newInstance(i int, tagPrefix, prefix string) *comboInst {
 		if errors.Is(err, hoard.ErrInvalidOption) && tc.failSafe == time.Duration(math.MaxInt64) {
 			// Durations past a century are refused now (issue 17, item 9);
 			// before, this one overflowed TTL+ExpiredGrace in Redis.
-			o.FailSafe = 100 * 365 * 24 * time.Hour
+			o.FailSafe.Window = 100 * 365 * 24 * time.Hour
 			a, err = hoard.NewAside(&o)
 		}
 		if err != nil {

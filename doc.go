@@ -9,8 +9,8 @@
 // [Aside] is the read path most services start with, configured per
 // endpoint by [AsideOptions]: Get reads the memory tier, then the shared
 // tier, then calls a [Loader], and writes the value back to both tiers.
-// Concurrent readers of one key share one load ([FlightGroup]); with a
-// [Locker], readers in every process do. A loader's [ErrNotFound] is cached
+// Concurrent readers of one key share one load ([FlightGroup]); with
+// [AsideOptions.Stampede] (a [Locker]), readers in every process do. A loader's [ErrNotFound] is cached
 // for the negative TTL, TTLs are jittered, and with a fail-safe window a
 // failing or slow source is answered with the stale value and
 // [ErrServedStale]. [Aside.GetMany] does the same for a batch with one
@@ -19,7 +19,7 @@
 // [Metrics] counts hits per tier, misses, loads and the rest, for
 // [Snapshot.HitRate] and for a [Recorder] (Prometheus, OpenTelemetry).
 //
-// With AsideOptions.EarlyRefresh, a reader near an entry's expiry may
+// With [AsideOptions.EarlyRefresh], a reader near an entry's expiry may
 // start a background refresh (XFetch, Vattani et al., VLDB 2015) and gets
 // the current value at once, so hot keys are recomputed before they expire
 // and no reader waits. A loader can set its value's TTL ([SetTTL]) and tags

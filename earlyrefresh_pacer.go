@@ -12,7 +12,7 @@ import (
 // about delta*beta*(ln(λ*delta*beta) + 0.58) before expiry for λ reads per
 // second: the hotter the key, the earlier it is refreshed, and at tens of
 // thousands of reads per second a value lives little more than half its
-// TTL. hoard makes at most AsideOptions.EarlyRefreshDraws draws per key and
+// TTL. hoard makes at most EarlyRefresh.Draws draws per key and
 // process per delta; the reads in between keep the last draw's verdict (no
 // refresh). Each draw is still the paper's, so the lead before expiry is
 // bounded by delta*beta*(ln(N*K*beta) + 0.58) for N processes making K draws

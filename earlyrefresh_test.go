@@ -59,7 +59,10 @@ func earlyRig(t *testing.T, o hoard.AsideOptions[string]) (*world, *rig, *versio
 	t.Helper()
 	w := newWorld(t)
 	d := &draws{}
-	o.EarlyRefresh, o.Rand = true, d.rand
+	if o.EarlyRefresh == nil {
+		o.EarlyRefresh = &hoard.EarlyRefresh{}
+	}
+	o.Rand = d.rand
 	if o.TTL == 0 {
 		o.TTL = time.Minute
 	}
@@ -129,7 +132,7 @@ func TestEarlyRefreshDrawsArePaced(t *testing.T) {
 		{draws: 4, perBurst: 1, afterStep: 0}, // delta/16 < delta/4: still paced
 		{draws: -1, perBurst: 100, afterStep: 100},
 	} {
-		w, r, src, d := earlyRig(t, hoard.AsideOptions[string]{EarlyRefreshDraws: c.draws})
+		w, r, src, d := earlyRig(t, hoard.AsideOptions[string]{EarlyRefresh: &hoard.EarlyRefresh{Draws: c.draws}})
 		ctx := context.Background()
 		if _, err := r.aside.Get(ctx, "k", src); err != nil {
 			t.Fatal(err)
@@ -184,7 +187,7 @@ func TestEarlyRefreshNeverWithUnitDraw(t *testing.T) {
 // A failed refresh keeps the old value and backs off before trying again.
 func TestEarlyRefreshFailureBacksOff(t *testing.T) {
 	// TTL 2m, delta 1s, Beta 2: a draw of u = 1e-7 reaches 32s ahead.
-	w, r, src, d := earlyRig(t, hoard.AsideOptions[string]{TTL: 2 * time.Minute, Beta: 2, RefreshBackoff: 5 * time.Second})
+	w, r, src, d := earlyRig(t, hoard.AsideOptions[string]{TTL: 2 * time.Minute, EarlyRefresh: &hoard.EarlyRefresh{Beta: 2, Backoff: 5 * time.Second}})
 	ctx := context.Background()
 	_, _ = r.aside.Get(ctx, "k", src) // written at 1s, expires at 121s
 	w.advance(99 * time.Second)       // 100s: 21s left
@@ -240,7 +243,7 @@ func TestAdaptiveTTL(t *testing.T) {
 // its value and renews it.
 func TestNotModifiedRenews(t *testing.T) {
 	w := newWorld(t)
-	r := w.instance(t, hoard.AsideOptions[string]{TTL: time.Minute, Jitter: -1, FailSafe: time.Hour})
+	r := w.instance(t, hoard.AsideOptions[string]{TTL: time.Minute, Jitter: -1, FailSafe: &hoard.FailSafe{Window: time.Hour}})
 	ctx := context.Background()
 	var sawPrevious string
 	loads := 0
@@ -291,7 +294,7 @@ func TestEarlyRefreshDistributed(t *testing.T) {
 			t.Fatal(err)
 		}
 		instances = append(instances, w.instance(t, hoard.AsideOptions[string]{
-			TTL: time.Minute, Jitter: -1, EarlyRefresh: true, Rand: d.rand, Locker: locker,
+			TTL: time.Minute, Jitter: -1, Stampede: &hoard.Stampede{Locker: locker}, EarlyRefresh: &hoard.EarlyRefresh{}, Rand: d.rand,
 		}))
 	}
 	ctx := context.Background()

@@ -46,7 +46,7 @@ var (
 	ErrLockNotHeld = errors.New("hoard: lock not held")
 
 	// ErrLockTimeout reports a wait for another process's load that ran
-	// past its limit (AsideOptions.LockWait) with LockFallbackError.
+	// past its limit (Stampede.Wait) with LockFallbackError.
 	ErrLockTimeout = errors.New("hoard: lock wait timed out")
 
 	// ErrStoreFailed reports a write-through whose store write failed: the

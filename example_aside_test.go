@@ -121,7 +121,7 @@ func ExampleAsideOptions_distributed() {
 		shared, _ := hoardredis.New[Product](client, nil)
 		locker, _ := hoardredis.NewLocker(client, "lock:")
 		a, _ := hoard.NewAside(&hoard.AsideOptions[Product]{
-			Name: "products", Memory: mem, Shared: shared, Locker: locker,
+			Name: "products", Memory: mem, Shared: shared, Stampede: &hoard.Stampede{Locker: locker},
 		})
 		instances = append(instances, a)
 	}

@@ -120,7 +120,7 @@ func TestNamespaceBumpWithoutBus(t *testing.T) {
 }
 
 func TestTagInvalidation(t *testing.T) {
-	f := newFleet(t, 3, hoard.AsideOptions[string]{TTL: time.Hour, FailSafe: time.Hour})
+	f := newFleet(t, 3, hoard.AsideOptions[string]{TTL: time.Hour, FailSafe: &hoard.FailSafe{Window: time.Hour}})
 	ctx := context.Background()
 	src := &counting{tags: []string{"product:42", "category:7"}}
 	src.value.Store("old")

@@ -11,7 +11,7 @@ import (
 // concurrent readers of a key share one load. Across processes, a [Locker]
 // makes them share one: the process that takes the key's lock loads and
 // writes the value, the others wait for it to appear in the shared tier.
-// Cache-aside uses both when [AsideOptions.Locker] is set.
+// Cache-aside uses both when [AsideOptions.Stampede] is set.
 
 // Locker hands out locks on keys, for one load per key across every
 // process that shares the locker. backends/redis.NewLocker is one on Redis

@@ -251,7 +251,7 @@ func TestWriteBehindDeleteKeepsItsTags(t *testing.T) {
 func TestNotModifiedRenewalKeepsEveryTag(t *testing.T) {
 	for _, setsTags := range []bool{true, false} {
 		t.Run(fmt.Sprintf("loader sets tags on renewal=%v", setsTags), func(t *testing.T) {
-			f := newFleet(t, 1, hoard.AsideOptions[string]{TTL: time.Minute, FailSafe: time.Hour,
+			f := newFleet(t, 1, hoard.AsideOptions[string]{TTL: time.Minute, FailSafe: &hoard.FailSafe{Window: time.Hour},
 				TagsOf: func(_ string, v string) []string { return []string{categoryOf(v)} }})
 			ctx := context.Background()
 			a, inv := f.instances[0].aside, f.instances[0].inv

@@ -5,7 +5,7 @@
 // # One endpoint
 //
 //	products, err := httpcache.New(&httpcache.Options{
-//		Aside:        hoard.AsideOptions[*httpcache.Response]{Name: "products", Memory: mem, Shared: redis, TTL: time.Minute, FailSafe: time.Hour},
+//		Aside:        hoard.AsideOptions[*httpcache.Response]{Name: "products", Memory: mem, Shared: redis, TTL: time.Minute, FailSafe: &hoard.FailSafe{Window: time.Hour}},
 //		Key:          httpcache.Key{Query: []string{"page", "sort"}},
 //		CacheControl: httpcache.CacheControl{Public: true, MaxAge: httpcache.For(time.Minute)},
 //	})
@@ -14,7 +14,7 @@
 // A miss runs the handler as the Aside's loader: its response is recorded
 // (status, headers, body up to MaxBodyBytes) and stored in the tiers, so
 // the Aside's machinery applies to responses: one render per key per
-// process for concurrent requests (and per fleet with a Locker), early
+// process for concurrent requests (and per fleet with Stampede), early
 // refresh (XFetch), tags, and the fail-safe, which serves the stored
 // response stale when the handler answers 5xx. The render's ctx keeps the
 // request's values but is canceled only when every client waiting on it

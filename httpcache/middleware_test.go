@@ -242,7 +242,7 @@ func TestFailSafeServesStale(t *testing.T) {
 			}
 			fmt.Fprint(w, "good")
 		})
-		f.aside.TTL, f.aside.FailSafe, f.aside.FailSafeThrottle = time.Minute, time.Hour, time.Second
+		f.aside.TTL, f.aside.FailSafe = time.Minute, &hoard.FailSafe{Window: time.Hour, Throttle: time.Second}
 		mw := newCache(t, httpcache.Options{Aside: f.aside}).Middleware(h)
 		get(t, mw, "/p").expect(t, http.StatusOK, "MISS")
 		mu.Lock()
@@ -624,9 +624,9 @@ func TestEarlyRefreshAndLocker(t *testing.T) {
 			f.clock.Advance(time.Second) // the render "takes" a second
 			fmt.Fprint(w, "v")
 		})
-		f.aside.TTL, f.aside.EarlyRefresh, f.aside.Beta = 10*time.Second, true, 100
+		f.aside.TTL, f.aside.EarlyRefresh = 10*time.Second, &hoard.EarlyRefresh{Beta: 100}
 		f.aside.Rand = func() float64 { return 0.5 } // a draw that refreshes 2s before expiry
-		f.aside.Locker = &hoard.LocalLocker{Clock: f.clock}
+		f.aside.Stampede = &hoard.Stampede{Locker: &hoard.LocalLocker{Clock: f.clock}}
 		c := newCache(t, httpcache.Options{Aside: f.aside})
 		mw := c.Middleware(h)
 		get(t, mw, "/")
@@ -677,7 +677,7 @@ func TestTwoInstancesOneRender(t *testing.T) {
 			<-release
 			fmt.Fprint(w, "shared")
 		})
-		f.aside.Locker = &hoard.LocalLocker{}
+		f.aside.Stampede = &hoard.Stampede{Locker: &hoard.LocalLocker{}}
 		a := newCache(t, httpcache.Options{Aside: f.aside}).Middleware(h)
 		b := newCache(t, httpcache.Options{Aside: f.aside}).Middleware(h)
 		var wg sync.WaitGroup

@@ -27,7 +27,7 @@ type Options struct {
 	// Aside configures storage and the caching patterns, as for any
 	// hoard.Aside: the tiers (Memory, Shared or both, memory or Redis),
 	// TTL and Jitter, FailSafe (a stale response served when the handler
-	// answers 5xx), EarlyRefresh (XFetch), Locker (one render per key
+	// answers 5xx), EarlyRefresh (XFetch), Stampede (one render per key
 	// across processes), Invalidator (tags), Bus, Metrics and Clock.
 	//
 	// NegativeTTL has a meaning of its own here: when a response cannot

@@ -53,8 +53,8 @@ func newLockProcess(t *testing.T, name, channel, cacheAddr, busAddr string, src 
 	}
 	t.Cleanup(func() { _ = mem.Close() })
 	a, err := hoard.NewAside(&hoard.AsideOptions[string]{
-		Name: channel, Memory: mem, Shared: shared, Bus: in.bus, Locker: locker,
-		TTL: time.Hour, LockTTL: lockTTL, LockWait: 5 * time.Second,
+		Name: channel, Memory: mem, Shared: shared, Bus: in.bus, Stampede: &hoard.Stampede{Locker: locker, LockTTL: lockTTL, Wait: 5 * time.Second},
+		TTL: time.Hour,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -233,7 +233,7 @@ func TestLockCluster(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		asides[i], err = hoard.NewAside(&hoard.AsideOptions[string]{Name: prefix, Shared: shared, Locker: lockers[i], TTL: time.Minute})
+		asides[i], err = hoard.NewAside(&hoard.AsideOptions[string]{Name: prefix, Shared: shared, Stampede: &hoard.Stampede{Locker: lockers[i]}, TTL: time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}

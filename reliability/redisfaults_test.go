@@ -74,8 +74,7 @@ func redisFaultRun(t *testing.T, srv *redisServer, inject func(p *faultProxy)) {
 	}
 	aside, err := hoard.NewAside(&hoard.AsideOptions[string]{
 		Name: name, Memory: mem, Shared: shared,
-		TTL: 300 * time.Millisecond, MemoryTTL: 100 * time.Millisecond, FailSafe: time.Minute,
-		FailSafeThrottle: 50 * time.Millisecond,
+		TTL: 300 * time.Millisecond, MemoryTTL: 100 * time.Millisecond, FailSafe: &hoard.FailSafe{Window: time.Minute, Throttle: 50 * time.Millisecond},
 	})
 	if err != nil {
 		t.Fatal(err)

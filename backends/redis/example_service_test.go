@@ -35,7 +35,7 @@ func newCaches(ctx context.Context, client goredis.UniversalClient) (*caches, er
 	if err != nil {
 		return nil, errors.Join(err, svc.Close(ctx))
 	}
-	products, err := redis.NewAside(svc, "products", &hoard.AsideOptions[product]{TTL: time.Hour, FailSafe: 24 * time.Hour})
+	products, err := redis.NewAside(svc, "products", &hoard.AsideOptions[product]{TTL: time.Hour, FailSafe: &hoard.FailSafe{Window: 24 * time.Hour}})
 	if err != nil {
 		return nil, errors.Join(err, svc.Close(ctx))
 	}

@@ -131,7 +131,7 @@ func TestSecurityACLUserLimitedToPrefix(t *testing.T) {
 		must(t, err)
 		defer inv.Close()
 		a, err := hoard.NewAside(&hoard.AsideOptions[string]{
-			Name: "acl", Keys: kb, Shared: c, Locker: l, Invalidator: inv, Namespace: "products", TTL: time.Minute,
+			Name: "acl", Keys: kb, Shared: c, Stampede: &hoard.Stampede{Locker: l}, Invalidator: inv, Namespace: "products", TTL: time.Minute,
 		})
 		must(t, err)
 		defer a.Close(ctx)

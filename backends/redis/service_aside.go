@@ -10,8 +10,9 @@ import (
 	"github.com/hoard-cache/hoard/backends/memory"
 )
 
-// NoLocker, given as AsideOptions.Locker to [NewAside], makes a cache that
-// takes no distributed lock: each process loads a missing key once, on its
+// NoLocker, given as the Locker of a policy's Stampede to [NewAside]
+// (&hoard.Stampede{Locker: redis.NoLocker}), makes a cache that takes no
+// distributed lock: each process loads a missing key once, on its
 // own. Used directly as a hoard.Locker it grants every lock at once, which
 // is the same.
 var NoLocker hoard.Locker = noLocker{}
@@ -45,7 +46,10 @@ func (noLock) Release(context.Context) error                { return nil }
 //   - Memory: a memory cache bounded by MemoryMaxEntries and MemoryMaxBytes,
 //     made and closed by the service;
 //   - Shared: a Redis [Cache] on the service's client with its Codec;
-//   - Bus, Invalidator, Locker: the service's (Locker: [NoLocker] for none);
+//   - Bus, Invalidator: the service's;
+//   - Stampede: the service's Locker with hoard's defaults when the policy
+//     has no Stampede, the service's Locker in the policy's Stampede when
+//     it names no Locker; a Stampede whose Locker is [NoLocker] takes none;
 //   - Metrics: metrics named name that pass every event to the service's
 //     Recorder; Clock: the service's.
 //
@@ -94,7 +98,7 @@ func NewAside[V any](s *Service, name string, policy *hoard.AsideOptions[V]) (*h
 }
 
 // asideOptions is policy with the service's Name, Keys, Bus, Invalidator,
-// Locker and Clock where it leaves them zero; the tiers and metrics are
+// Stampede and Clock where it leaves them zero; the tiers and metrics are
 // NewAside's to make.
 func asideOptions[V any](s *Service, name string, policy *hoard.AsideOptions[V]) (hoard.AsideOptions[V], error) {
 	var o hoard.AsideOptions[V]
@@ -125,11 +129,15 @@ func asideOptions[V any](s *Service, name string, policy *hoard.AsideOptions[V])
 	if o.Invalidator == nil {
 		o.Invalidator = s.inv
 	}
-	switch o.Locker {
-	case nil:
-		o.Locker = s.locker
-	case NoLocker:
-		o.Locker = nil
+	switch {
+	case o.Stampede == nil:
+		o.Stampede = &hoard.Stampede{Locker: s.locker}
+	case o.Stampede.Locker == NoLocker:
+		o.Stampede = nil
+	case o.Stampede.Locker == nil:
+		st := *o.Stampede // the policy's stays as it was
+		st.Locker = s.locker
+		o.Stampede = &st
 	}
 	if o.Clock == nil {
 		o.Clock = s.opts.Clock

@@ -130,7 +130,7 @@ func TestServiceNoLocker(t *testing.T) {
 	svc, err := redis.NewService(ctx, client, "shop", &redis.ServiceOptions{MemoryMaxEntries: 100})
 	must(t, err)
 	defer func() { must(t, svc.Close(ctx)) }()
-	a, err := redis.NewAside(svc, "unlocked", &hoard.AsideOptions[string]{Locker: redis.NoLocker})
+	a, err := redis.NewAside(svc, "unlocked", &hoard.AsideOptions[string]{Stampede: &hoard.Stampede{Locker: redis.NoLocker}})
 	must(t, err)
 	var lockKeys atomic.Int64
 	_, err = a.Get(ctx, "1", hoard.LoaderFunc[string](func(context.Context, string) (string, error) {

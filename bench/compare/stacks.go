@@ -94,7 +94,10 @@ func newStack(lib Lib, o stackOpts) (*stack, error) {
 }
 
 func hoardStack(st *stack, o stackOpts) error {
-	opts := hoard.AsideOptions[Product]{Name: o.env.Prefix + o.name, TTL: o.ttl, EarlyRefresh: o.early}
+	opts := hoard.AsideOptions[Product]{Name: o.env.Prefix + o.name, TTL: o.ttl}
+	if o.early {
+		opts.EarlyRefresh = &hoard.EarlyRefresh{}
+	}
 	var mem *memory.Cache[Product]
 	if o.memory {
 		var err error
@@ -111,9 +114,11 @@ func hoardStack(st *stack, o stackOpts) error {
 		}
 		opts.Shared = shared
 		if o.lock && st.lib == Hoard {
-			if opts.Locker, err = hoardredis.NewLocker(client, o.env.Prefix+"lock:"); err != nil {
+			locker, err := hoardredis.NewLocker(client, o.env.Prefix+"lock:")
+			if err != nil {
 				return err
 			}
+			opts.Stampede = &hoard.Stampede{Locker: locker}
 		}
 	}
 	a, err := hoard.NewAside(&opts)

@@ -69,18 +69,21 @@ func (in *instance) openAside(cfg *Config, s Strategy) error {
 	}
 	in.shared = &sharedTier{Cache: redisTier}
 	opts := hoard.AsideOptions[string]{
-		Name:         in.prefix,
-		Memory:       in.mem,
-		Shared:       in.shared,
-		TTL:          cfg.TTL,
-		Jitter:       -1, // none: every expiry is crisp
-		EarlyRefresh: s.earlyRefresh(),
-		Beta:         cfg.Beta,
+		Name:   in.prefix,
+		Memory: in.mem,
+		Shared: in.shared,
+		TTL:    cfg.TTL,
+		Jitter: -1, // none: every expiry is crisp
+	}
+	if s.earlyRefresh() {
+		opts.EarlyRefresh = &hoard.EarlyRefresh{Beta: cfg.Beta}
 	}
 	if s.locked() {
-		if opts.Locker, err = hoardredis.NewLocker(in.client, lockPrefix); err != nil {
+		locker, err := hoardredis.NewLocker(in.client, lockPrefix)
+		if err != nil {
 			return err
 		}
+		opts.Stampede = &hoard.Stampede{Locker: locker}
 	}
 	in.aside, err = hoard.NewAside(&opts)
 	return err

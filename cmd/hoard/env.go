@@ -200,7 +200,7 @@ func (e *env) newFleet(o fleetOptions) (*fleet, error) {
 			ao.Bus, ao.Invalidator = in.bus, in.inv
 		}
 		if o.locker {
-			ao.Locker = in.locker
+			ao.Stampede = &hoard.Stampede{Locker: in.locker}
 		}
 		a, err := hoard.NewAside(&ao)
 		if err != nil {

@@ -61,7 +61,7 @@ func (e *env) newPageFleet() (*pageFleet, error) {
 		c, err := httpcache.New(&httpcache.Options{
 			Aside: hoard.AsideOptions[*httpcache.Response]{
 				Name: "demo-" + e.run + "-pages", Memory: mem, Shared: shared, TTL: 10 * time.Minute,
-				Bus: in.bus, Invalidator: in.inv, Locker: in.locker,
+				Bus: in.bus, Invalidator: in.inv, Stampede: &hoard.Stampede{Locker: in.locker},
 			},
 			Key: httpcache.Key{Query: []string{"format"}},
 			// Browsers keep the page and revalidate it on every use.

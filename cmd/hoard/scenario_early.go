@@ -31,11 +31,11 @@ func runEarlyRefresh(ctx context.Context, e *env, p progress) (*result, error) {
 	half := e.cfg.duration / 2
 	query := 10 * e.cfg.latency
 	side := func(name string, early bool) (earlySide, error) {
-		f, err := e.newFleet(fleetOptions{
-			name:   name,
-			locker: true,
-			aside:  hoard.AsideOptions[Product]{TTL: earlyTTL, Jitter: -1, EarlyRefresh: early},
-		})
+		aside := hoard.AsideOptions[Product]{TTL: earlyTTL, Jitter: -1}
+		if early {
+			aside.EarlyRefresh = &hoard.EarlyRefresh{}
+		}
+		f, err := e.newFleet(fleetOptions{name: name, locker: true, aside: aside})
 		defer func() { _ = f.Close() }()
 		if err != nil {
 			return earlySide{}, err

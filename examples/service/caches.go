@@ -71,12 +71,12 @@ func newCaches(ctx context.Context, cfg cacheConfig) (_ *caches, err error) {
 
 	// GET /products/{id}: rows change rarely and are read a lot.
 	if c.products, err = hoardredis.NewAside(c.svc, "product", &hoard.AsideOptions[Product]{
-		TTL:          10 * time.Minute, // each jittered by up to 10% (the default), so keys loaded together expire apart
-		MemoryTTL:    30 * time.Second, // the most this memory tier may lag if a bus message is lost
-		NegativeTTL:  time.Minute,      // an unknown id is a 404 from the cache for a minute
-		EarlyRefresh: true,             // hot keys refresh in the background before they expire
-		FailSafe:     time.Hour,        // the database down: serve the last value up to an hour old
-		LoadTimeout:  2 * time.Second,  // a stuck query gives way to the fail-safe
+		TTL:         10 * time.Minute,                                                        // each jittered by up to 10% (the default), so keys loaded together expire apart
+		MemoryTTL:   30 * time.Second,                                                        // the most this memory tier may lag if a bus message is lost
+		NegativeTTL: time.Minute,                                                             // an unknown id is a 404 from the cache for a minute
+		FailSafe:    &hoard.FailSafe{Window: time.Hour}, EarlyRefresh: &hoard.EarlyRefresh{}, // hot keys refresh in the background before they expire
+		// the database down: serve the last value up to an hour old
+		LoadTimeout: 2 * time.Second, // a stuck query gives way to the fail-safe
 		// the service's Locker: one load per key across all instances
 	}); err != nil {
 		return nil, err
@@ -86,7 +86,7 @@ func newCaches(ctx context.Context, cfg cacheConfig) (_ *caches, err error) {
 	if c.categories, err = hoardredis.NewAside(c.svc, "category-products", &hoard.AsideOptions[[]Product]{
 		TTL:         time.Minute,
 		MemoryTTL:   10 * time.Second,
-		FailSafe:    10 * time.Minute,
+		FailSafe:    &hoard.FailSafe{Window: 10 * time.Minute},
 		LoadTimeout: 2 * time.Second,
 	}); err != nil {
 		return nil, err

@@ -77,10 +77,10 @@ func newPageCache(c *caches, cfg cacheConfig, name string, key httpcache.Key) (*
 	pc, err := httpcache.New(&httpcache.Options{
 		Aside: hoard.AsideOptions[*httpcache.Response]{
 			Name: name, Keys: keys, Memory: mem, Shared: shared,
-			TTL:         time.Minute,      // pages are cheap to render from the data caches
-			MemoryTTL:   10 * time.Second, // the most a page lags if a bus message is lost
-			FailSafe:    10 * time.Minute, // a 5xx (database down, data cache empty): the last page
-			Locker:      c.svc.Locker(),   // one render per page across all instances
+			TTL:       time.Minute,                                                                                  // pages are cheap to render from the data caches
+			MemoryTTL: 10 * time.Second,                                                                             // the most a page lags if a bus message is lost
+			FailSafe:  &hoard.FailSafe{Window: 10 * time.Minute}, Stampede: &hoard.Stampede{Locker: c.svc.Locker()}, // a 5xx (database down, data cache empty): the last page
+			// one render per page across all instances
 			Bus:         c.svc.Bus(),
 			Invalidator: c.svc.Invalidator(),
 			Metrics:     hoard.NewMetrics(name, cfg.recorder),
