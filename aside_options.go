@@ -123,7 +123,7 @@ type FailSafe struct {
 // polling it with backoff from 2ms to 50ms.
 type Stampede struct {
 	// Locker takes the per-key locks, shared by every process (for
-	// example a redis.Locker). Required.
+	// example a hoardredis.Locker). Required.
 	Locker Locker
 
 	// LockTTL is how long a lock lasts; the holder refreshes it every

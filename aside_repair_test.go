@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/hoard-cache/hoard"
-	hoardredis "github.com/hoard-cache/hoard/backends/redis"
+	"github.com/hoard-cache/hoard/backends/hoardredis"
 )
 
 // product is the value type after a deploy changed it.

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/hoard-cache/hoard"
-	hoardredis "github.com/hoard-cache/hoard/backends/redis"
+	"github.com/hoard-cache/hoard/backends/hoardredis"
 )
 
 // Past the soft timeout the reader gets the stale value at once; the load

@@ -7,7 +7,7 @@ import (
 
 // Cache stores entries of one value type under string keys. It is the storage
 // layer every pattern in hoard is built on; [github.com/hoard-cache/hoard/backends/memory]
-// and [github.com/hoard-cache/hoard/backends/redis] implement it, and
+// and [github.com/hoard-cache/hoard/backends/hoardredis] implement it, and
 // [github.com/hoard-cache/hoard/hoardtest.TestCache] checks any implementation.
 //
 // A Cache keeps an entry until its [Entry.KeepUntil] and no longer; whether a

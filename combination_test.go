@@ -23,8 +23,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/hoard-cache/hoard"
+	"github.com/hoard-cache/hoard/backends/hoardredis"
 	"github.com/hoard-cache/hoard/backends/memory"
-	hoardredis "github.com/hoard-cache/hoard/backends/redis"
 	"github.com/hoard-cache/hoard/hoardtest"
 	"github.com/hoard-cache/hoard/internal/redistest"
 )

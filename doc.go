@@ -30,13 +30,13 @@
 // [WriteThrough] saves to a [Store] first, then compare-and-sets the
 // cache, invalidating when it loses a race. [WriteBehind] updates the cache
 // at once and queues the write, in memory or durably in a Redis Stream
-// (backends/redis.NewStreamQueue), flushed in coalesced batches with
+// (backends/hoardredis.NewStreamQueue), flushed in coalesced batches with
 // retries. Every write carries a version from a [Versioner]; a Store
 // applies only writes newer than what it holds.
 //
 // # Coherence across instances
 //
-// A [Bus] (backends/redis.NewBus over Redis pub/sub) carries invalidations
+// A [Bus] (backends/hoardredis.NewBus over Redis pub/sub) carries invalidations
 // to every instance's memory tier and turns a possible loss into a flush.
 // An [Invalidator] adds namespace versions ([Invalidator.BumpNamespace])
 // and tags ([Invalidator.InvalidateTags]), each making a whole family of
@@ -61,7 +61,7 @@
 //   - backends/memory: a bounded in-process cache on otter v2 (W-TinyLFU)
 //     holding typed values, so a hit costs no decoding and no allocation;
 //     bounded by entry count, by bytes, or both.
-//   - backends/redis: go-redis v9 through redis.UniversalClient (one node,
+//   - backends/hoardredis: go-redis v9 through redis.UniversalClient (one node,
 //     Sentinel or Cluster). Values travel in a small versioned binary
 //     envelope with a [Codec]'s payload: [JSON] by default, [MsgPack] for
 //     speed, [Compressed] for large values.

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/hoard-cache/hoard"
-	hoardredis "github.com/hoard-cache/hoard/backends/redis"
+	"github.com/hoard-cache/hoard/backends/hoardredis"
 )
 
 // draws is a Rand whose value a test sets: 0 gives u = 1 (never early),

@@ -45,7 +45,7 @@ type Invalidation struct {
 }
 
 // Bus broadcasts invalidations to every instance of a service, so each can
-// evict what it keeps in its memory tier. backends/redis.NewBus is one over
+// evict what it keeps in its memory tier. backends/hoardredis.NewBus is one over
 // Redis pub/sub.
 //
 // Pub/sub delivers at most once, so a Bus must tell its subscribers when

@@ -10,8 +10,8 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/hoard-cache/hoard"
+	"github.com/hoard-cache/hoard/backends/hoardredis"
 	"github.com/hoard-cache/hoard/backends/memory"
-	hoardredis "github.com/hoard-cache/hoard/backends/redis"
 	"github.com/hoard-cache/hoard/internal/redistest"
 )
 

@@ -14,7 +14,7 @@ import (
 // Cache-aside uses both when [AsideOptions.Stampede] is set.
 
 // Locker hands out locks on keys, for one load per key across every
-// process that shares the locker. backends/redis.NewLocker is one on Redis
+// process that shares the locker. backends/hoardredis.NewLocker is one on Redis
 // (github.com/bsm/redislock); [LocalLocker] is one for a single process.
 type Locker interface {
 	// TryLock takes the lock of key for ttl without waiting. It returns an

@@ -27,7 +27,7 @@ import (
 //
 // The guarantee depends on the queue. With a [MemoryQueue] (the default)
 // writes are lost if the process dies before they are stored. With a
-// [github.com/hoard-cache/hoard/backends/redis.StreamQueue] a write is
+// [github.com/hoard-cache/hoard/backends/hoardredis.StreamQueue] a write is
 // durable once Put returns nil (as durable as
 // Redis keeps its data), and a process that takes over the stream stores
 // the writes a dead one had not.

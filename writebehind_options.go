@@ -52,7 +52,7 @@ type WriteBehindOptions[V any] struct {
 	// Queue holds the writes between Put and the store; the WriteBehind
 	// owns it and closes it in Close. Default: a [MemoryQueue] of
 	// QueueLen writes (lost with the process); give a
-	// [github.com/hoard-cache/hoard/backends/redis.StreamQueue] for
+	// [github.com/hoard-cache/hoard/backends/hoardredis.StreamQueue] for
 	// writes that must survive a crash.
 	Queue WriteQueue[V]
 

@@ -17,7 +17,7 @@ var ErrQueueFull = errors.New("hoard: write-behind queue full")
 
 // WriteQueue holds the writes of a [WriteBehind] between Put and the store.
 // Two implement it: [MemoryQueue] (fast, lost with the process) and
-// [github.com/hoard-cache/hoard/backends/redis.StreamQueue]
+// [github.com/hoard-cache/hoard/backends/hoardredis.StreamQueue]
 // (a Redis Stream with a consumer group, durable).
 //
 // A write goes through three states: queued (enqueued, not yet taken),
@@ -109,7 +109,7 @@ const defaultMemoryQueueLen = 10_000
 // MemoryQueue is a bounded [WriteQueue] in process memory. It is fast, and
 // it is lost with the process: writes that were enqueued (Put returned)
 // but not yet stored are gone if the process dies or [WriteBehind.Close]
-// gives up. Use a [github.com/hoard-cache/hoard/backends/redis.StreamQueue]
+// gives up. Use a [github.com/hoard-cache/hoard/backends/hoardredis.StreamQueue]
 // when acknowledged writes must survive a crash.
 type MemoryQueue[V any] struct {
 	maxLen int

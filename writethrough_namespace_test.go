@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/hoard-cache/hoard"
-	hoardredis "github.com/hoard-cache/hoard/backends/redis"
+	"github.com/hoard-cache/hoard/backends/hoardredis"
 	"github.com/hoard-cache/hoard/hoardtest"
 )
 

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/hoard-cache/hoard"
-	hoardredis "github.com/hoard-cache/hoard/backends/redis"
+	"github.com/hoard-cache/hoard/backends/hoardredis"
 )
 
 // Scenario 4: the invalidation bus loses messages: the subscriber is cut

@@ -16,8 +16,8 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/hoard-cache/hoard"
+	"github.com/hoard-cache/hoard/backends/hoardredis"
 	"github.com/hoard-cache/hoard/backends/memory"
-	hoardredis "github.com/hoard-cache/hoard/backends/redis"
 )
 
 // Scenario 3: Redis Cluster failover. The test makes its own 6-node

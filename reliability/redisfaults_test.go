@@ -11,8 +11,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/hoard-cache/hoard"
+	"github.com/hoard-cache/hoard/backends/hoardredis"
 	"github.com/hoard-cache/hoard/backends/memory"
-	hoardredis "github.com/hoard-cache/hoard/backends/redis"
 )
 
 // Scenario 1: Redis down, slow, resetting connections or swallowing them

@@ -222,7 +222,7 @@ if [ "$WHAT" != redis ]; then
 	run_rounds memory ./backends/memory '^BenchmarkGetHit$' "$TIME_MEMORY"
 fi
 if [ "$WHAT" != memory ]; then
-	run_rounds redis ./backends/redis '^(BenchmarkGetHit|BenchmarkGetMany|BenchmarkGetManyRaw|BenchmarkUnmarshal)$' "$TIME_REDIS"
+	run_rounds redis ./backends/hoardredis '^(BenchmarkGetHit|BenchmarkGetMany|BenchmarkGetManyRaw|BenchmarkUnmarshal)$' "$TIME_REDIS"
 fi
 echo "load at end:   $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min)" >>"$OUT/env.txt"
 

@@ -23,7 +23,7 @@ type Aside[V any] struct {
 // gives Metrics, the memory tier counts its evictions in the Aside's.
 //
 // For a service with a Redis tier and several instances, see
-// backends/redis.NewService.
+// backends/hoardredis.NewService.
 func NewAside[V any](name string, policy *hoard.AsideOptions[V], mem *Options[V]) (*Aside[V], error) {
 	var o hoard.AsideOptions[V]
 	if policy != nil {

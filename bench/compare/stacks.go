@@ -14,8 +14,8 @@ import (
 	"github.com/viccon/sturdyc"
 
 	"github.com/hoard-cache/hoard"
+	"github.com/hoard-cache/hoard/backends/hoardredis"
 	"github.com/hoard-cache/hoard/backends/memory"
-	hoardredis "github.com/hoard-cache/hoard/backends/redis"
 )
 
 // Lib names a library, or one way of using one, as the tables show it.

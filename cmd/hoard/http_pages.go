@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/hoard-cache/hoard"
+	"github.com/hoard-cache/hoard/backends/hoardredis"
 	"github.com/hoard-cache/hoard/backends/memory"
-	hoardredis "github.com/hoard-cache/hoard/backends/redis"
 	"github.com/hoard-cache/hoard/httpcache"
 )
 

@@ -19,7 +19,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/hoard-cache/hoard"
-	hoardredis "github.com/hoard-cache/hoard/backends/redis"
+	"github.com/hoard-cache/hoard/backends/hoardredis"
 	"github.com/hoard-cache/hoard/stores/postgres"
 )
 
