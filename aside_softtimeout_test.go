@@ -110,7 +110,7 @@ func TestAsideCloseHonoursCtx(t *testing.T) {
 func TestSoftTimeoutKeepsTheLockWhileTheLoadRuns(t *testing.T) {
 	w := newWorld(t)
 	opts := func() hoard.AsideOptions[string] {
-		locker, err := hoardredis.NewLocker(w.redis, "lock:")
+		locker, err := hoardredis.NewLocker(w.redis, &hoardredis.LockerOptions{Prefix: "lock:"})
 		if err != nil {
 			t.Fatal(err)
 		}

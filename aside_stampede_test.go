@@ -60,7 +60,7 @@ func stampedeInstance(tb testing.TB, client *goredis.Client, name string, distri
 		o.TTL = 10 * time.Second
 	}
 	if distributed && (o.Stampede == nil || o.Stampede.Locker == nil) {
-		locker, err := hoardredis.NewLocker(client, "lock:")
+		locker, err := hoardredis.NewLocker(client, &hoardredis.LockerOptions{Prefix: "lock:"})
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -125,7 +125,7 @@ func TestAsideDistributedStampede(t *testing.T) {
 	}
 	for i := range 4 {
 		client := open()
-		locker, err := hoardredis.NewLocker(client, "lock:")
+		locker, err := hoardredis.NewLocker(client, &hoardredis.LockerOptions{Prefix: "lock:"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -192,7 +192,7 @@ func TestAsideLocalStampedeAcrossInstances(t *testing.T) {
 func TestAsideLockFallbacks(t *testing.T) {
 	open := sharedRedis(t)
 	client := open()
-	locker, err := hoardredis.NewLocker(client, "lock:")
+	locker, err := hoardredis.NewLocker(client, &hoardredis.LockerOptions{Prefix: "lock:"})
 	if err != nil {
 		t.Fatal(err)
 	}

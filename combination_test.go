@@ -480,7 +480,7 @@ func (w *comboWorld) setUp() {
 	case "local":
 		w.locker = &hoard.LocalLocker{} // real time: lock TTLs are real time in Redis too
 	case "redis":
-		if w.locker, err = hoardredis.NewLocker(w.client, prefix+"lock:"); err != nil {
+		if w.locker, err = hoardredis.NewLocker(w.client, &hoardredis.LockerOptions{Prefix: prefix + "lock:"}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -17,7 +17,7 @@
 // [BatchLoader] call. Every write-back is a compare-and-set, so a load that
 // raced a write or delete of its key never stores its stale value.
 // [Metrics] counts hits per tier, misses, loads and the rest, for
-// [Snapshot.HitRate] and for a [Recorder] (Prometheus, OpenTelemetry).
+// [MetricsSnapshot.HitRate] and for a [Recorder] (Prometheus, OpenTelemetry).
 //
 // With [AsideOptions.EarlyRefresh], a reader near an entry's expiry may
 // start a background refresh (XFetch, Vattani et al., VLDB 2015) and gets

@@ -289,7 +289,7 @@ func TestEarlyRefreshDistributed(t *testing.T) {
 	src := &versioned{clock: w.clock, delta: time.Second}
 	var instances []*rig
 	for range 4 {
-		locker, err := hoardredis.NewLocker(w.redis, "lock:")
+		locker, err := hoardredis.NewLocker(w.redis, &hoardredis.LockerOptions{Prefix: "lock:"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -119,7 +119,7 @@ func ExampleAsideOptions_distributed() {
 		mem, _ := memory.New[Product](nil)
 		defer mem.Close()
 		shared, _ := hoardredis.New[Product](client, nil)
-		locker, _ := hoardredis.NewLocker(client, "lock:")
+		locker, _ := hoardredis.NewLocker(client, &hoardredis.LockerOptions{Prefix: "lock:"})
 		a, _ := hoard.NewAside(&hoard.AsideOptions[Product]{
 			Name: "products", Memory: mem, Shared: shared, Stampede: &hoard.Stampede{Locker: locker},
 		})

@@ -163,8 +163,8 @@ func (m *Metrics) ObserveLockWait(d time.Duration) {
 
 // Snapshot returns the counts so far. It is a copy: later events do not
 // change it.
-func (m *Metrics) Snapshot() Snapshot {
-	var s Snapshot
+func (m *Metrics) Snapshot() MetricsSnapshot {
+	var s MetricsSnapshot
 	if m == nil {
 		return s
 	}
@@ -179,16 +179,16 @@ func (m *Metrics) Snapshot() Snapshot {
 	return s
 }
 
-// Snapshot is an immutable copy of a cache's [Metrics].
-type Snapshot struct {
+// MetricsSnapshot is an immutable copy of a cache's [Metrics].
+type MetricsSnapshot struct {
 	Name      string
-	Loads     Distribution // durations of loader calls
-	LockWaits Distribution // durations of waits for another process's load
+	Loads     DurationHistogram // durations of loader calls
+	LockWaits DurationHistogram // durations of waits for another process's load
 	counts    [eventCount][tierCount]int64
 }
 
 // Count returns the number of events ev at tier.
-func (s Snapshot) Count(ev Event, tier Tier) int64 {
+func (s MetricsSnapshot) Count(ev Event, tier Tier) int64 {
 	if ev >= eventCount || tier >= tierCount {
 		return 0
 	}
@@ -196,7 +196,7 @@ func (s Snapshot) Count(ev Event, tier Tier) int64 {
 }
 
 // Total returns the number of events ev at every tier.
-func (s Snapshot) Total(ev Event) int64 {
+func (s MetricsSnapshot) Total(ev Event) int64 {
 	if ev >= eventCount {
 		return 0
 	}
@@ -209,11 +209,11 @@ func (s Snapshot) Total(ev Event) int64 {
 
 // Hits returns the fresh hits of every tier plus the negative hits: the
 // reads answered without a load.
-func (s Snapshot) Hits() int64 { return s.Total(EventHit) + s.Total(EventNegativeHit) }
+func (s MetricsSnapshot) Hits() int64 { return s.Total(EventHit) + s.Total(EventNegativeHit) }
 
 // HitRate returns the share of reads answered without a load, from 0 to 1;
 // 0 before any read.
-func (s Snapshot) HitRate() float64 {
+func (s MetricsSnapshot) HitRate() float64 {
 	hits := s.Hits()
 	reads := hits + s.Total(EventMiss)
 	if reads == 0 {
@@ -225,7 +225,7 @@ func (s Snapshot) HitRate() float64 {
 // TierHitRate returns the share of the reads that reached tier which tier
 // answered: for the memory tier, of all reads; for Redis, of the reads the
 // memory tier could not answer.
-func (s Snapshot) TierHitRate(tier Tier) float64 {
+func (s MetricsSnapshot) TierHitRate(tier Tier) float64 {
 	reached := s.Total(EventMiss) + s.Total(EventNegativeHit)
 	for t := tier; t < tierCount; t++ {
 		reached += s.Count(EventHit, t)
@@ -265,8 +265,8 @@ func (h *histogram) observe(d time.Duration) {
 	}
 }
 
-func (h *histogram) snapshot() Distribution {
-	var d Distribution
+func (h *histogram) snapshot() DurationHistogram {
+	var d DurationHistogram
 	for i := range h.buckets {
 		d.buckets[i] = h.buckets[i].Load()
 	}
@@ -276,8 +276,8 @@ func (h *histogram) snapshot() Distribution {
 	return d
 }
 
-// Distribution summarises observed durations.
-type Distribution struct {
+// DurationHistogram summarises observed durations.
+type DurationHistogram struct {
 	Count   int64         // how many were observed
 	Sum     time.Duration // their sum
 	Max     time.Duration // the longest
@@ -285,7 +285,7 @@ type Distribution struct {
 }
 
 // Mean returns the average duration; 0 when none was observed.
-func (d Distribution) Mean() time.Duration {
+func (d DurationHistogram) Mean() time.Duration {
 	if d.Count == 0 {
 		return 0
 	}
@@ -294,7 +294,7 @@ func (d Distribution) Mean() time.Duration {
 
 // Quantile returns an upper bound of the q-quantile (0 < q ≤ 1), exact to a
 // factor of two: the upper edge of the bucket it falls in, capped by Max.
-func (d Distribution) Quantile(q float64) time.Duration {
+func (d DurationHistogram) Quantile(q float64) time.Duration {
 	if d.Count == 0 {
 		return 0
 	}

@@ -133,7 +133,7 @@ func TestDistributionQuantile(t *testing.T) {
 			t.Errorf("Quantile(%v) = %v; want in [%v, %v]", c.q, got, c.min, 2*c.max)
 		}
 	}
-	if (Distribution{}).Quantile(0.5) != 0 {
+	if (DurationHistogram{}).Quantile(0.5) != 0 {
 		t.Error("empty distribution quantile not 0")
 	}
 }

@@ -64,7 +64,7 @@ type WriteBehindSnapshot struct {
 	// Lag is the distribution of the time from a write's enqueue to the
 	// end of its batch's store calls (committed, or superseded by a newer
 	// write of its batch, or dead-lettered after the last attempt).
-	Lag Distribution
+	Lag DurationHistogram
 }
 
 // observeLag records the lag of a write enqueued at at, done now.

@@ -39,7 +39,7 @@ func newLockProcess(t *testing.T, name, channel, cacheAddr, busAddr string, src 
 	// adds the locker.
 	in := newInstance(t, instanceOptions{name: name, channel: channel, cacheAddr: cacheAddr, busAddr: busAddr,
 		ttl: time.Hour, memoryTTL: time.Hour, store: src})
-	locker, err := hoardredis.NewLocker(in.client, channel+":lock:")
+	locker, err := hoardredis.NewLocker(in.client, &hoardredis.LockerOptions{Prefix: channel + ":lock:"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,11 +137,11 @@ func TestLockReleaseNotHeld(t *testing.T) {
 	srv := startRedis(t)
 	ctx := context.Background()
 	prefix := fmt.Sprintf("lock-%d:", time.Now().UnixNano())
-	l1, err := hoardredis.NewLocker(newClient(t, srv.Addr(), "l1"), prefix)
+	l1, err := hoardredis.NewLocker(newClient(t, srv.Addr(), "l1"), &hoardredis.LockerOptions{Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l2, err := hoardredis.NewLocker(newClient(t, srv.Addr(), "l2"), prefix)
+	l2, err := hoardredis.NewLocker(newClient(t, srv.Addr(), "l2"), &hoardredis.LockerOptions{Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +210,7 @@ func TestLockCluster(t *testing.T) {
 		clients[i] = goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: strings.Split(addrs, ","), ContextTimeoutEnabled: true})
 		t.Cleanup(func() { _ = clients[i].Close() })
 		var err error
-		if lockers[i], err = hoardredis.NewLocker(clients[i], prefix); err != nil {
+		if lockers[i], err = hoardredis.NewLocker(clients[i], &hoardredis.LockerOptions{Prefix: prefix}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -24,14 +24,21 @@ type Locker struct {
 
 var _ hoard.Locker = (*Locker)(nil)
 
-// NewLocker returns a locker whose locks are keys prefix + key. An empty
-// prefix is "lock:".
-func NewLocker(client goredis.UniversalClient, prefix string) (*Locker, error) {
+// LockerOptions configure a [Locker].
+type LockerOptions struct {
+	// Prefix starts the key of every lock: a lock on key is the Redis key
+	// Prefix + key. Default: "lock:" ([NewService] gives "app:lock:").
+	Prefix string
+}
+
+// NewLocker returns a locker on client; opts may be nil for the defaults.
+func NewLocker(client goredis.UniversalClient, opts *LockerOptions) (*Locker, error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: redis locker: nil client", hoard.ErrInvalidOption)
 	}
-	if prefix == "" {
-		prefix = "lock:"
+	prefix := "lock:"
+	if opts != nil && opts.Prefix != "" {
+		prefix = opts.Prefix
 	}
 	return &Locker{client: redislock.New(client), prefix: prefix}, nil
 }

@@ -42,7 +42,7 @@ func TestDeletePrefixTouchesOnlyEntries(t *testing.T) {
 		must(client.Set(ctx, p+"short", "\x01\x00", 0).Err())
 		ns, err := c.IncrBy(ctx, p+"ns:products", 1)
 		must(err)
-		locker, err := hoardredis.NewLocker(client, p+"lock:")
+		locker, err := hoardredis.NewLocker(client, &hoardredis.LockerOptions{Prefix: p + "lock:"})
 		must(err)
 		lock, err := locker.TryLock(ctx, "k", time.Minute)
 		must(err)

@@ -106,7 +106,7 @@ func TestSecurityACLUserLimitedToPrefix(t *testing.T) {
 	})
 
 	t.Run("lock", func(t *testing.T) {
-		l, err := hoardredis.NewLocker(client, "app:lock:")
+		l, err := hoardredis.NewLocker(client, &hoardredis.LockerOptions{Prefix: "app:lock:"})
 		must(t, err)
 		lock, err := l.TryLock(ctx, "k", time.Second)
 		must(t, err)
@@ -115,7 +115,7 @@ func TestSecurityACLUserLimitedToPrefix(t *testing.T) {
 		}
 		must(t, lock.Refresh(ctx, time.Second))
 		must(t, lock.Release(ctx))
-		outside, err := hoardredis.NewLocker(client, "") // "lock:", outside app:
+		outside, err := hoardredis.NewLocker(client, nil) // "lock:", outside app:
 		must(t, err)
 		if _, err := outside.TryLock(ctx, "k", time.Second); err == nil || errors.Is(err, hoard.ErrLockHeld) || !strings.Contains(err.Error(), "NOPERM") {
 			t.Fatalf("TryLock outside the prefix: %v; want a NOPERM error, not ErrLockHeld", err)
@@ -125,7 +125,7 @@ func TestSecurityACLUserLimitedToPrefix(t *testing.T) {
 	t.Run("aside with lock and namespace", func(t *testing.T) {
 		kb, err := hoard.NewKeyBuilder("app:aside", nil)
 		must(t, err)
-		l, err := hoardredis.NewLocker(client, "app:lock:")
+		l, err := hoardredis.NewLocker(client, &hoardredis.LockerOptions{Prefix: "app:lock:"})
 		must(t, err)
 		inv, err := hoard.NewInvalidator(&hoard.InvalidatorOptions{Counter: c, TagClock: c, NamespacePrefix: "app:ns:"})
 		must(t, err)

@@ -97,7 +97,7 @@ func NewService(ctx context.Context, client goredis.UniversalClient, app string,
 	if err := s.checkTagClock(ctx); err != nil {
 		return nil, err
 	}
-	if s.locker, err = NewLocker(client, app+":lock:"); err != nil {
+	if s.locker, err = NewLocker(client, &LockerOptions{Prefix: app + ":lock:"}); err != nil {
 		return nil, err
 	}
 	s.bus, err = NewBus(client, &BusOptions{Channel: app + ":bus", InstanceID: o.InstanceID, Logger: o.Logger, Clock: o.Clock})

@@ -114,7 +114,7 @@ func hoardStack(st *stack, o stackOpts) error {
 		}
 		opts.Shared = shared
 		if o.lock && st.lib == Hoard {
-			locker, err := hoardredis.NewLocker(client, o.env.Prefix+"lock:")
+			locker, err := hoardredis.NewLocker(client, &hoardredis.LockerOptions{Prefix: o.env.Prefix + "lock:"})
 			if err != nil {
 				return err
 			}

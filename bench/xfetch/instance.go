@@ -79,7 +79,7 @@ func (in *instance) openAside(cfg *Config, s Strategy) error {
 		opts.EarlyRefresh = &hoard.EarlyRefresh{Beta: cfg.Beta}
 	}
 	if s.locked() {
-		locker, err := hoardredis.NewLocker(in.client, lockPrefix)
+		locker, err := hoardredis.NewLocker(in.client, &hoardredis.LockerOptions{Prefix: lockPrefix})
 		if err != nil {
 			return err
 		}

@@ -110,7 +110,7 @@ func newInstance(ctx context.Context, n int, o *goredis.Options, prefix string) 
 	if in.inv, err = hoard.NewInvalidator(&hoard.InvalidatorOptions{Counter: versions, TagClock: versions, Bus: in.bus}); err != nil {
 		return in, err
 	}
-	in.locker, err = hoardredis.NewLocker(in.client, prefix+"lock:")
+	in.locker, err = hoardredis.NewLocker(in.client, &hoardredis.LockerOptions{Prefix: prefix + "lock:"})
 	return in, err
 }
 
