@@ -17,6 +17,7 @@ type user struct {
 	Name string `json:"name"`
 }
 
+// readme:begin service
 // caches are one instance's caches of the application "shop".
 type caches struct {
 	svc      *hoardredis.Service
@@ -41,6 +42,8 @@ func newCaches(ctx context.Context, client goredis.UniversalClient) (*caches, er
 	}
 	return &caches{svc: svc, users: users, products: products}, nil
 }
+
+// readme:end
 
 // One application, two endpoints (two value types), two instances: each
 // instance has its memory tiers, both share Redis, and every Redis name is
