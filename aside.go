@@ -15,7 +15,10 @@ import (
 // invalidated meanwhile. It caches "not found" answers, jitters TTLs, and
 // with a fail-safe serves a stale value when the loader fails.
 type Aside[V any] struct {
-	opts       asideSettings[V]
+	opts asideSettings[V]
+	// guarded is set when the shared tier is behind a SharedBudget or a
+	// Breaker.
+	guarded    bool
 	flights    FlightGroup[V]
 	background backgroundLoads
 	backoff    refreshBackoff
@@ -39,6 +42,7 @@ func NewAside[V any](options *AsideOptions[V]) (*Aside[V], error) {
 		return nil, err
 	}
 	a := &Aside[V]{opts: o, stopListening: func() {}}
+	_, a.guarded = o.Shared.(*guardedTier[V])
 	a.background.panicked = func(*PanicError) { a.opts.Metrics.Add(EventLoadError, TierNone, 1) }
 	a.memoryBytes, _ = o.Memory.(KeyBytesGetter[V])
 	if o.EarlyRefresh {
@@ -164,7 +168,8 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 		})
 		return v, err
 	}
-	var now time.Time // read only when needed: a clock read is a good part of a hit
+	var now time.Time   // read only when needed: a clock read is a good part of a hit
+	var stale *Entry[V] // a memory entry past its freshness, kept by the fail-safe
 	if a.opts.Memory != nil {
 		e, err := a.memoryGet(ctx, ns, id) // shared with the tier: read only
 		if err == nil {
@@ -181,6 +186,7 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 				}
 				return a.answer(e, TierMemory)
 			}
+			stale = e
 		} else if !errors.Is(err, ErrNotFound) {
 			a.opts.Metrics.Add(EventBackendError, TierMemory, 1)
 		}
@@ -190,13 +196,28 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 	}
 	key := a.keyIn(ns, id)
 	if a.opts.Shared != nil {
+		if a.guarded {
+			// One shared-tier call past its hard timeout makes the rest of
+			// this Get skip the tier, leaving the loader its time.
+			ctx = withSharedSkip(ctx)
+		}
 		// The memory tier's token is taken before the shared tier is read,
 		// so an invalidation in between keeps the value out of memory.
 		mem := a.read(ctx, a.opts.Memory, TierMemory, key)
-		if e, err := a.opts.Shared.Get(ctx, key); err == nil && e.IsFresh(now) && a.usable(ctx, &e) {
+		sctx := ctx
+		if stale != nil && a.opts.SoftShared > 0 {
+			if stale.Negative || !stale.IsKept(now) || !a.usable(ctx, stale) {
+				stale = nil
+			} else {
+				sctx = withSoftBudget(ctx, a.opts.SoftShared)
+			}
+		}
+		if e, err := a.opts.Shared.Get(sctx, key); err == nil && e.IsFresh(now) && a.usable(ctx, &e) {
 			a.writeBack(ctx, a.opts.Memory, &mem, key, a.forMemory(e, now))
 			a.maybeRefreshEarly(ctx, id, loader, &e, now)
 			return a.answer(&e, TierShared)
+		} else if errors.Is(err, errSoftTimeoutShared) && stale != nil {
+			return a.serveStaleOverSlowShared(ctx, id, key, loader, *stale)
 		} else if err != nil && !errors.Is(err, ErrNotFound) {
 			a.opts.Metrics.Add(EventBackendError, TierShared, 1)
 		}

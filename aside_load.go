@@ -316,7 +316,7 @@ func (a *Aside[V]) storeStale(ctx context.Context, key string, mem, shared *tier
 
 // store writes e back to both tiers, each only if its token still holds.
 func (a *Aside[V]) store(ctx context.Context, key string, mem, shared *tierRead[V], e Entry[V], now time.Time) {
-	a.writeBack(ctx, a.opts.Shared, shared, key, e)
+	a.storeShared(ctx, key, shared, e)
 	a.writeBack(ctx, a.opts.Memory, mem, key, a.forMemory(e, now))
 }
 

@@ -1,6 +1,9 @@
 package hoard
 
-import "time"
+import (
+	"log/slog"
+	"time"
+)
 
 // AsideOptions configure an [Aside], one per endpoint or repository method.
 // The zero value is valid once a tier is given. The optional features
@@ -60,6 +63,22 @@ type AsideOptions[V any] struct {
 	// EarlyRefresh, when set, turns on probabilistic early refresh (XFetch).
 	// Default: nil, off.
 	EarlyRefresh *EarlyRefresh
+
+	// SharedBudget, when set, bounds the time spent on the shared tier
+	// (soft and hard timeouts) and may move write-backs to the background.
+	// Default: nil, shared-tier calls are bounded by the caller's ctx only.
+	SharedBudget *SharedBudget
+
+	// Breaker, when set, skips the shared tier while it is unavailable and
+	// defers the changes that could not reach it (or the bus) until it is
+	// back: see [CircuitBreaker]. Give every cache on one Redis the same
+	// breaker, and the Invalidator too. Default: nil, every call tries the
+	// tier and a change that fails returns its error.
+	Breaker *CircuitBreaker
+
+	// Logger reports what no caller sees: background loads and refreshes
+	// that failed, work dropped past its cap. Default: nil, silent.
+	Logger *slog.Logger
 
 	// Bus, when set, carries this cache's invalidations to every other
 	// instance (Delete publishes the keys it deleted) and theirs to this

@@ -2,6 +2,7 @@ package hoard
 
 import (
 	"fmt"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"time"
@@ -52,6 +53,14 @@ type asideSettings[V any] struct {
 	EarlyRefreshDraws int
 	RefreshBackoff    time.Duration
 
+	// SoftShared and HardShared are SharedBudget's timeouts, 0 for none;
+	// BackgroundWrites its switch.
+	SoftShared       time.Duration
+	HardShared       time.Duration
+	BackgroundWrites bool
+	Breaker          *CircuitBreaker
+	Logger           *slog.Logger
+
 	Bus         Bus
 	Invalidator *Invalidator
 	TagsOf      func(id string, v V) []string
@@ -72,7 +81,7 @@ func (o *AsideOptions[V]) settings() (asideSettings[V], error) {
 		Name: o.Name, Keys: o.Keys, Memory: o.Memory, Shared: o.Shared, TTL: o.TTL, Jitter: o.Jitter,
 		MemoryTTL: o.MemoryTTL, NegativeTTL: o.NegativeTTL, LoadTimeout: o.LoadTimeout,
 		Bus: o.Bus, Invalidator: o.Invalidator, TagsOf: o.TagsOf, Namespace: o.Namespace,
-		Metrics: o.Metrics, Clock: o.Clock, Rand: o.Rand,
+		Metrics: o.Metrics, Clock: o.Clock, Rand: o.Rand, Breaker: o.Breaker, Logger: o.Logger,
 	}
 	if s.Name == "" {
 		s.Name = "aside"
@@ -92,10 +101,21 @@ func (o *AsideOptions[V]) settings() (asideSettings[V], error) {
 	if er := o.EarlyRefresh; er != nil {
 		s.EarlyRefresh, s.Beta, s.EarlyRefreshDraws, s.RefreshBackoff = true, er.Beta, er.Draws, er.Backoff
 	}
+	if sb := o.SharedBudget; sb != nil {
+		s.SoftShared, s.HardShared, s.BackgroundWrites = sb.SoftTimeout, sb.HardTimeout, sb.BackgroundWrites
+		if s.Shared == nil {
+			return s, fmt.Errorf("%w: aside %q: SharedBudget without a Shared tier", ErrInvalidOption, s.Name)
+		}
+	}
 	if err := s.validate(); err != nil {
 		return s, err
 	}
-	return s.withDefaults()
+	s, err := s.withDefaults()
+	if err != nil {
+		return s, err
+	}
+	s.Shared, err = guardShared(s.Name, s.Shared, o.SharedBudget, s.Breaker)
+	return s, err
 }
 
 func (o *asideSettings[V]) validate() error {
@@ -104,7 +124,8 @@ func (o *asideSettings[V]) validate() error {
 		d    time.Duration
 	}{{"TTL", o.TTL}, {"MemoryTTL", o.MemoryTTL}, {"NegativeTTL", o.NegativeTTL}, {"FailSafe.Window", o.FailSafe},
 		{"FailSafe.Throttle", o.FailSafeThrottle}, {"LoadTimeout", o.LoadTimeout}, {"FailSafe.SoftTimeout", o.SoftTimeout},
-		{"EarlyRefresh.Backoff", o.RefreshBackoff}, {"Stampede.LockTTL", o.LockTTL}, {"Stampede.Wait", o.LockWait}} {
+		{"EarlyRefresh.Backoff", o.RefreshBackoff}, {"Stampede.LockTTL", o.LockTTL}, {"Stampede.Wait", o.LockWait},
+		{"SharedBudget.SoftTimeout", o.SoftShared}, {"SharedBudget.HardTimeout", o.HardShared}} {
 		if d.d > maxDuration {
 			return fmt.Errorf("%w: aside %q: %s %v is more than the limit of 100 years", ErrInvalidOption, o.Name, d.name, d.d)
 		}
@@ -136,6 +157,8 @@ func (o *asideSettings[V]) validate() error {
 		return fmt.Errorf("%w: aside %q: EarlyRefresh.Backoff %v is negative", ErrInvalidOption, o.Name, o.RefreshBackoff)
 	case o.SoftTimeout < 0:
 		return fmt.Errorf("%w: aside %q: FailSafe.SoftTimeout %v is negative", ErrInvalidOption, o.Name, o.SoftTimeout)
+	case o.SoftShared < 0 || o.HardShared < 0:
+		return fmt.Errorf("%w: aside %q: a SharedBudget timeout is negative", ErrInvalidOption, o.Name)
 	case o.LoadTimeout < 0:
 		return fmt.Errorf("%w: aside %q: LoadTimeout %v is negative", ErrInvalidOption, o.Name, o.LoadTimeout)
 	}

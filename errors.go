@@ -59,6 +59,26 @@ var (
 	// value until its TTL.
 	ErrCacheFailed = errors.New("hoard: cache update failed after the store write")
 
+	// ErrDeferred is joined with the error of a change (a Delete, a tag
+	// invalidation, a namespace bump, a write's invalidation) that the
+	// shared tier or the bus could not take: the change was kept by the
+	// [CircuitBreaker] and is replayed when the tier is back, before the
+	// breaker closes. It was not lost.
+	ErrDeferred = errors.New("hoard: change deferred until the shared tier is back")
+
+	// ErrCircuitOpen wraps the error of a call the [CircuitBreaker] kept
+	// from the shared tier while it is open; it also matches
+	// [ErrUnavailable].
+	ErrCircuitOpen error = circuitOpenError{}
+
 	// ErrClosed reports a call on a cache that has been closed.
 	ErrClosed = errors.New("hoard: closed")
 )
+
+// circuitOpenError is [ErrCircuitOpen]: an unavailable tier.
+type circuitOpenError struct{}
+
+func (circuitOpenError) Error() string {
+	return "hoard: circuit open: the shared tier is skipped until it recovers"
+}
+func (circuitOpenError) Is(target error) bool { return target == ErrUnavailable }

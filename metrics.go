@@ -25,6 +25,11 @@ const (
 	EventBackendError                  // a tier that failed (Redis unreachable, corrupt bytes)
 	EventEarlyRefresh                  // a refresh started before expiry (XFetch)
 	EventUntaggable                    // a tagged value left uncached: its tags could not be checked later
+	EventBreakerOpen                   // a circuit breaker opened: the shared tier is skipped
+	EventBreakerClose                  // a circuit breaker closed: the shared tier is back
+	EventDeferred                      // a change kept for the shared tier's return (see ErrDeferred)
+	EventReplayed                      // deferred changes replayed on the shared tier's return
+	EventDropped                       // work dropped: a deferred change past MaxDeferred, a background load past its cap
 	eventCount
 )
 
@@ -34,6 +39,8 @@ var eventNames = [eventCount]string{
 	EventLockWait: "lock_wait", EventLockTimeout: "lock_timeout", EventEviction: "eviction",
 	EventInvalidation: "invalidation", EventBackendError: "backend_error",
 	EventEarlyRefresh: "early_refresh", EventUntaggable: "untaggable",
+	EventBreakerOpen: "breaker_open", EventBreakerClose: "breaker_close", EventDeferred: "deferred",
+	EventReplayed: "replayed", EventDropped: "dropped",
 }
 
 // String returns the event's name in metrics: "hit", "miss", ...

@@ -1,0 +1,200 @@
+package hoard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+)
+
+// SharedBudget bounds the time an [Aside] spends on its shared tier
+// (AsideOptions.SharedBudget), so a slow or black-holed Redis costs a
+// reader a bounded wait, and leaves the loader its time.
+type SharedBudget struct {
+	// SoftTimeout bounds a shared-tier read when a usable value is at hand
+	// (a memory entry past its freshness, within the fail-safe window):
+	// past it the reader gets that value with [ErrServedStale] at once, and
+	// a refresh goes on in the background. Default: 0, no soft timeout.
+	SoftTimeout time.Duration
+
+	// HardTimeout bounds every shared-tier call: past it the call fails
+	// with an error matching [ErrUnavailable] (it counts toward the
+	// breaker), and the rest of the reader's call skips the shared tier.
+	// Default: 0, no bound but the caller's ctx.
+	HardTimeout time.Duration
+
+	// BackgroundWrites writes a load's value back to the shared tier in
+	// the background, so a miss returns as soon as the loader does and the
+	// memory tier holds the value. Default: false, a miss returns after
+	// its write-back.
+	BackgroundWrites bool
+}
+
+// sharedTier is what a guarded shared tier must do: every ability the
+// Aside uses on its shared tier.
+type sharedTier[V any] interface {
+	Cache[V]
+	CompareAndSetter[V]
+	ManyGetter[V]
+	ManyTokenGetter[V]
+	ManyCompareAndSetter[V]
+	PrefixDeleter
+	Counter
+}
+
+// guardedTier is a shared tier behind a hard timeout and a circuit
+// breaker: a call the breaker refuses fails at once with ErrCircuitOpen.
+type guardedTier[V any] struct {
+	inner   sharedTier[V]
+	hard    time.Duration
+	breaker *CircuitBreaker
+}
+
+// guardShared wraps c when a budget or a breaker is set; c must then have
+// every ability of sharedTier.
+func guardShared[V any](name string, c Cache[V], budget *SharedBudget, b *CircuitBreaker) (Cache[V], error) {
+	if c == nil || (budget == nil && b == nil) {
+		return c, nil
+	}
+	full, ok := c.(sharedTier[V])
+	if !ok {
+		return nil, fmt.Errorf("%w: aside %q: SharedBudget and Breaker need a shared tier with compare-and-set, batch reads and writes, prefix deletes and counters (as hoardredis.Cache and memory.Cache have)", ErrInvalidOption, name)
+	}
+	g := &guardedTier[V]{inner: full, breaker: b}
+	if budget != nil {
+		g.hard = budget.HardTimeout
+	}
+	return g, nil
+}
+
+// sharedSkipKey marks a ctx whose call (one Get, its load and write-back)
+// skips the shared tier once a call of it ran past the hard timeout.
+type sharedSkipKey struct{}
+
+// withSharedSkip returns ctx with a fresh skip mark.
+func withSharedSkip(ctx context.Context) context.Context {
+	if _, ok := ctx.Value(sharedSkipKey{}).(*atomic.Bool); ok {
+		return ctx
+	}
+	return context.WithValue(ctx, sharedSkipKey{}, new(atomic.Bool))
+}
+
+// errSkippedShared is a shared-tier call skipped because an earlier call of
+// the same read ran past the hard timeout.
+var errSkippedShared = fmt.Errorf("%w: skipped: an earlier call of this read ran past the shared tier's hard timeout", ErrUnavailable)
+
+// softBudgetKey marks a ctx whose shared-tier reads have a soft timeout.
+type softBudgetKey struct{}
+
+// withSoftBudget returns ctx with shared-tier calls bounded by soft.
+func withSoftBudget(ctx context.Context, soft time.Duration) context.Context {
+	return context.WithValue(ctx, softBudgetKey{}, soft)
+}
+
+// errSoftTimeoutShared is a shared-tier read that ran past its soft
+// timeout: the tier is slow, not known down, and the breaker is not told.
+var errSoftTimeoutShared = errors.New("hoard: the shared tier did not answer within the soft timeout")
+
+// errHardTimeout is a shared-tier call that ran past its hard timeout.
+type errHardTimeout struct{ d time.Duration }
+
+func (e errHardTimeout) Error() string {
+	return fmt.Sprintf("hoard: the shared tier did not answer within the hard timeout (%v)", e.d)
+}
+func (errHardTimeout) Is(target error) bool {
+	return target == ErrUnavailable || target == context.DeadlineExceeded
+}
+
+// do runs call under the breaker and the timeouts.
+func (g *guardedTier[V]) do(ctx context.Context, call func(context.Context) error) error {
+	if !g.breaker.allow() {
+		return ErrCircuitOpen
+	}
+	skip, _ := ctx.Value(sharedSkipKey{}).(*atomic.Bool)
+	if skip != nil && skip.Load() {
+		return errSkippedShared
+	}
+	limit, soft := g.hard, time.Duration(0)
+	if s, ok := ctx.Value(softBudgetKey{}).(time.Duration); ok && s > 0 && (limit == 0 || s < limit) {
+		limit, soft = s, s
+	}
+	cctx := ctx
+	if limit > 0 {
+		var cancel context.CancelFunc
+		cctx, cancel = context.WithTimeout(ctx, limit)
+		defer cancel()
+	}
+	err := call(cctx)
+	if err != nil && ctx.Err() == nil && cctx.Err() != nil {
+		// The budget's own deadline, not the caller's.
+		if soft > 0 {
+			return errors.Join(errSoftTimeoutShared, err)
+		}
+		err = errors.Join(errHardTimeout{limit}, err)
+		if skip != nil {
+			skip.Store(true)
+		}
+	}
+	if ctx.Err() == nil {
+		g.breaker.record(err != nil && errUnavailableNow(err))
+	}
+	return err
+}
+
+func (g *guardedTier[V]) Get(ctx context.Context, key string) (e Entry[V], err error) {
+	err = g.do(ctx, func(ctx context.Context) (err error) { e, err = g.inner.Get(ctx, key); return err })
+	return e, err
+}
+
+func (g *guardedTier[V]) Set(ctx context.Context, key string, e Entry[V]) error {
+	return g.do(ctx, func(ctx context.Context) error { return g.inner.Set(ctx, key, e) })
+}
+
+func (g *guardedTier[V]) Delete(ctx context.Context, keys ...string) error {
+	return g.do(ctx, func(ctx context.Context) error { return g.inner.Delete(ctx, keys...) })
+}
+
+func (g *guardedTier[V]) GetWithToken(ctx context.Context, key string) (e Entry[V], tok Token, err error) {
+	err = g.do(ctx, func(ctx context.Context) (err error) { e, tok, err = g.inner.GetWithToken(ctx, key); return err })
+	return e, tok, err
+}
+
+func (g *guardedTier[V]) CompareAndSet(ctx context.Context, key string, tok Token, e Entry[V]) error {
+	return g.do(ctx, func(ctx context.Context) error { return g.inner.CompareAndSet(ctx, key, tok, e) })
+}
+
+func (g *guardedTier[V]) GetMany(ctx context.Context, keys []string) (found map[string]Entry[V], err error) {
+	err = g.do(ctx, func(ctx context.Context) (err error) { found, err = g.inner.GetMany(ctx, keys); return err })
+	return found, err
+}
+
+func (g *guardedTier[V]) GetManyWithTokens(ctx context.Context, keys []string) (found map[string]Entry[V], tokens []Token, tokenOK []bool, err error) {
+	err = g.do(ctx, func(ctx context.Context) (err error) {
+		found, tokens, tokenOK, err = g.inner.GetManyWithTokens(ctx, keys)
+		return err
+	})
+	return found, tokens, tokenOK, err
+}
+
+func (g *guardedTier[V]) CompareAndSetMany(ctx context.Context, writes []TokenWrite[V]) error {
+	return g.do(ctx, func(ctx context.Context) error { return g.inner.CompareAndSetMany(ctx, writes) })
+}
+
+func (g *guardedTier[V]) DeletePrefix(ctx context.Context, prefix string) (n int, err error) {
+	err = g.do(ctx, func(ctx context.Context) (err error) { n, err = g.inner.DeletePrefix(ctx, prefix); return err })
+	return n, err
+}
+
+func (g *guardedTier[V]) IncrBy(ctx context.Context, key string, delta int64) (n int64, err error) {
+	err = g.do(ctx, func(ctx context.Context) (err error) { n, err = g.inner.IncrBy(ctx, key, delta); return err })
+	return n, err
+}
+
+// unguarded returns the tier behind c's guard, or c.
+func unguarded[V any](c Cache[V]) Cache[V] {
+	if g, ok := c.(*guardedTier[V]); ok {
+		return g.inner
+	}
+	return c
+}
