@@ -1,6 +1,7 @@
 package assets
 
 import (
+	"bytes"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -18,7 +19,9 @@ import (
 // (see the package doc for what is left alone), and the stylesheet is
 // hashed after that, so changing an image changes the hash of every
 // stylesheet that uses it. Stylesheets are processed in dependency order;
-// a loop of them fails with [ErrCycle].
+// a loop of them fails with [ErrCycle]. A reference to a file that the set
+// does not have fails with [ErrMissingReference], unless
+// Options.AllowMissing is set (see [Set.Missing]).
 //
 // Build holds every file's content in memory, bounded by Options.MaxBytes,
 // so what the Set serves under a hashed name is always exactly what was
@@ -31,22 +34,36 @@ func Build(fsys fs.FS, opts *Options) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	files, err := readTree(fsys, o)
+	t, err := readTree(fsys, o)
 	if err != nil {
 		return nil, err
 	}
-	b := &builder{o: o, files: files, assets: make(map[string]*asset, len(files)), state: map[string]int{}}
-	for _, name := range slices.Sorted(maps.Keys(files)) {
+	b := &builder{o: o, tree: t, files: t.files, assets: make(map[string]*asset, len(t.files)), state: map[string]int{}}
+	for _, name := range slices.Sorted(maps.Keys(t.files)) {
 		if err := b.visit(name, nil); err != nil {
 			return nil, err
 		}
 	}
-	return newSet(o, b.assets, fsys), nil
+	slices.SortStableFunc(b.missing, func(x, y MissingRef) int {
+		return strings.Compare(x.Stylesheet, y.Stylesheet) // each one's in order of lines
+	})
+	if len(b.missing) > 0 && !o.AllowMissing {
+		return nil, missingError(b.missing)
+	}
+	s := newSet(o, b.assets, fsys)
+	s.missing = b.missing
+	return s, nil
+}
+
+// tree is what readTree found in a file system.
+type tree struct {
+	files   map[string][]byte // the sources, by logical name
+	outputs map[string]bool   // hashed copies of an earlier build, by name
 }
 
 // readTree reads every asset of fsys into memory.
-func readTree(fsys fs.FS, o *resolved) (map[string][]byte, error) {
-	files := map[string][]byte{}
+func readTree(fsys fs.FS, o *resolved) (*tree, error) {
+	t := &tree{files: map[string][]byte{}, outputs: map[string]bool{}}
 	var total int64
 	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -74,23 +91,27 @@ func readTree(fsys fs.FS, o *resolved) (map[string][]byte, error) {
 		if total += int64(len(data)); total > o.MaxBytes {
 			return fmt.Errorf("%w: more than MaxBytes (%d) in the files to build", ErrTooLarge, o.MaxBytes)
 		}
-		if !isBuildOutput(name, sum(data)) {
-			files[name] = data
+		if isBuildOutput(name, sum(data)) {
+			t.outputs[name] = true
+		} else {
+			t.files[name] = data
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("hoard: assets: reading files: %w", err)
 	}
-	return files, nil
+	return t, nil
 }
 
 // builder computes the assets of one Build.
 type builder struct {
-	o      *resolved
-	files  map[string][]byte // the sources, by logical name
-	assets map[string]*asset // the finished assets, by logical name
-	state  map[string]int    // visiting or done, by logical name
+	o       *resolved
+	tree    *tree
+	files   map[string][]byte // the sources, by logical name
+	assets  map[string]*asset // the finished assets, by logical name
+	state   map[string]int    // visiting or done, by logical name
+	missing []MissingRef      // references to files not in the set, in order
 }
 
 const (
@@ -118,13 +139,25 @@ func (b *builder) visit(name string, stack []string) error {
 	b.state[name] = visiting
 	stack = append(stack, name)
 	refs := scanCSS(data)
+	line, lineAt := 1, 0
 	for _, r := range refs {
-		t, ok := resolveRef(name, string(data[r.start:r.end]), b.o.prefixPath)
-		if _, known := b.files[t.logical]; ok && known {
+		ref := string(data[r.start:r.end])
+		t, ok := resolveRef(name, ref, b.o.prefixPath)
+		if !ok {
+			continue // not a file of the set
+		}
+		if _, known := b.files[t.logical]; known {
 			if err := b.visit(t.logical, stack); err != nil {
 				return err
 			}
+			continue
 		}
+		if b.tree.outputs[t.logical] {
+			continue // a hashed copy on disk, served as it is
+		}
+		line += bytes.Count(data[lineAt:r.start], []byte("\n"))
+		lineAt = r.start
+		b.missing = append(b.missing, MissingRef{Stylesheet: name, Line: line, Ref: ref, Import: r.isImport, Name: t.logical})
 	}
 	out := rewriteCSS(data, refs, func(ref string) (string, bool) {
 		t, ok := resolveRef(name, ref, b.o.prefixPath)
@@ -133,7 +166,7 @@ func (b *builder) visit(name string, stack []string) error {
 		}
 		dep := b.assets[t.logical]
 		if dep == nil {
-			return "", false // not a file of the set: leave it alone
+			return "", false // missing, or a hashed copy: leave it alone
 		}
 		return rewriteRef(t, dep.hash, b.o.Naming)
 	})

@@ -12,10 +12,12 @@
 // before they are hashed: each url(...) (quoted or not) and @import that
 // points at a file of the set, relative to the stylesheet or under the
 // Prefix, becomes that file's hashed name, keeping any ?query or #fragment;
-// data:, http(s):, //host, #fragment and unknown references are left as
+// data:, http(s):, //host, #fragment and other absolute paths are left as
 // they are. So a new image gives every stylesheet using it a new hash too;
 // stylesheets are processed in dependency order, and a loop of them fails
-// with [ErrCycle].
+// with [ErrCycle]. A reference to a file the set does not have fails the
+// build with [ErrMissingReference], naming each one, unless
+// Options.AllowMissing lets it through to [Set.Missing].
 //
 // Or build ahead of time: `hoard assets build DIR` writes hashed copies and
 // DIR/manifest.json, and [Load] (with [ReadManifest] or [LoadManifest])

@@ -109,6 +109,22 @@ func ExampleLoad() {
 	// https://cdn.example.com/static/js/app.4cc1666b.js <nil>
 }
 
+// A stylesheet that references a file the set does not have fails the
+// build; with AllowMissing the reference is left as written and listed.
+func ExampleOptions_allowMissing() {
+	broken := fstest.MapFS{"css/site.css": {Data: []byte("h1{color:red}\nbody{background:url(../img/bg.png)}")}}
+	_, err := assets.Build(broken, nil)
+	fmt.Println(err)
+
+	set, _ := assets.Build(broken, &assets.Options{AllowMissing: true})
+	for _, m := range set.Missing() {
+		fmt.Println("warning:", m)
+	}
+	// Output:
+	// hoard: assets: reference to a missing file: css/site.css:2: url(../img/bg.png): img/bg.png is not in the set
+	// warning: css/site.css:2: url(../img/bg.png): img/bg.png is not in the set
+}
+
 // Rebuilding with the old set in Options.Previous keeps the URLs of pages
 // rendered before the rebuild working.
 func ExampleOptions_previous() {

@@ -74,6 +74,16 @@ type Options struct {
 	// the content's SHA-256 starts with). Default: skip nothing else.
 	Skip func(name string) bool
 
+	// AllowMissing lets Build succeed when a stylesheet references a file
+	// that the set does not have (a typo, a file not yet added, one that
+	// Skip or a leading dot leaves out): the reference stays as written and
+	// [Set.Missing] lists it, for the caller to log. Default false: Build
+	// fails with [ErrMissingReference], naming every such reference, as
+	// bundlers such as esbuild fail on an import they cannot resolve, since
+	// the browser would get a 404 for it. References outside the set
+	// (other absolute paths, other hosts, data: URIs) are never missing.
+	AllowMissing bool
+
 	// Previous are sets this one replaces: their hashed names stay
 	// servable, with their own content, as immutable, so a page rendered
 	// before a rebuild (or by an older instance in a rolling deploy) still

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,6 +37,7 @@ type Set struct {
 	hashed  map[string]*asset // by hashed name, this set's and Previous'
 	src     fs.FS             // where older hashed copies may be found; nil for none
 	stamps  sync.Map          // file name in src -> *stamp, for the older copies
+	missing []MissingRef      // what Build left unrewritten, Options.AllowMissing
 }
 
 // stamp is the SHA-256 of a file of src, valid while its size and
@@ -110,6 +112,14 @@ func (s *Set) Manifest() *Manifest {
 		m.Assets[name] = a.hashed
 	}
 	return m
+}
+
+// Missing returns the references in stylesheets to files that the set
+// does not have, which Build left as written because Options.AllowMissing
+// was set, by stylesheet and line. It is empty for a set made by Load,
+// which reads no stylesheet.
+func (s *Set) Missing() []MissingRef {
+	return slices.Clone(s.missing)
 }
 
 // Content returns the bytes served for a logical or hashed name of this

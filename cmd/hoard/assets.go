@@ -30,6 +30,10 @@ directory under its logical name (stylesheets rewritten) and its hashed
 name, with the manifest there. Running build again is cheap and changes
 nothing when no file changed.
 
+A url() or @import in a stylesheet that points at a file DIR does not have
+fails the build, naming each one; with -allow-missing they are left as
+written and printed as warnings.
+
 ls prints a manifest's logical names and their hashed names, sorted.
 
 build flags:
@@ -78,6 +82,7 @@ func assetsBuild(args []string, stdout, stderr io.Writer) int {
 	fset.BoolVar(&query, "query", false, "put the hash in a ?v= query parameter instead of the file name (needs -out)")
 	fset.IntVar(&cfg.opts.HashLen, "hash-len", 8, "hex `digits` of SHA-256 in a hashed name, 8 to 64")
 	fset.StringVar(&cfg.opts.Prefix, "prefix", "/static/", "URL `prefix` the assets are served under; url(PREFIX...) in CSS is rewritten too")
+	fset.BoolVar(&cfg.opts.AllowMissing, "allow-missing", false, "build even when a stylesheet references a file DIR does not have, with a warning for each")
 	var pos []string
 	for { // flags may come before or after DIR
 		if err := fset.Parse(args); err != nil {
@@ -105,24 +110,37 @@ func assetsBuild(args []string, stdout, stderr io.Writer) int {
 		}
 		cfg.opts.Naming = assets.HashInQuery
 	}
-	n, written, err := buildAssets(&cfg)
+	res, err := buildAssets(&cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "hoard assets build: %v\n", err)
+		if errors.Is(err, assets.ErrMissingReference) {
+			fmt.Fprintln(stderr, "hoard assets build: add the files, fix the references, or build anyway with -allow-missing")
+		}
 		return 1
 	}
+	for _, m := range res.missing {
+		fmt.Fprintf(stderr, "hoard assets build: warning: %s\n", m)
+	}
+	n, written := res.assets, res.written
 	fmt.Fprintf(stdout, "%d assets from %s: %d files written, manifest %s\n", n, cfg.dir, written, cfg.manifest)
 	return 0
 }
 
-// buildAssets builds cfg.dir, writes the copies and the manifest, and
-// returns how many assets there are and how many files it wrote.
-func buildAssets(cfg *buildConfig) (n, written int, err error) {
+// buildResult is what one "hoard assets build" did.
+type buildResult struct {
+	assets  int                 // assets in the manifest
+	written int                 // files written (unchanged ones are not)
+	missing []assets.MissingRef // references left as written, -allow-missing
+}
+
+// buildAssets builds cfg.dir and writes the copies and the manifest.
+func buildAssets(cfg *buildConfig) (*buildResult, error) {
 	info, err := os.Stat(cfg.dir)
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
 	if !info.IsDir() {
-		return 0, 0, fmt.Errorf("%s is not a directory", cfg.dir)
+		return nil, fmt.Errorf("%s is not a directory", cfg.dir)
 	}
 	dest := cfg.dir
 	if cfg.out != "" {
@@ -141,8 +159,9 @@ func buildAssets(cfg *buildConfig) (n, written int, err error) {
 	}
 	set, err := assets.Build(os.DirFS(cfg.dir), &cfg.opts)
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
+	res := &buildResult{missing: set.Missing()}
 	m := set.Manifest()
 	for _, logical := range m.Names() {
 		names := []string{}
@@ -154,30 +173,31 @@ func buildAssets(cfg *buildConfig) (n, written int, err error) {
 		}
 		data, err := set.Content(logical)
 		if err != nil {
-			return 0, 0, err
+			return nil, err
 		}
 		for _, name := range names {
 			w, err := writeIfChanged(filepath.Join(dest, filepath.FromSlash(name)), data)
 			if err != nil {
-				return 0, 0, err
+				return nil, err
 			}
 			if w {
-				written++
+				res.written++
 			}
 		}
 	}
 	var buf bytes.Buffer
 	if _, err := m.WriteTo(&buf); err != nil {
-		return 0, 0, err
+		return nil, err
 	}
 	w, err := writeIfChanged(cfg.manifest, buf.Bytes())
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
 	if w {
-		written++
+		res.written++
 	}
-	return len(m.Assets), written, nil
+	res.assets = len(m.Assets)
+	return res, nil
 }
 
 // inside returns path relative to dir, slash-separated, when it lies

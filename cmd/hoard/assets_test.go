@@ -154,6 +154,25 @@ func TestAssetsBuildOutAndManifestPath(t *testing.T) {
 	}
 }
 
+// A url() to a file DIR does not have fails the build, naming it; with
+// -allow-missing the build goes on and warns.
+func TestAssetsBuildMissingReference(t *testing.T) {
+	dir := t.TempDir()
+	writeAssetTree(t, dir, "css/site.css", "a{b:url(../img/ok.png)}\nc{d:url(../img/gone.png)}", "img/ok.png", "PNG")
+	want := "css/site.css:2: url(../img/gone.png): img/gone.png is not in the set"
+	code, _, errs := runHoard("assets", "build", dir)
+	if code != 1 || !strings.Contains(errs, "hoard: assets: reference to a missing file: "+want) || !strings.Contains(errs, "-allow-missing") {
+		t.Errorf("build: %d %q", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "manifest.json")); err == nil {
+		t.Error("a failed build wrote its manifest")
+	}
+	code, out, errs := runHoard("assets", "build", "-allow-missing", dir)
+	if code != 0 || errs != "hoard assets build: warning: "+want+"\n" || !strings.Contains(out, "2 assets") {
+		t.Errorf("build -allow-missing: %d %q %q", code, out, errs)
+	}
+}
+
 func TestAssetsUsage(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "f")
