@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // Build reads every file of fsys (an embed.FS, an os.DirFS, an fs.Sub of
@@ -44,6 +47,9 @@ func Build(fsys fs.FS, opts *Options) (*Set, error) {
 			return nil, err
 		}
 	}
+	if err := b.compress(); err != nil {
+		return nil, err
+	}
 	slices.SortStableFunc(b.missing, func(x, y MissingRef) int {
 		return strings.Compare(x.Stylesheet, y.Stylesheet) // each one's in order of lines
 	})
@@ -59,12 +65,12 @@ func Build(fsys fs.FS, opts *Options) (*Set, error) {
 type tree struct {
 	files   map[string][]byte // the sources, by logical name
 	outputs map[string]bool   // hashed copies of an earlier build, by name
+	total   int64             // bytes in files and outputs
 }
 
 // readTree reads every asset of fsys into memory.
 func readTree(fsys fs.FS, o *resolved) (*tree, error) {
 	t := &tree{files: map[string][]byte{}, outputs: map[string]bool{}}
-	var total int64
 	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -75,7 +81,7 @@ func readTree(fsys fs.FS, o *resolved) (*tree, error) {
 			}
 			return nil
 		}
-		if d.IsDir() || (o.Skip != nil && o.Skip(name)) {
+		if d.IsDir() || (o.Skip != nil && o.Skip(name)) || t.isEncodedOutput(name) {
 			return nil
 		}
 		if !d.Type().IsRegular() { // a symlink counts when it leads to a regular file
@@ -88,7 +94,7 @@ func readTree(fsys fs.FS, o *resolved) (*tree, error) {
 		if err != nil {
 			return err
 		}
-		if total += int64(len(data)); total > o.MaxBytes {
+		if t.total += int64(len(data)); t.total > o.MaxBytes {
 			return fmt.Errorf("%w: more than MaxBytes (%d) in the files to build", ErrTooLarge, o.MaxBytes)
 		}
 		if isBuildOutput(name, sum(data)) {
@@ -102,6 +108,19 @@ func readTree(fsys fs.FS, o *resolved) (*tree, error) {
 		return nil, fmt.Errorf("hoard: assets: reading files: %w", err)
 	}
 	return t, nil
+}
+
+// isEncodedOutput reports whether name is the compressed copy of a hashed
+// copy from an earlier build ("css/site.3f2a9c1e.css.br"), which is not an
+// asset either. WalkDir visits a file before its copies ("x.css" sorts
+// before "x.css.br"), so its hashed copy is known by then.
+func (t *tree) isEncodedOutput(name string) bool {
+	for _, c := range codings {
+		if base, ok := strings.CutSuffix(name, c.suffix); ok && t.outputs[base] {
+			return true
+		}
+	}
+	return false
 }
 
 // builder computes the assets of one Build.
@@ -178,11 +197,54 @@ func (b *builder) visit(name string, stack []string) error {
 func (b *builder) newAsset(name string, data []byte) *asset {
 	full := sum(data)
 	hash := full[:b.o.HashLen]
-	a := &asset{logical: name, hash: hash, etag: etagOf(full), data: data, file: name}
+	a := &asset{logical: name, hash: hash, etag: etagOf(full), data: data, file: name, ctype: contentType(name, data)}
 	if b.o.Naming == HashInQuery {
 		a.hashed = queryName(name, hash)
 	} else {
 		a.hashed = hashedName(name, hash)
 	}
 	return a
+}
+
+// compress gives every asset the compressed copies Options.Compress asks
+// for, on as many goroutines as GOMAXPROCS, and fails with ErrTooLarge
+// once they would take the bytes held past Options.MaxBytes.
+func (b *builder) compress() error {
+	if b.o.Compress == CompressNone {
+		return nil
+	}
+	var (
+		total atomic.Int64
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error // guarded by mu
+	)
+	total.Store(b.tree.total)
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for _, name := range slices.Sorted(maps.Keys(b.assets)) {
+		a := b.assets[name]
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if total.Load() > b.o.MaxBytes {
+				return // failed already
+			}
+			vs, err := compressAsset(a, b.o.Compress)
+			for _, v := range vs {
+				if total.Add(v.size) > b.o.MaxBytes && err == nil {
+					err = fmt.Errorf("%w: more than MaxBytes (%d) in the files and their compressed copies", ErrTooLarge, b.o.MaxBytes)
+				}
+			}
+			a.variants = vs
+			if err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return first
 }

@@ -23,10 +23,18 @@
 // DIR/manifest.json, and [Load] (with [ReadManifest] or [LoadManifest])
 // serves them without hashing anything at start-up.
 //
+// Assets that compress are served compressed, without compressing on each
+// request: `hoard assets build` writes a brotli (.br) and a gzip (.gz)
+// copy beside each hashed copy and lists them in the manifest, and Build
+// keeps them in memory with Options.Compress. The handler picks one by
+// Accept-Encoding ([Compression] says what is skipped).
+//
 // A Set is an [net/http.Handler] ([Set.ServeHTTP]): hashed names with
 // Cache-Control [CacheImmutable], logical names with [CacheRevalidate] and a
 // strong ETag (304 Not Modified on a matching If-None-Match), the right
-// Content-Type, 404 for the unknown, 400 for path traversal. During a
+// Content-Type, a compressed copy when the client accepts one (with Vary:
+// Accept-Encoding and an ETag per copy), 404 for the unknown, 400 for
+// path traversal. During a
 // rolling deploy, pages from the old version still ask for old hashed
 // names: a Set also serves those of the sets in Options.Previous and any
 // older hashed copy still on disk whose content matches its name.

@@ -33,7 +33,7 @@ func ExampleBuild() {
 	fmt.Println(string(css))
 	// Output:
 	// {
-	//   "version": 1,
+	//   "version": 2,
 	//   "assets": {
 	//     "css/site.css": "css/site.f79fdadd.css",
 	//     "img/logo.png": "img/logo.20bb5226.png",
@@ -84,6 +84,28 @@ func ExampleSet_ServeHTTP() {
 	// /static/js/app.js 200 text/javascript; charset=utf-8 | no-cache
 	// /static/js/nope.js 404 text/plain; charset=utf-8 | no-store
 	// revalidated: 304
+}
+
+// With Compress, the handler sends a compressed copy to clients that
+// accept one, by their Accept-Encoding.
+func ExampleOptions_compress() {
+	js := strings.Repeat("console.log('hoard');\n", 100) // 2 200 bytes
+	set, _ := assets.Build(fstest.MapFS{"app.js": {Data: []byte(js)}}, &assets.Options{Compress: assets.CompressFast})
+	fmt.Println(set.Manifest().Encodings)
+	u, _ := set.URL("app.js")
+	for _, accept := range []string{"gzip, deflate, br, zstd", "gzip", "br;q=0, gzip;q=0", ""} {
+		r := httptest.NewRequest("GET", u, nil)
+		r.Header.Set("Accept-Encoding", accept)
+		w := httptest.NewRecorder()
+		set.ServeHTTP(w, r)
+		fmt.Printf("%-26q %d %-4s Vary: %s, smaller: %v\n", accept, w.Code, w.Header().Get("Content-Encoding"), w.Header().Get("Vary"), w.Body.Len() < len(js))
+	}
+	// Output:
+	// map[app.js:[br gzip]]
+	// "gzip, deflate, br, zstd"  200 br   Vary: Accept-Encoding, smaller: true
+	// "gzip"                     200 gzip Vary: Accept-Encoding, smaller: true
+	// "br;q=0, gzip;q=0"         200      Vary: Accept-Encoding, smaller: false
+	// ""                         200      Vary: Accept-Encoding, smaller: false
 }
 
 // A manifest built ahead of time (hoard assets build) is loaded with the
