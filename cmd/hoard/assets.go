@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -29,6 +30,12 @@ With -out, DIR is left untouched: every file is copied into the output
 directory under its logical name (stylesheets rewritten) and its hashed
 name, with the manifest there. Running build again is cheap and changes
 nothing when no file changed.
+
+Every copy of an asset that compresses (not PNG, JPEG, WOFF2, archives...)
+gets a brotli and a gzip copy beside it, css/site.3f2a9c1e.css.br and .gz,
+kept only when at least a tenth smaller, and listed in the manifest;
+assets.Load serves them to clients that accept them. -compress fast is
+quicker, -compress none writes none.
 
 A url() or @import in a stylesheet that points at a file DIR does not have
 fails the build, naming each one; with -allow-missing they are left as
@@ -82,6 +89,8 @@ func assetsBuild(args []string, stdout, stderr io.Writer) int {
 	fset.BoolVar(&query, "query", false, "put the hash in a ?v= query parameter instead of the file name (needs -out)")
 	fset.IntVar(&cfg.opts.HashLen, "hash-len", 8, "hex `digits` of SHA-256 in a hashed name, 8 to 64")
 	fset.StringVar(&cfg.opts.Prefix, "prefix", "/static/", "URL `prefix` the assets are served under; url(PREFIX...) in CSS is rewritten too")
+	compress := "best"
+	fset.StringVar(&compress, "compress", compress, "precompressed `level` of the .br and .gz copies: best (brotli 11, gzip 9), fast (brotli 5, gzip 6) or none")
 	fset.BoolVar(&cfg.opts.AllowMissing, "allow-missing", false, "build even when a stylesheet references a file DIR does not have, with a warning for each")
 	var pos []string
 	for { // flags may come before or after DIR
@@ -103,6 +112,17 @@ func assetsBuild(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cfg.dir = pos[0]
+	switch compress {
+	case "best":
+		cfg.opts.Compress = assets.CompressBest
+	case "fast":
+		cfg.opts.Compress = assets.CompressFast
+	case "none":
+		cfg.opts.Compress = assets.CompressNone
+	default:
+		fmt.Fprintf(stderr, "hoard assets build: -compress %q: want best, fast or none\n", compress)
+		return 2
+	}
 	if query {
 		if cfg.out == "" {
 			fmt.Fprintln(stderr, "hoard assets build: -query needs -out: the rewritten stylesheets must be served under their logical names")
@@ -121,16 +141,26 @@ func assetsBuild(args []string, stdout, stderr io.Writer) int {
 	for _, m := range res.missing {
 		fmt.Fprintf(stderr, "hoard assets build: warning: %s\n", m)
 	}
-	n, written := res.assets, res.written
-	fmt.Fprintf(stdout, "%d assets from %s: %d files written, manifest %s\n", n, cfg.dir, written, cfg.manifest)
+	fmt.Fprintf(stdout, "%d assets from %s: %d files written, manifest %s\n", res.assets, cfg.dir, res.written, cfg.manifest)
+	for _, c := range res.compressed {
+		fmt.Fprintf(stdout, "%s: %d assets, %d bytes -> %d (%.0f%% smaller)\n", c.coding, c.assets, c.before, c.after, 100-100*float64(c.after)/float64(c.before))
+	}
 	return 0
 }
 
 // buildResult is what one "hoard assets build" did.
 type buildResult struct {
-	assets  int                 // assets in the manifest
-	written int                 // files written (unchanged ones are not)
-	missing []assets.MissingRef // references left as written, -allow-missing
+	assets     int                 // assets in the manifest
+	written    int                 // files written (unchanged ones are not)
+	missing    []assets.MissingRef // references left as written, -allow-missing
+	compressed []compressedTotal   // per coding, in the manifest's order
+}
+
+// compressedTotal sums up the compressed copies of one coding.
+type compressedTotal struct {
+	coding        string
+	assets        int   // assets with a copy
+	before, after int64 // their bytes, and their copies'
 }
 
 // buildAssets builds cfg.dir and writes the copies and the manifest.
@@ -175,7 +205,21 @@ func buildAssets(cfg *buildConfig) (*buildResult, error) {
 		if err != nil {
 			return nil, err
 		}
+		files := map[string][]byte{}
 		for _, name := range names {
+			files[name] = data
+		}
+		for _, coding := range m.Encodings[logical] {
+			enc, err := set.Encoded(logical, coding)
+			if err != nil {
+				return nil, err
+			}
+			for _, name := range names {
+				files[assets.EncodedName(name, coding)] = enc
+			}
+			res.count(coding, len(data), len(enc))
+		}
+		for name, data := range files {
 			w, err := writeIfChanged(filepath.Join(dest, filepath.FromSlash(name)), data)
 			if err != nil {
 				return nil, err
@@ -198,6 +242,19 @@ func buildAssets(cfg *buildConfig) (*buildResult, error) {
 	}
 	res.assets = len(m.Assets)
 	return res, nil
+}
+
+// count adds a copy in coding, of size n, of an asset of size orig.
+func (r *buildResult) count(coding string, orig, n int) {
+	i := slices.IndexFunc(r.compressed, func(c compressedTotal) bool { return c.coding == coding })
+	if i < 0 {
+		r.compressed = append(r.compressed, compressedTotal{coding: coding})
+		i = len(r.compressed) - 1
+	}
+	c := &r.compressed[i]
+	c.assets++
+	c.before += int64(orig)
+	c.after += int64(n)
 }
 
 // inside returns path relative to dir, slash-separated, when it lies
