@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -64,10 +65,13 @@ func newBrowser(t *testing.T, timeout time.Duration) context.Context {
 
 // hit is one request the test server answered.
 type hit struct {
-	path        string // with ?query, if any
-	ifNoneMatch string
-	status      int
-	etag        string // the ETag answered
+	path            string // with ?query, if any
+	ifNoneMatch     string
+	acceptEncoding  string
+	status          int
+	etag            string // the ETag answered
+	contentEncoding string // the Content-Encoding answered
+	bytes           int    // body bytes written
 }
 
 // serverLog records the requests a server answered.
@@ -82,7 +86,10 @@ func (l *serverLog) wrap(h http.Handler) http.Handler {
 		h.ServeHTTP(sw, r)
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		l.hits = append(l.hits, hit{path: r.URL.RequestURI(), ifNoneMatch: r.Header.Get("If-None-Match"), status: sw.status, etag: w.Header().Get("ETag")})
+		l.hits = append(l.hits, hit{
+			path: r.URL.RequestURI(), ifNoneMatch: r.Header.Get("If-None-Match"), acceptEncoding: r.Header.Get("Accept-Encoding"),
+			status: sw.status, etag: w.Header().Get("ETag"), contentEncoding: w.Header().Get("Content-Encoding"), bytes: sw.bytes,
+		})
 	})
 }
 
@@ -102,6 +109,7 @@ func (l *serverLog) len() int {
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	bytes  int
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -109,26 +117,41 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+func (w *statusWriter) Write(p []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += n
+	return n, err
+}
+
 // netEvent is what the browser's DevTools said about one request.
 type netEvent struct {
 	url        string
 	status     int64
-	fromDisk   bool // Response.fromDiskCache
-	fromMemory bool // Network.requestServedFromCache
+	fromDisk   bool    // Response.fromDiskCache
+	fromMemory bool    // Network.requestServedFromCache
+	encoding   string  // the response's Content-Encoding, as the browser saw it
+	done       bool    // Network.loadingFinished came
+	received   float64 // its encodedDataLength: bytes off the network, headers included
 }
 
 // netLog records the DevTools Network events of a tab, by request.
 type netLog struct {
-	mu    sync.Mutex
-	order []network.RequestID             // guarded by mu
-	byID  map[network.RequestID]*netEvent // guarded by mu
+	mu      sync.Mutex
+	order   []network.RequestID             // guarded by mu
+	byID    map[network.RequestID]*netEvent // guarded by mu
+	changed chan struct{}                   // closed and replaced at each event; guarded by mu
 }
 
 func (l *netLog) listen(ctx context.Context) error {
 	l.byID = map[network.RequestID]*netEvent{}
+	l.changed = make(chan struct{})
 	return chromedp.Listen(ctx, func(ev any) {
 		l.mu.Lock()
 		defer l.mu.Unlock()
+		defer func() {
+			close(l.changed)
+			l.changed = make(chan struct{})
+		}()
 		get := func(id network.RequestID) *netEvent {
 			e := l.byID[id]
 			if e == nil {
@@ -146,8 +169,42 @@ func (l *netLog) listen(ctx context.Context) error {
 		case *network.EventResponseReceived:
 			e := get(ev.RequestID)
 			e.url, e.status, e.fromDisk = ev.Response.URL, ev.Response.Status, ev.Response.FromDiskCache
+			for k, v := range ev.Response.Headers {
+				if strings.EqualFold(k, "Content-Encoding") {
+					e.encoding, _ = v.(string)
+				}
+			}
+		case *network.EventLoadingFinished:
+			e := get(ev.RequestID)
+			e.done, e.received = true, ev.EncodedDataLength
 		}
 	})
+}
+
+// waitDone waits until the last request for url has finished loading, or
+// ctx ends, and returns its event.
+func (l *netLog) waitDone(ctx context.Context, url string) (netEvent, error) {
+	for {
+		l.mu.Lock()
+		var last *netEvent
+		for _, id := range l.order {
+			if e := l.byID[id]; e.url == url {
+				last = e
+			}
+		}
+		changed := l.changed
+		if last != nil && last.done {
+			e := *last
+			l.mu.Unlock()
+			return e, nil
+		}
+		l.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return netEvent{}, ctx.Err()
+		}
+	}
 }
 
 // since returns the events of the requests after the first n.
