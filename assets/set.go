@@ -131,7 +131,7 @@ func loadVariants(a *asset, list []string) error {
 	defer f.Close()
 	head := make([]byte, 512)
 	n, err := io.ReadFull(f, head)
-	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("hoard: assets: %s: %w", a.logical, err)
 	}
 	a.ctype = http.DetectContentType(head[:n])

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -31,11 +32,11 @@ directory under its logical name (stylesheets rewritten) and its hashed
 name, with the manifest there. Running build again is cheap and changes
 nothing when no file changed.
 
-Every copy of an asset that compresses (not PNG, JPEG, WOFF2, archives...)
-gets a brotli and a gzip copy beside it, css/site.3f2a9c1e.css.br and .gz,
-kept only when at least a tenth smaller, and listed in the manifest;
-assets.Load serves them to clients that accept them. -compress fast is
-quicker, -compress none writes none.
+Each copy of an asset that compresses (not PNG, JPEG, WOFF2, archives, nor
+a file under 512 bytes) gets a brotli and a gzip copy beside it,
+css/site.3f2a9c1e.css.br and .gz, kept when at least a tenth smaller and
+listed in the manifest; assets.Load serves them to clients that accept
+them. -compress fast is quicker, -compress none writes none.
 
 A url() or @import in a stylesheet that points at a file DIR does not have
 fails the build, naming each one; with -allow-missing they are left as
@@ -219,8 +220,8 @@ func buildAssets(cfg *buildConfig) (*buildResult, error) {
 			}
 			res.count(coding, len(data), len(enc))
 		}
-		for name, data := range files {
-			w, err := writeIfChanged(filepath.Join(dest, filepath.FromSlash(name)), data)
+		for _, name := range slices.Sorted(maps.Keys(files)) { // the manifest, last, makes them live
+			w, err := writeIfChanged(filepath.Join(dest, filepath.FromSlash(name)), files[name])
 			if err != nil {
 				return nil, err
 			}
