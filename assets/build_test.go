@@ -20,6 +20,8 @@ func TestOptionsValidate(t *testing.T) {
 		{HashLen: 7},
 		{HashLen: 65},
 		{MaxBytes: -1},
+		{Compress: Compression(3)},
+		{Compress: -1},
 		{Previous: []*Set{nil}},
 	} {
 		if _, err := Build(files("a.js", "1"), o); !errors.Is(err, ErrInvalidOption) {
@@ -36,6 +38,9 @@ func TestOptionsValidate(t *testing.T) {
 	}
 	if HashInName.String() != "name" || HashInQuery.String() != "query" || Naming(9).String() != "Naming(9)" {
 		t.Error("Naming.String")
+	}
+	if CompressNone.String() != "none" || CompressFast.String() != "fast" || CompressBest.String() != "best" || Compression(9).String() != "Compression(9)" {
+		t.Error("Compression.String")
 	}
 }
 

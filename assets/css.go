@@ -11,7 +11,8 @@ import (
 // text of a url(...) token, or the string of an @import rule, without
 // quotes or surrounding space.
 type cssRef struct {
-	start, end int // src[start:end] is the URL text
+	start, end int  // src[start:end] is the URL text
+	isImport   bool // an @import "..." rule, not a url(...) token
 }
 
 // scanCSS returns the references in src, in order: url(...) tokens, quoted
@@ -49,7 +50,7 @@ func scanCSS(src []byte) []cssRef {
 			if j < n && (src[j] == '"' || src[j] == '\'') {
 				start, end, next, ok := scanString(src, j)
 				if ok && end > start {
-					refs = append(refs, cssRef{start, end})
+					refs = append(refs, cssRef{start, end, true})
 				}
 				i = next
 			}
@@ -91,7 +92,7 @@ func scanURL(src []byte, p int) (ref cssRef, next int, ok bool) {
 		start, end, after, sok := scanString(src, j)
 		k := skipSpace(src, after)
 		if k < n && src[k] == ')' {
-			return cssRef{start, end}, k + 1, sok && end > start
+			return cssRef{start: start, end: end}, k + 1, sok && end > start
 		}
 		return cssRef{}, after, false
 	}
@@ -103,7 +104,7 @@ func scanURL(src []byte, p int) (ref cssRef, next int, ok bool) {
 			for end > start && isSpace(src[end-1]) {
 				end--
 			}
-			return cssRef{start, end}, k + 1, end > start && clean(src[start:end])
+			return cssRef{start: start, end: end}, k + 1, end > start && clean(src[start:end])
 		case c == '"' || c == '\'' || c == '(' || c == '\\' || c < ' ' && !isSpace(c) || c == 0x7f:
 			// A bad url token: the CSS parser skips to the next ")".
 			if e := bytes.IndexByte(src[k:], ')'); e >= 0 {

@@ -39,14 +39,28 @@ func FuzzRewriteCSS(f *testing.F) {
 		for _, r := range refs {
 			resolveRef("css/site.css", string(src[r.start:r.end]), "/static/")
 		}
-		_, err := Build(files(
+		tree := files(
 			"css/site.css", string(src),
 			"css/b.css", "p{}",
 			"img/logo.png", "PNG",
 			"x.png", "X",
-		), nil)
+		)
+		_, err := Build(tree, nil)
 		if err != nil && !bytes.HasPrefix([]byte(err.Error()), []byte("hoard: assets: ")) {
 			t.Fatalf("error without the hoard: assets: prefix: %v", err)
+		}
+		s, err := Build(tree, &Options{AllowMissing: true})
+		if err != nil && !bytes.HasPrefix([]byte(err.Error()), []byte("hoard: assets: ")) {
+			t.Fatalf("error without the hoard: assets: prefix: %v", err)
+		}
+		if s == nil {
+			return
+		}
+		lines := bytes.Count(src, []byte("\n")) + 1
+		for _, m := range s.Missing() {
+			if m.Stylesheet != "css/site.css" || m.Line < 1 || m.Line > lines || !bytes.Contains(src, []byte(m.Ref)) {
+				t.Fatalf("bad missing reference %+v in %d lines", m, lines)
+			}
 		}
 	})
 }

@@ -24,6 +24,14 @@ var (
 	// ErrInvalidOption reports a bad field in [Options].
 	ErrInvalidOption = errors.New("hoard: assets: invalid option")
 
+	// ErrMissingReference reports a url(...) or @import in a stylesheet that
+	// points at a file the set does not have (missing, hidden or skipped),
+	// as in `hoard: assets: reference to a missing file: css/site.css:2:
+	// url(../img/bg.png): img/bg.png is not in the set`. [Build] fails with
+	// it, naming every such reference, unless Options.AllowMissing is set;
+	// then [Set.Missing] lists them.
+	ErrMissingReference = errors.New("hoard: assets: reference to a missing file")
+
 	// ErrTooLarge reports a set of files larger than Options.MaxBytes, the
 	// bound on what [Build] holds in memory.
 	ErrTooLarge = errors.New("hoard: assets: too large")

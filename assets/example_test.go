@@ -33,7 +33,7 @@ func ExampleBuild() {
 	fmt.Println(string(css))
 	// Output:
 	// {
-	//   "version": 1,
+	//   "version": 2,
 	//   "assets": {
 	//     "css/site.css": "css/site.f79fdadd.css",
 	//     "img/logo.png": "img/logo.20bb5226.png",
@@ -86,6 +86,28 @@ func ExampleSet_ServeHTTP() {
 	// revalidated: 304
 }
 
+// With Compress, the handler sends a compressed copy to clients that
+// accept one, by their Accept-Encoding.
+func ExampleOptions_compress() {
+	js := strings.Repeat("console.log('hoard');\n", 100) // 2 200 bytes
+	set, _ := assets.Build(fstest.MapFS{"app.js": {Data: []byte(js)}}, &assets.Options{Compress: assets.CompressFast})
+	fmt.Println(set.Manifest().Encodings)
+	u, _ := set.URL("app.js")
+	for _, accept := range []string{"gzip, deflate, br, zstd", "gzip", "br;q=0, gzip;q=0", ""} {
+		r := httptest.NewRequest("GET", u, nil)
+		r.Header.Set("Accept-Encoding", accept)
+		w := httptest.NewRecorder()
+		set.ServeHTTP(w, r)
+		fmt.Printf("%-26q %d %-4s Vary: %s, smaller: %v\n", accept, w.Code, w.Header().Get("Content-Encoding"), w.Header().Get("Vary"), w.Body.Len() < len(js))
+	}
+	// Output:
+	// map[app.js:[br gzip]]
+	// "gzip, deflate, br, zstd"  200 br   Vary: Accept-Encoding, smaller: true
+	// "gzip"                     200 gzip Vary: Accept-Encoding, smaller: true
+	// "br;q=0, gzip;q=0"         200      Vary: Accept-Encoding, smaller: false
+	// ""                         200      Vary: Accept-Encoding, smaller: false
+}
+
 // A manifest built ahead of time (hoard assets build) is loaded with the
 // hashed copies beside it; nothing is hashed at start-up.
 func ExampleLoad() {
@@ -107,6 +129,22 @@ func ExampleLoad() {
 	fmt.Println(set.URL("js/app.js"))
 	// Output:
 	// https://cdn.example.com/static/js/app.4cc1666b.js <nil>
+}
+
+// A stylesheet that references a file the set does not have fails the
+// build; with AllowMissing the reference is left as written and listed.
+func ExampleOptions_allowMissing() {
+	broken := fstest.MapFS{"css/site.css": {Data: []byte("h1{color:red}\nbody{background:url(../img/bg.png)}")}}
+	_, err := assets.Build(broken, nil)
+	fmt.Println(err)
+
+	set, _ := assets.Build(broken, &assets.Options{AllowMissing: true})
+	for _, m := range set.Missing() {
+		fmt.Println("warning:", m)
+	}
+	// Output:
+	// hoard: assets: reference to a missing file: css/site.css:2: url(../img/bg.png): img/bg.png is not in the set
+	// warning: css/site.css:2: url(../img/bg.png): img/bg.png is not in the set
 }
 
 // Rebuilding with the old set in Options.Previous keeps the URLs of pages

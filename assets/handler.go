@@ -44,6 +44,19 @@ const (
 // ([mime.TypeByExtension]), sniffed when that is unknown, with
 // X-Content-Type-Options: nosniff. Range requests work as with
 // [http.ServeContent].
+//
+// An asset with precompressed copies (Options.Compress, or the manifest's
+// Encodings) is served by negotiation on Accept-Encoding, q-values
+// honoured: the acceptable copy with the highest weight, the smallest of
+// equals, with Content-Encoding, the original's Content-Type and
+// Cache-Control, and an ETag of its own bytes, so a 304 answers only a
+// client holding that same copy. The original is served when no copy is
+// acceptable, when identity weighs more, to a request without
+// Accept-Encoding, and to every Range request (ranges apply to the
+// original only, so a resumed download never mixes codings). Every
+// answer for such an asset, 304s and originals included, carries Vary:
+// Accept-Encoding, added to any Vary already set. Older hashed copies
+// found on disk are served as they are.
 func (s *Set) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
@@ -89,6 +102,14 @@ func (s *Set) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // when it no longer matches the hash a was built with (a file edited in
 // place), it is served, but not as immutable.
 func (s *Set) serve(w http.ResponseWriter, r *http.Request, a *asset, immutable bool) {
+	if len(a.variants) > 0 {
+		addVary(w.Header(), "Accept-Encoding")
+		if r.Header.Get("Range") == "" {
+			if v := choose(r.Header.Values("Accept-Encoding"), a.variants); v != nil && serveVariant(w, r, a, v, immutable) {
+				return
+			}
+		}
+	}
 	if a.data != nil {
 		setHeaders(w, a.logical, a.etag, immutable)
 		http.ServeContent(w, r, a.logical, time.Time{}, bytes.NewReader(a.data))
@@ -171,6 +192,7 @@ func setHeaders(w http.ResponseWriter, name, etag string, immutable bool) {
 func httpError(w http.ResponseWriter, status int) {
 	h := w.Header()
 	h.Del("ETag")
+	h.Del("Content-Encoding")
 	h.Del("Cache-Control")
 	h.Set("Cache-Control", "no-store")
 	http.Error(w, http.StatusText(status), status)

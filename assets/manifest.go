@@ -10,9 +10,9 @@ import (
 	"strings"
 )
 
-// ManifestVersion is the format version that [Manifest.WriteTo] writes and
-// [LoadManifest] accepts.
-const ManifestVersion = 1
+// ManifestVersion is the format version that [Manifest.WriteTo] writes.
+// [LoadManifest] accepts it and version 1, which had no Encodings.
+const ManifestVersion = 2
 
 // maxManifestBytes bounds what LoadManifest reads.
 const maxManifestBytes = 64 << 20
@@ -23,12 +23,22 @@ const maxManifestBytes = 64 << 20
 // writes one ahead of time, with the hashed copies, for [Load]. Its JSON
 // form is
 //
-//	{"version": 1, "assets": {"css/site.css": "css/site.3f2a9c1e.css"}}
+//	{
+//	  "version": 2,
+//	  "assets": {"css/site.css": "css/site.3f2a9c1e.css", "img/a.png": "img/a.5d41402a.png"},
+//	  "encodings": {"css/site.css": ["br", "gzip"]}
+//	}
 type Manifest struct {
 	// Version is the format version, [ManifestVersion].
 	Version int `json:"version"`
 	// Assets maps logical names to hashed names.
 	Assets map[string]string `json:"assets"`
+	// Encodings lists, for each logical name that has any, the content
+	// codings ([Brotli], [Gzip]) of its precompressed copies, each in a
+	// file next to the asset's content (see [EncodedName]): beside the
+	// hashed copy, or under [HashInQuery] beside the logical name. Names
+	// without copies are left out.
+	Encodings map[string][]string `json:"encodings,omitempty"`
 }
 
 // Names returns the logical names, sorted.
@@ -57,8 +67,8 @@ func (m *Manifest) WriteTo(w io.Writer) (int64, error) {
 
 // LoadManifest decodes a manifest written by [Manifest.WriteTo] (or `hoard
 // assets build`) and checks it: the version is known, every logical name
-// is a clean relative path, and every hashed name is that name with a hex
-// hash in it. It reads at most 64 MiB. Errors wrap [ErrInvalidManifest].
+// is a clean relative path, every hashed name is that name with a hex
+// hash in it, and every encoding is a known one of a listed asset. It reads at most 64 MiB. Errors wrap [ErrInvalidManifest].
 func LoadManifest(r io.Reader) (*Manifest, error) {
 	dec := json.NewDecoder(io.LimitReader(r, maxManifestBytes))
 	dec.DisallowUnknownFields()
@@ -88,12 +98,25 @@ func ReadManifest(fsys fs.FS, name string) (*Manifest, error) {
 }
 
 func (m *Manifest) validate() error {
-	if m.Version != ManifestVersion {
-		return fmt.Errorf("%w: version %d, want %d", ErrInvalidManifest, m.Version, ManifestVersion)
+	if m.Version != ManifestVersion && m.Version != 1 {
+		return fmt.Errorf("%w: version %d, want %d or 1", ErrInvalidManifest, m.Version, ManifestVersion)
 	}
 	for logical, hashed := range m.Assets {
 		if _, _, err := parseEntry(logical, hashed); err != nil {
 			return err
+		}
+	}
+	if len(m.Encodings) > 0 && m.Version == 1 {
+		return fmt.Errorf("%w: encodings in a version 1 manifest", ErrInvalidManifest)
+	}
+	for logical, list := range m.Encodings {
+		if _, ok := m.Assets[logical]; !ok {
+			return fmt.Errorf("%w: encodings of %q, which is not an asset", ErrInvalidManifest, logical)
+		}
+		for i, coding := range list {
+			if !knownCoding(coding) || slices.Contains(list[:i], coding) {
+				return fmt.Errorf("%w: %q: encoding %q is unknown or listed twice", ErrInvalidManifest, logical, coding)
+			}
 		}
 	}
 	return nil

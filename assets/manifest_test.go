@@ -32,7 +32,7 @@ func TestManifestRoundTrip(t *testing.T) {
 		}
 	}
 	var buf bytes.Buffer
-	if _, err := (&Manifest{}).WriteTo(&buf); err != nil || buf.String() != "{\n  \"version\": 1,\n  \"assets\": {}\n}\n" {
+	if _, err := (&Manifest{}).WriteTo(&buf); err != nil || buf.String() != "{\n  \"version\": 2,\n  \"assets\": {}\n}\n" {
 		t.Errorf("empty manifest: %q, %v", buf.String(), err)
 	}
 }
@@ -41,7 +41,11 @@ func TestLoadManifestInvalid(t *testing.T) {
 	for name, in := range map[string]string{
 		"not JSON":             `{`,
 		"no version":           `{"assets":{}}`,
-		"future version":       `{"version":2,"assets":{}}`,
+		"future version":       `{"version":3,"assets":{}}`,
+		"encodings in v1":      `{"version":1,"assets":{"x.css":"x.3f2a9c1e.css"},"encodings":{"x.css":["br"]}}`,
+		"unknown encoding":     `{"version":2,"assets":{"x.css":"x.3f2a9c1e.css"},"encodings":{"x.css":["zstd"]}}`,
+		"encoding twice":       `{"version":2,"assets":{"x.css":"x.3f2a9c1e.css"},"encodings":{"x.css":["br","br"]}}`,
+		"encoding of no asset": `{"version":2,"assets":{"x.css":"x.3f2a9c1e.css"},"encodings":{"y.css":["br"]}}`,
 		"unknown field":        `{"version":1,"assets":{},"x":1}`,
 		"traversal":            `{"version":1,"assets":{"../x.css":"../x.3f2a9c1e.css"}}`,
 		"absolute":             `{"version":1,"assets":{"/x.css":"/x.3f2a9c1e.css"}}`,

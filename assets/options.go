@@ -63,8 +63,8 @@ type Options struct {
 	HashLen int
 
 	// MaxBytes bounds the bytes [Build] reads and holds in memory (every
-	// asset's content, CSS after rewriting); a larger tree fails with
-	// [ErrTooLarge]. Default 256 MiB.
+	// asset's content and its compressed copies); a larger tree fails
+	// with [ErrTooLarge]. Default 256 MiB.
 	MaxBytes int64
 
 	// Skip reports whether the file at name (slash-separated, relative to
@@ -73,6 +73,24 @@ type Options struct {
 	// and hashed copies from an earlier build (a name with a hex hash that
 	// the content's SHA-256 starts with). Default: skip nothing else.
 	Skip func(name string) bool
+
+	// AllowMissing lets Build succeed when a stylesheet references a file
+	// that the set does not have (a typo, a file not yet added, one that
+	// Skip or a leading dot leaves out): the reference stays as written and
+	// [Set.Missing] lists it, for the caller to log. Default false: Build
+	// fails with [ErrMissingReference], naming every such reference, as
+	// bundlers such as esbuild fail on an import they cannot resolve, since
+	// the browser would get a 404 for it. References outside the set
+	// (other absolute paths, other hosts, data: URIs) are never missing.
+	AllowMissing bool
+
+	// Compress chooses which precompressed copies Build keeps in memory
+	// next to each asset's content, for the handler to serve to clients
+	// that accept them (see [Compression]). Default CompressNone: Build
+	// runs at start-up, where CompressFast costs about 0.1 s per MB of text
+	// and core, and CompressBest about 2 s; `hoard assets build` does the
+	// latter ahead of time, and [Load] serves the files it wrote.
+	Compress Compression
 
 	// Previous are sets this one replaces: their hashed names stay
 	// servable, with their own content, as immutable, so a page rendered
@@ -124,6 +142,8 @@ func (r *resolved) validate() error {
 		return fmt.Errorf("%w: Naming %v", ErrInvalidOption, r.Naming)
 	case r.HashLen < 8 || r.HashLen > 64:
 		return fmt.Errorf("%w: HashLen %d: must be from 8 to 64", ErrInvalidOption, r.HashLen)
+	case r.Compress < CompressNone || r.Compress > CompressBest:
+		return fmt.Errorf("%w: Compress %v", ErrInvalidOption, r.Compress)
 	case r.MaxBytes < 0:
 		return fmt.Errorf("%w: MaxBytes %d: must not be negative", ErrInvalidOption, r.MaxBytes)
 	}

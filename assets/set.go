@@ -3,7 +3,12 @@ package assets
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"mime"
+	"net/http"
+	"path"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,14 +16,16 @@ import (
 
 // asset is one file of a Set, at one version.
 type asset struct {
-	logical string                // "css/site.css"
-	hashed  string                // "css/site.3f2a9c1e.css" or "css/site.css?v=3f2a9c1e"
-	hash    string                // "3f2a9c1e"
-	etag    string                // strong ETag of the content; "" when it is read from src
-	data    []byte                // the content; nil when it is read from src
-	src     fs.FS                 // where the content is when data is nil
-	file    string                // its name in src
-	stamp   atomic.Pointer[stamp] // the last sum of src's file
+	logical  string                // "css/site.css"
+	hashed   string                // "css/site.3f2a9c1e.css" or "css/site.css?v=3f2a9c1e"
+	hash     string                // "3f2a9c1e"
+	etag     string                // strong ETag of the content; "" when it is read from src
+	data     []byte                // the content; nil when it is read from src
+	src      fs.FS                 // where the content is when data is nil
+	file     string                // its name in src
+	stamp    atomic.Pointer[stamp] // the last sum of src's file
+	ctype    string                // Content-Type; "" to leave it to the extension or a sniff
+	variants []*variant            // precompressed copies, smallest first
 }
 
 // Set is a fingerprinted set of static assets: a [Manifest] plus the
@@ -36,6 +43,7 @@ type Set struct {
 	hashed  map[string]*asset // by hashed name, this set's and Previous'
 	src     fs.FS             // where older hashed copies may be found; nil for none
 	stamps  sync.Map          // file name in src -> *stamp, for the older copies
+	missing []MissingRef      // what Build left unrewritten, Options.AllowMissing
 }
 
 // stamp is the SHA-256 of a file of src, valid while its size and
@@ -63,8 +71,9 @@ func newSet(o *resolved, assets map[string]*asset, src fs.FS) *Set {
 // build`) over fsys, the directory that holds the hashed copies. Nothing is
 // read into memory: each request opens its file. Load checks that every
 // file the manifest names is there, so a bad deploy fails at start-up.
-// Options.Naming is not used (each entry says its own) nor are MaxBytes
-// and Skip.
+// Options.Naming is not used (each entry says its own) nor are MaxBytes,
+// Skip, AllowMissing and Compress: the precompressed copies are those the
+// manifest lists (Manifest.Encodings), whose files Load checks too.
 //
 // Hashed copies from older builds that are still in fsys stay servable as
 // immutable, after their content is checked against the hash in their
@@ -86,9 +95,47 @@ func Load(fsys fs.FS, m *Manifest, opts *Options) (*Set, error) {
 		if _, err := fs.Stat(fsys, file); err != nil {
 			return nil, fmt.Errorf("%w: %s: %w", ErrInvalidManifest, logical, err)
 		}
-		assets[logical] = &asset{logical: logical, hashed: hashed, hash: hash, src: fsys, file: file}
+		a := &asset{logical: logical, hashed: hashed, hash: hash, src: fsys, file: file}
+		if err := loadVariants(a, m.Encodings[logical]); err != nil {
+			return nil, err
+		}
+		assets[logical] = a
 	}
 	return newSet(o, assets, fsys), nil
+}
+
+// loadVariants gives a, read from its src, the precompressed copies the
+// manifest lists for it, after checking that their files are there, and
+// the Content-Type to send them with: by the extension, else sniffed from
+// the start of a's file.
+func loadVariants(a *asset, list []string) error {
+	for _, coding := range list {
+		name := EncodedName(a.file, coding)
+		info, err := fs.Stat(a.src, name)
+		if err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrInvalidManifest, a.logical, err)
+		}
+		a.variants = append(a.variants, &variant{coding: coding, size: info.Size(), file: name})
+	}
+	sortVariants(a.variants)
+	if len(a.variants) == 0 {
+		return nil
+	}
+	if a.ctype = mime.TypeByExtension(path.Ext(a.logical)); a.ctype != "" {
+		return nil
+	}
+	f, err := a.src.Open(a.file)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrInvalidManifest, a.logical, err)
+	}
+	defer f.Close()
+	head := make([]byte, 512)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("hoard: assets: %s: %w", a.logical, err)
+	}
+	a.ctype = http.DetectContentType(head[:n])
+	return nil
 }
 
 // URL returns the URL of the asset with the given logical name: the
@@ -108,8 +155,62 @@ func (s *Set) Manifest() *Manifest {
 	m := &Manifest{Version: ManifestVersion, Assets: make(map[string]string, len(s.logical))}
 	for name, a := range s.logical {
 		m.Assets[name] = a.hashed
+		for _, c := range codings { // in the manifest's order
+			if a.variant(c.name) != nil {
+				if m.Encodings == nil {
+					m.Encodings = map[string][]string{}
+				}
+				m.Encodings[name] = append(m.Encodings[name], c.name)
+			}
+		}
 	}
 	return m
+}
+
+// variant returns the copy of a compressed with coding, or nil.
+func (a *asset) variant(coding string) *variant {
+	for _, v := range a.variants {
+		if v.coding == coding {
+			return v
+		}
+	}
+	return nil
+}
+
+// Encoded returns the precompressed copy of the asset with a logical or
+// hashed name of this set, in the content coding [Brotli] or [Gzip], as
+// the handler serves it: what `hoard assets build` writes beside the
+// hashed copy (see [EncodedName]). [Set.Manifest] lists which copies each
+// asset has. An unknown name, or a coding the asset has no copy in, gives
+// an error wrapping [ErrUnknownAsset].
+func (s *Set) Encoded(name, coding string) ([]byte, error) {
+	a := s.logical[name]
+	if a == nil {
+		a = s.hashed[name]
+	}
+	if a == nil {
+		return nil, fmt.Errorf("%w %q", ErrUnknownAsset, name)
+	}
+	v := a.variant(coding)
+	if v == nil {
+		return nil, fmt.Errorf("%w: no %q copy of %q", ErrUnknownAsset, coding, name)
+	}
+	if v.data != nil {
+		return v.data, nil
+	}
+	data, err := fs.ReadFile(a.src, v.file)
+	if err != nil {
+		return nil, fmt.Errorf("hoard: assets: %w", err)
+	}
+	return data, nil
+}
+
+// Missing returns the references in stylesheets to files that the set
+// does not have, which Build left as written because Options.AllowMissing
+// was set, by stylesheet and line. It is empty for a set made by Load,
+// which reads no stylesheet.
+func (s *Set) Missing() []MissingRef {
+	return slices.Clone(s.missing)
 }
 
 // Content returns the bytes served for a logical or hashed name of this

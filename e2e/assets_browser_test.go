@@ -6,178 +6,22 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"html/template"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/hoard-cache/hoard/assets"
 )
-
-// findBrowser returns the Chromium to drive: $HOARD_CHROMIUM, else the first
-// of chromium, chromium-browser, google-chrome on PATH; "" when none.
-func findBrowser() string {
-	if p := os.Getenv("HOARD_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
-
-// newBrowser starts a headless browser with a fresh profile and returns a
-// context for its first tab. The flags keep it off the network (this
-// machine's is closed, and a browser's background traffic would only add
-// noise) and are all it needs to run as root in a container.
-func newBrowser(t *testing.T, timeout time.Duration) context.Context {
-	t.Helper()
-	bin := findBrowser()
-	if bin == "" {
-		t.Skip("no browser: set HOARD_CHROMIUM or put chromium, chromium-browser or google-chrome on PATH (Debian: apt-get install chromium)")
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(bin),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	t.Cleanup(cancel)
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(acancel)
-	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	t.Cleanup(bcancel)
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("starting %s: %v", bin, err)
-	}
-	return bctx
-}
-
-// hit is one request the test server answered.
-type hit struct {
-	path        string // with ?query, if any
-	ifNoneMatch string
-	status      int
-	etag        string // the ETag answered
-}
-
-// serverLog records the requests a server answered.
-type serverLog struct {
-	mu   sync.Mutex
-	hits []hit // guarded by mu
-}
-
-func (l *serverLog) wrap(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		h.ServeHTTP(sw, r)
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		l.hits = append(l.hits, hit{path: r.URL.RequestURI(), ifNoneMatch: r.Header.Get("If-None-Match"), status: sw.status, etag: w.Header().Get("ETag")})
-	})
-}
-
-// since returns the hits after the first n.
-func (l *serverLog) since(n int) []hit {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]hit(nil), l.hits[n:]...)
-}
-
-func (l *serverLog) len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.hits)
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	w.status = code
-	w.ResponseWriter.WriteHeader(code)
-}
-
-// netEvent is what the browser's DevTools said about one request.
-type netEvent struct {
-	url        string
-	status     int64
-	fromDisk   bool // Response.fromDiskCache
-	fromMemory bool // Network.requestServedFromCache
-}
-
-// netLog records the DevTools Network events of a tab, by request.
-type netLog struct {
-	mu    sync.Mutex
-	order []network.RequestID             // guarded by mu
-	byID  map[network.RequestID]*netEvent // guarded by mu
-}
-
-func (l *netLog) listen(ctx context.Context) error {
-	l.byID = map[network.RequestID]*netEvent{}
-	return chromedp.Listen(ctx, func(ev any) {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		get := func(id network.RequestID) *netEvent {
-			e := l.byID[id]
-			if e == nil {
-				e = &netEvent{}
-				l.byID[id] = e
-				l.order = append(l.order, id)
-			}
-			return e
-		}
-		switch ev := ev.(type) {
-		case *network.EventRequestWillBeSent:
-			get(ev.RequestID).url = ev.Request.URL
-		case *network.EventRequestServedFromCache:
-			get(ev.RequestID).fromMemory = true
-		case *network.EventResponseReceived:
-			e := get(ev.RequestID)
-			e.url, e.status, e.fromDisk = ev.Response.URL, ev.Response.Status, ev.Response.FromDiskCache
-		}
-	})
-}
-
-// since returns the events of the requests after the first n.
-func (l *netLog) since(n int) []netEvent {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []netEvent
-	for _, id := range l.order[n:] {
-		out = append(out, *l.byID[id])
-	}
-	return out
-}
-
-func (l *netLog) len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.order)
-}
 
 const pageHTML = `<!doctype html>
 <html><head><meta charset="utf-8"><title>hoard assets</title>
@@ -202,6 +46,47 @@ const readState = `JSON.stringify({
 	css: document.querySelector("link[rel=stylesheet]").href,
 })`
 
+// siteCSS returns a stylesheet of some 17 kB that compresses well, whose
+// last rule colours #probe: the page shows that colour only if the browser
+// decoded the whole file.
+func siteCSS(color string) string {
+	var b strings.Builder
+	for i := range 400 {
+		fmt.Fprintf(&b, ".item-%d { margin: %dpx auto; padding: 0 %dpx; }\n", i, i%7, i%5)
+	}
+	fmt.Fprintf(&b, "#probe { color: %s; background-image: url(../img/dot.svg); }\n", color)
+	return b.String()
+}
+
+// appJS returns a script of some 12 kB that compresses well, and what it
+// sets data-app to: the count and total length of its words, which the
+// page gets right only from the whole, decoded script.
+func appJS() (js, app string) {
+	var b strings.Builder
+	b.WriteString("const words = [\n")
+	total := 0
+	for i := range 1000 {
+		w := fmt.Sprintf("word-%d", i)
+		total += len(w)
+		fmt.Fprintf(&b, "  %q,\n", w)
+	}
+	b.WriteString("];\nlet total = 0;\nfor (const w of words) total += w.length;\n")
+	b.WriteString("document.documentElement.dataset.app = \"ran:\" + words.length + \":\" + total;\n")
+	return b.String(), fmt.Sprintf("ran:1000:%d", total)
+}
+
+// wantEncoding returns the coding the assets handler should choose for a
+// request with Accept-Encoding ae.
+func wantEncoding(ae string) string {
+	switch {
+	case strings.Contains(ae, assets.Brotli):
+		return assets.Brotli
+	case strings.Contains(ae, assets.Gzip):
+		return assets.Gzip
+	}
+	return ""
+}
+
 func writeFile(t *testing.T, dir, name, data string) {
 	t.Helper()
 	p := filepath.Join(dir, filepath.FromSlash(name))
@@ -220,14 +105,21 @@ func writeFile(t *testing.T, dir, name, data string) {
 // asset from its memory or disk cache. After the stylesheet changes on disk
 // and the set is rebuilt, the next load links a new URL, fetches only that,
 // and shows the new style.
+//
+// The stylesheet and the script are compressed (Options.Compress): each
+// is fetched once, compressed as the browser's Accept-Encoding asks
+// (DevTools sees that Content-Encoding and fewer bytes on the wire than
+// the file), decoded whole (the page shows what their last lines do), and
+// then comes from the cache like the rest. The tiny image goes as it is.
 func TestAssetsBrowserCache(t *testing.T) {
 	ctx := newBrowser(t, 60*time.Second)
 
 	static := t.TempDir()
-	writeFile(t, static, "css/site.css", "#probe { color: rgb(200, 0, 0); background-image: url(../img/dot.svg); }\n")
+	js, wantApp := appJS()
+	writeFile(t, static, "css/site.css", siteCSS("rgb(200, 0, 0)"))
 	writeFile(t, static, "img/dot.svg", `<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>`)
-	writeFile(t, static, "js/app.js", `document.documentElement.dataset.app = "ran";`+"\n")
-	set, err := assets.Build(os.DirFS(static), nil)
+	writeFile(t, static, "js/app.js", js)
+	set, err := assets.Build(os.DirFS(static), &assets.Options{Compress: assets.CompressFast})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,8 +190,8 @@ func TestAssetsBrowserCache(t *testing.T) {
 		if st.Color != color {
 			t.Errorf("%s: #probe color %q, want %q", name, st.Color, color)
 		}
-		if st.App != "ran" {
-			t.Errorf("%s: js/app.js did not run", name)
+		if st.App != wantApp {
+			t.Errorf("%s: js/app.js set data-app %q, want %q", name, st.App, wantApp)
 		}
 		if st.CSS != srv.URL+url("css/site.css") {
 			t.Errorf("%s: stylesheet %s, want %s", name, st.CSS, srv.URL+url("css/site.css"))
@@ -320,6 +212,37 @@ func TestAssetsBrowserCache(t *testing.T) {
 		if n := countPath(hits, v1[name], 200); n != 1 {
 			t.Errorf("first load: %s fetched %d times with 200, want 1", v1[name], n)
 		}
+	}
+	wantCompressed := func(step string, hits []hit, net *netLog, name, path string) {
+		t.Helper()
+		content, err := cur.Load().Content(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range hits {
+			if h.path != path {
+				continue
+			}
+			want := wantEncoding(h.acceptEncoding)
+			if !compressible(name) {
+				want = ""
+			}
+			if h.contentEncoding != want || want != "" && h.bytes >= len(content) {
+				t.Errorf("%s: %s sent with Content-Encoding %q, %d bytes of %d, want %q for Accept-Encoding %q",
+					step, path, h.contentEncoding, h.bytes, len(content), want, h.acceptEncoding)
+			}
+			e, err := net.waitDone(ctx, srv.URL+path)
+			if err != nil {
+				t.Fatalf("%s: %s did not finish loading: %v", step, path, err)
+			}
+			if e.encoding != want || want != "" && e.received >= float64(len(content)) {
+				t.Errorf("%s: DevTools saw %s with Content-Encoding %q and %.0f bytes received, want %q and fewer than %d",
+					step, path, e.encoding, e.received, want, len(content))
+			}
+		}
+	}
+	for _, name := range names {
+		wantCompressed("first load", hits, &tabNet, name, v1[name])
 	}
 
 	// 2-4. Visits again: only the page is asked for, revalidated with its
@@ -358,8 +281,8 @@ func TestAssetsBrowserCache(t *testing.T) {
 
 	// 5. The stylesheet changes on disk; the set is rebuilt, keeping the old
 	// one's hashed names, and swapped in.
-	writeFile(t, static, "css/site.css", "#probe { color: rgb(0, 0, 200); background-image: url(../img/dot.svg); }\n")
-	next, err := assets.Build(os.DirFS(static), &assets.Options{Previous: []*assets.Set{cur.Load()}})
+	writeFile(t, static, "css/site.css", siteCSS("rgb(0, 0, 200)"))
+	next, err := assets.Build(os.DirFS(static), &assets.Options{Compress: assets.CompressFast, Previous: []*assets.Set{cur.Load()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,6 +297,7 @@ func TestAssetsBrowserCache(t *testing.T) {
 		hits[1].path != newCSS || hits[1].status != 200 {
 		t.Errorf("after the change: server saw %+v, want the page (revalidated, 200: it changed) and %s only", hits, newCSS)
 	}
+	wantCompressed("after the change", hits, &tabNet, "css/site.css", newCSS)
 	for _, name := range []string{"js/app.js", "img/dot.svg"} {
 		if e, ok := eventFor(events, srv.URL+v1[name]); !ok || (!e.fromMemory && !e.fromDisk) {
 			t.Errorf("after the change: unchanged %s not from the cache: %+v", v1[name], e)
@@ -381,35 +305,21 @@ func TestAssetsBrowserCache(t *testing.T) {
 	}
 
 	// 6. A page rendered before the swap (another instance, a rolling
-	// deploy) still gets the old stylesheet, still immutable.
+	// deploy) still gets the old stylesheet, still immutable, compressed
+	// for Go's client too (which asks for gzip and decodes it).
 	res, err := http.Get(srv.URL + v1["css/site.css"])
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	if res.StatusCode != 200 || res.Header.Get("Cache-Control") != assets.CacheImmutable || !strings.Contains(string(body), "rgb(200, 0, 0)") {
-		t.Errorf("old stylesheet after the swap: %d %q %q", res.StatusCode, res.Header.Get("Cache-Control"), body)
+	if res.StatusCode != 200 || res.Header.Get("Cache-Control") != assets.CacheImmutable || !res.Uncompressed || !strings.Contains(string(body), "rgb(200, 0, 0)") {
+		t.Errorf("old stylesheet after the swap: %d %q uncompressed by the client %v, %d bytes", res.StatusCode, res.Header.Get("Cache-Control"), res.Uncompressed, len(body))
 	}
 }
 
-// countPath returns how many hits asked for path and got status.
-func countPath(hits []hit, path string, status int) int {
-	n := 0
-	for _, h := range hits {
-		if h.path == path && h.status == status {
-			n++
-		}
-	}
-	return n
-}
-
-// eventFor returns the last event for url.
-func eventFor(events []netEvent, url string) (netEvent, bool) {
-	for i := len(events) - 1; i >= 0; i-- {
-		if events[i].url == url {
-			return events[i], true
-		}
-	}
-	return netEvent{}, false
+// compressible reports whether the test's asset name is large enough to
+// get compressed copies.
+func compressible(name string) bool {
+	return name != "img/dot.svg"
 }

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -29,6 +31,16 @@ With -out, DIR is left untouched: every file is copied into the output
 directory under its logical name (stylesheets rewritten) and its hashed
 name, with the manifest there. Running build again is cheap and changes
 nothing when no file changed.
+
+Each copy of an asset that compresses (not PNG, JPEG, WOFF2, archives, nor
+a file under 512 bytes) gets a brotli and a gzip copy beside it,
+css/site.3f2a9c1e.css.br and .gz, kept when at least a tenth smaller and
+listed in the manifest; assets.Load serves them to clients that accept
+them. -compress fast is quicker, -compress none writes none.
+
+A url() or @import in a stylesheet that points at a file DIR does not have
+fails the build, naming each one; with -allow-missing they are left as
+written and printed as warnings.
 
 ls prints a manifest's logical names and their hashed names, sorted.
 
@@ -78,6 +90,9 @@ func assetsBuild(args []string, stdout, stderr io.Writer) int {
 	fset.BoolVar(&query, "query", false, "put the hash in a ?v= query parameter instead of the file name (needs -out)")
 	fset.IntVar(&cfg.opts.HashLen, "hash-len", 8, "hex `digits` of SHA-256 in a hashed name, 8 to 64")
 	fset.StringVar(&cfg.opts.Prefix, "prefix", "/static/", "URL `prefix` the assets are served under; url(PREFIX...) in CSS is rewritten too")
+	compress := "best"
+	fset.StringVar(&compress, "compress", compress, "precompressed `level` of the .br and .gz copies: best (brotli 11, gzip 9), fast (brotli 5, gzip 6) or none")
+	fset.BoolVar(&cfg.opts.AllowMissing, "allow-missing", false, "build even when a stylesheet references a file DIR does not have, with a warning for each")
 	var pos []string
 	for { // flags may come before or after DIR
 		if err := fset.Parse(args); err != nil {
@@ -98,6 +113,17 @@ func assetsBuild(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cfg.dir = pos[0]
+	switch compress {
+	case "best":
+		cfg.opts.Compress = assets.CompressBest
+	case "fast":
+		cfg.opts.Compress = assets.CompressFast
+	case "none":
+		cfg.opts.Compress = assets.CompressNone
+	default:
+		fmt.Fprintf(stderr, "hoard assets build: -compress %q: want best, fast or none\n", compress)
+		return 2
+	}
 	if query {
 		if cfg.out == "" {
 			fmt.Fprintln(stderr, "hoard assets build: -query needs -out: the rewritten stylesheets must be served under their logical names")
@@ -105,24 +131,47 @@ func assetsBuild(args []string, stdout, stderr io.Writer) int {
 		}
 		cfg.opts.Naming = assets.HashInQuery
 	}
-	n, written, err := buildAssets(&cfg)
+	res, err := buildAssets(&cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "hoard assets build: %v\n", err)
+		if errors.Is(err, assets.ErrMissingReference) {
+			fmt.Fprintln(stderr, "hoard assets build: add the files, fix the references, or build anyway with -allow-missing")
+		}
 		return 1
 	}
-	fmt.Fprintf(stdout, "%d assets from %s: %d files written, manifest %s\n", n, cfg.dir, written, cfg.manifest)
+	for _, m := range res.missing {
+		fmt.Fprintf(stderr, "hoard assets build: warning: %s\n", m)
+	}
+	fmt.Fprintf(stdout, "%d assets from %s: %d files written, manifest %s\n", res.assets, cfg.dir, res.written, cfg.manifest)
+	for _, c := range res.compressed {
+		fmt.Fprintf(stdout, "%s: %d assets, %d bytes -> %d (%.0f%% smaller)\n", c.coding, c.assets, c.before, c.after, 100-100*float64(c.after)/float64(c.before))
+	}
 	return 0
 }
 
-// buildAssets builds cfg.dir, writes the copies and the manifest, and
-// returns how many assets there are and how many files it wrote.
-func buildAssets(cfg *buildConfig) (n, written int, err error) {
+// buildResult is what one "hoard assets build" did.
+type buildResult struct {
+	assets     int                 // assets in the manifest
+	written    int                 // files written (unchanged ones are not)
+	missing    []assets.MissingRef // references left as written, -allow-missing
+	compressed []compressedTotal   // per coding, in the manifest's order
+}
+
+// compressedTotal sums up the compressed copies of one coding.
+type compressedTotal struct {
+	coding        string
+	assets        int   // assets with a copy
+	before, after int64 // their bytes, and their copies'
+}
+
+// buildAssets builds cfg.dir and writes the copies and the manifest.
+func buildAssets(cfg *buildConfig) (*buildResult, error) {
 	info, err := os.Stat(cfg.dir)
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
 	if !info.IsDir() {
-		return 0, 0, fmt.Errorf("%s is not a directory", cfg.dir)
+		return nil, fmt.Errorf("%s is not a directory", cfg.dir)
 	}
 	dest := cfg.dir
 	if cfg.out != "" {
@@ -141,8 +190,9 @@ func buildAssets(cfg *buildConfig) (n, written int, err error) {
 	}
 	set, err := assets.Build(os.DirFS(cfg.dir), &cfg.opts)
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
+	res := &buildResult{missing: set.Missing()}
 	m := set.Manifest()
 	for _, logical := range m.Names() {
 		names := []string{}
@@ -154,30 +204,58 @@ func buildAssets(cfg *buildConfig) (n, written int, err error) {
 		}
 		data, err := set.Content(logical)
 		if err != nil {
-			return 0, 0, err
+			return nil, err
 		}
+		files := map[string][]byte{}
 		for _, name := range names {
-			w, err := writeIfChanged(filepath.Join(dest, filepath.FromSlash(name)), data)
+			files[name] = data
+		}
+		for _, coding := range m.Encodings[logical] {
+			enc, err := set.Encoded(logical, coding)
 			if err != nil {
-				return 0, 0, err
+				return nil, err
+			}
+			for _, name := range names {
+				files[assets.EncodedName(name, coding)] = enc
+			}
+			res.count(coding, len(data), len(enc))
+		}
+		for _, name := range slices.Sorted(maps.Keys(files)) { // the manifest, last, makes them live
+			w, err := writeIfChanged(filepath.Join(dest, filepath.FromSlash(name)), files[name])
+			if err != nil {
+				return nil, err
 			}
 			if w {
-				written++
+				res.written++
 			}
 		}
 	}
 	var buf bytes.Buffer
 	if _, err := m.WriteTo(&buf); err != nil {
-		return 0, 0, err
+		return nil, err
 	}
 	w, err := writeIfChanged(cfg.manifest, buf.Bytes())
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
 	if w {
-		written++
+		res.written++
 	}
-	return len(m.Assets), written, nil
+	res.assets = len(m.Assets)
+	return res, nil
+}
+
+// count adds a copy in coding, of size n, of an asset of size orig.
+func (r *buildResult) count(coding string, orig, n int) {
+	i := slices.IndexFunc(r.compressed, func(c compressedTotal) bool { return c.coding == coding })
+	if i < 0 {
+		r.compressed = append(r.compressed, compressedTotal{coding: coding})
+		i = len(r.compressed) - 1
+	}
+	c := &r.compressed[i]
+	c.assets++
+	c.before += int64(orig)
+	c.after += int64(n)
 }
 
 // inside returns path relative to dir, slash-separated, when it lies

@@ -2,12 +2,16 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
+	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/andybalholm/brotli"
 
 	"github.com/hoard-cache/hoard/assets"
 )
@@ -154,6 +158,125 @@ func TestAssetsBuildOutAndManifestPath(t *testing.T) {
 	}
 }
 
+// build writes a brotli and a gzip copy of each hashed copy that
+// compresses, lists them in the manifest, and assets.Load serves them.
+func TestAssetsBuildCompressed(t *testing.T) {
+	dir := t.TempDir()
+	css := strings.Repeat("#a .b{color:rgb(200,0,0);margin:0 auto}\n", 40) + "p{background:url(../img/bg.png)}\n"
+	js := strings.Repeat("console.log('compressible');\n", 40)
+	png := "\x89PNG\r\n\x1a\n" + strings.Repeat("A", 2000)
+	writeAssetTree(t, dir, "css/site.css", css, "js/app.js", js, "img/bg.png", png)
+	code, out, errs := runHoard("assets", "build", dir)
+	if code != 0 {
+		t.Fatalf("build: %d %s", code, errs)
+	}
+	// 3 hashed copies, 2 x 2 compressed copies, the manifest.
+	if !strings.Contains(out, "3 assets") || !strings.Contains(out, "8 files written") ||
+		!strings.Contains(out, "br: 2 assets") || !strings.Contains(out, "gzip: 2 assets") {
+		t.Errorf("output %q", out)
+	}
+	m := readManifestFile(t, filepath.Join(dir, "manifest.json"))
+	if len(m.Encodings) != 2 || len(m.Encodings["css/site.css"]) != 2 || len(m.Encodings["js/app.js"]) != 2 {
+		t.Errorf("manifest encodings %v", m.Encodings)
+	}
+	for _, name := range []string{"css/site.css", "js/app.js"} {
+		hashed := m.Assets[name]
+		want, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(hashed)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, coding := range []string{assets.Brotli, assets.Gzip} {
+			enc, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(assets.EncodedName(hashed, coding))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := decodeBody(t, coding, enc); got != string(want) {
+				t.Errorf("%s of %s does not decode to it", coding, hashed)
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(m.Assets["img/bg.png"])+".gz")); err == nil {
+		t.Error("a PNG got a gzip copy")
+	}
+
+	// Again: nothing written, and the copies are not assets.
+	if code, out, errs := runHoard("assets", "build", dir); code != 0 || !strings.Contains(out, "3 assets") || !strings.Contains(out, "0 files written") {
+		t.Errorf("rebuild: %d %q %q", code, out, errs)
+	}
+
+	// What Load serves from the directory.
+	set, err := assets.Load(os.DirFS(dir), m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest("GET", "/static/"+m.Assets["js/app.js"], nil)
+	r.Header.Set("Accept-Encoding", "gzip, deflate, br, zstd")
+	w := httptest.NewRecorder()
+	set.ServeHTTP(w, r)
+	if w.Code != 200 || w.Header().Get("Content-Encoding") != "br" || w.Header().Get("Vary") != "Accept-Encoding" ||
+		w.Header().Get("Cache-Control") != assets.CacheImmutable || decodeBody(t, "br", w.Body.Bytes()) != js {
+		t.Errorf("served: %d %v", w.Code, w.Header())
+	}
+
+	// -compress none writes none; -out -query writes them beside the
+	// logical copies.
+	plain := t.TempDir()
+	writeAssetTree(t, plain, "js/app.js", js)
+	if code, _, errs := runHoard("assets", "build", "-compress", "none", plain); code != 0 {
+		t.Fatal(errs)
+	}
+	if m := readManifestFile(t, filepath.Join(plain, "manifest.json")); m.Encodings != nil {
+		t.Errorf("-compress none: encodings %v", m.Encodings)
+	}
+	out2 := t.TempDir()
+	if code, _, errs := runHoard("assets", "build", "-compress", "fast", "-out", out2, "-query", plain); code != 0 {
+		t.Fatal(errs)
+	}
+	if _, err := os.Stat(filepath.Join(out2, "js", "app.js.br")); err != nil {
+		t.Errorf("-query: %v", err)
+	}
+}
+
+// decodeBody decodes body from coding.
+func decodeBody(t *testing.T, coding string, body []byte) string {
+	t.Helper()
+	var r io.Reader
+	switch coding {
+	case assets.Brotli:
+		r = brotli.NewReader(bytes.NewReader(body))
+	case assets.Gzip:
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = zr
+	}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("%s: %v", coding, err)
+	}
+	return string(data)
+}
+
+// A url() to a file DIR does not have fails the build, naming it; with
+// -allow-missing the build goes on and warns.
+func TestAssetsBuildMissingReference(t *testing.T) {
+	dir := t.TempDir()
+	writeAssetTree(t, dir, "css/site.css", "a{b:url(../img/ok.png)}\nc{d:url(../img/gone.png)}", "img/ok.png", "PNG")
+	want := "css/site.css:2: url(../img/gone.png): img/gone.png is not in the set"
+	code, _, errs := runHoard("assets", "build", dir)
+	if code != 1 || !strings.Contains(errs, "hoard: assets: reference to a missing file: "+want) || !strings.Contains(errs, "-allow-missing") {
+		t.Errorf("build: %d %q", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "manifest.json")); err == nil {
+		t.Error("a failed build wrote its manifest")
+	}
+	code, out, errs := runHoard("assets", "build", "-allow-missing", dir)
+	if code != 0 || errs != "hoard assets build: warning: "+want+"\n" || !strings.Contains(out, "2 assets") {
+		t.Errorf("build -allow-missing: %d %q %q", code, out, errs)
+	}
+}
+
 func TestAssetsUsage(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "f")
@@ -169,6 +292,7 @@ func TestAssetsUsage(t *testing.T) {
 		{[]string{"assets", "build", dir, dir}, 2, "want one DIR"},
 		{[]string{"assets", "build", "-query", dir}, 2, "-query needs -out"},
 		{[]string{"assets", "build", "-hash-len", "3", dir}, 1, "HashLen 3"},
+		{[]string{"assets", "build", "-compress", "max", dir}, 2, `-compress "max": want best, fast or none`},
 		{[]string{"assets", "build", "-bogus", dir}, 2, "flag provided but not defined"},
 		{[]string{"assets", "build", file}, 1, "not a directory"},
 		{[]string{"assets", "build", filepath.Join(dir, "missing")}, 1, "no such file"},
