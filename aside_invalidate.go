@@ -28,6 +28,15 @@ func (a *Aside[V]) DeletePrefix(ctx context.Context, idPrefix string) (int, erro
 	n := 0
 	if pd, ok := a.opts.Shared.(PrefixDeleter); ok {
 		n, err = pd.DeletePrefix(ctx, prefix)
+		if pdInner, ok := unguarded(a.opts.Shared).(PrefixDeleter); ok {
+			err = deferUnavailable(ctx, a.opts.Breaker, err, false, "delete prefix "+prefix, func(ctx context.Context) error {
+				_, err := pdInner.DeletePrefix(ctx, prefix)
+				if err == nil {
+					err = a.publishRaw(ctx, Invalidation{Kind: InvalidatePrefix, Value: prefix})
+				}
+				return err
+			})
+		}
 		errs = append(errs, err)
 	} else if a.opts.Shared != nil {
 		errs = append(errs, fmt.Errorf("hoard: aside %q: the shared tier cannot delete by prefix", a.opts.Name))
@@ -42,9 +51,7 @@ func (a *Aside[V]) DeletePrefix(ctx context.Context, idPrefix string) (int, erro
 	}
 	a.flights.forget(func(k string) bool { return strings.HasPrefix(k, prefix) })
 	a.opts.Metrics.Add(EventInvalidation, TierNone, int64(n))
-	if a.opts.Bus != nil {
-		errs = append(errs, a.opts.Bus.Publish(ctx, Invalidation{Kind: InvalidatePrefix, Value: prefix}))
-	}
+	errs = append(errs, a.publishDeferred(ctx, Invalidation{Kind: InvalidatePrefix, Value: prefix}))
 	if err := errors.Join(errs...); err != nil {
 		return n, fmt.Errorf("hoard: aside %q: delete prefix %q: %w", a.opts.Name, idPrefix, err)
 	}
@@ -61,8 +68,12 @@ func (a *Aside[V]) publishKeys(ctx context.Context, keys ...string) error {
 	for i, k := range keys {
 		events[i] = Invalidation{Kind: InvalidateKey, Value: k}
 	}
-	if err := a.opts.Bus.Publish(ctx, events...); err != nil {
-		return fmt.Errorf("telling other instances failed (they see the change within MemoryTTL): %w", err)
+	err := a.publishDeferred(ctx, events...)
+	switch {
+	case errors.Is(err, ErrDeferred):
+		return fmt.Errorf("telling other instances is deferred until the bus is back (they see the change by then, or within MemoryTTL): %w", err)
+	case err != nil:
+		return fmt.Errorf("telling other instances failed (they see the change within MemoryTTL when the shared tier took it, else not before its TTL there): %w", err)
 	}
 	return nil
 }
@@ -185,11 +196,14 @@ func (a *Aside[V]) movedKeys(ctx context.Context, ids, keys []string) ([]string,
 // loads and tells the other instances.
 func (a *Aside[V]) deleteKeys(ctx context.Context, keys []string) []error {
 	var errs []error
-	for _, c := range []Cache[V]{a.opts.Shared, a.opts.Memory} {
-		if c != nil {
-			if err := c.Delete(ctx, keys...); err != nil {
-				errs = append(errs, err)
-			}
+	if a.opts.Shared != nil {
+		if err := a.deleteShared(ctx, keys); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if a.opts.Memory != nil {
+		if err := a.opts.Memory.Delete(ctx, keys...); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	a.forgetLoads(keys...)

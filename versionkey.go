@@ -43,6 +43,13 @@ type InvalidatorOptions struct {
 	// "hoard:ns:".
 	NamespacePrefix string
 
+	// Breaker, when set, defers a bump or a tag invalidation that could
+	// not reach Redis (or the bus) until it is back: the call returns an
+	// error matching [ErrDeferred], and the change is replayed before the
+	// breaker closes. Give it the breaker of the caches on the same Redis.
+	// Default: nil, the call fails.
+	Breaker *CircuitBreaker
+
 	// Clock reads the time for MaxStaleness. Default: the system clock.
 	Clock Clock
 }
@@ -233,17 +240,30 @@ var errVersionUnconfirmed = errors.New("hoard: the namespace's version could not
 // namespace's version moves on, and keys carry the version. Other
 // instances learn of it through the bus at once, or within MaxStaleness.
 func (inv *Invalidator) BumpNamespace(ctx context.Context, ns string) (int64, error) {
+	n, err := inv.bump(ctx, ns)
+	if err != nil {
+		err = deferUnavailable(ctx, inv.opts.Breaker, err, false, "bump namespace "+ns, func(ctx context.Context) error {
+			_, err := inv.bump(ctx, ns)
+			return err
+		})
+		return 0, fmt.Errorf("hoard: bump namespace %q: %w", ns, err)
+	}
+	return n, inv.publish(ctx, InvalidateNamespace, ns)
+}
+
+// bump increments the namespace's version and keeps it as made here.
+func (inv *Invalidator) bump(ctx context.Context, ns string) (int64, error) {
 	// The drop count is taken before the bump, as for a read: another
 	// instance's newer bump, heard of while this one's answer was on its
 	// way, must not be replaced by this older version (see keepNewest).
 	since := inv.dropped.Load()
 	n, err := inv.opts.Counter.IncrBy(ctx, inv.opts.NamespacePrefix+ns, 1)
 	if err != nil {
-		return 0, fmt.Errorf("hoard: bump namespace %q: %w", ns, err)
+		return 0, err
 	}
 	inv.madeHere(madeNamespace+ns, n)
 	inv.keepVersion(ns, newNamespaceVersion(n), since)
-	return n, inv.publish(ctx, InvalidateNamespace, ns)
+	return n, nil
 }
 
 // InvalidateTags makes every entry tagged with one of tags, loaded before
@@ -253,17 +273,33 @@ func (inv *Invalidator) InvalidateTags(ctx context.Context, tags ...string) erro
 	if len(tags) == 0 {
 		return nil
 	}
-	since := inv.dropped.Load() // before the call: see BumpNamespace
+	// A load running here began before this call: it counts as older.
+	inv.tagChanges.Add(1)
+	if err := inv.invalidateTags(ctx, tags...); err != nil {
+		for _, t := range tags {
+			err = deferUnavailable(ctx, inv.opts.Breaker, err, false, "invalidate tag "+t, func(ctx context.Context) error {
+				return inv.invalidateTags(ctx, t)
+			})
+		}
+		return fmt.Errorf("hoard: invalidate tags %q: %w", tags, err)
+	}
+	return inv.publish(ctx, InvalidateTag, tags...)
+}
+
+// invalidateTags stamps tags with a new epoch and keeps the stamps as made
+// here.
+func (inv *Invalidator) invalidateTags(ctx context.Context, tags ...string) error {
+	since := inv.dropped.Load() // before the call: see bump
 	epoch, err := inv.opts.TagClock.InvalidateTags(ctx, tags...)
 	if err != nil {
-		return fmt.Errorf("hoard: invalidate tags %q: %w", tags, err)
+		return err
 	}
 	for _, t := range tags {
 		inv.madeHere(madeTag+t, epoch)
 		inv.keepStamp(t, epoch, since)
 	}
 	inv.tagChanges.Add(1)
-	return inv.publish(ctx, InvalidateTag, tags...)
+	return nil
 }
 
 // publish tells the other instances, when there is a bus.
@@ -276,6 +312,11 @@ func (inv *Invalidator) publish(ctx context.Context, kind InvalidationKind, valu
 		events[i] = Invalidation{Kind: kind, Value: v}
 	}
 	if err := inv.opts.Bus.Publish(ctx, events...); err != nil {
+		for _, ev := range events {
+			err = deferUnavailable(ctx, inv.opts.Breaker, err, true, "publish "+ev.Kind.String()+" "+ev.Value, func(ctx context.Context) error {
+				return inv.opts.Bus.Publish(ctx, ev)
+			})
+		}
 		return fmt.Errorf("hoard: invalidation done, but telling other instances failed (they learn within MaxStaleness): %w", err)
 	}
 	return nil

@@ -257,11 +257,14 @@ func (w *WriteThrough[V]) invalidate(ctx context.Context, id string, cause error
 			}
 			backoff *= 2
 		}
-		if err = a.Delete(ctx, id); err == nil {
+		if err = a.Delete(ctx, id); err == nil || errors.Is(err, ErrDeferred) {
 			break
 		}
 	}
 	switch {
+	case errors.Is(err, ErrDeferred):
+		return fmt.Errorf("%w: write-through %q: %q stored; the cache's invalidation is deferred until the shared tier is back: %w",
+			ErrCacheFailed, a.opts.Name, id, errors.Join(cause, err))
 	case err != nil && cause != nil:
 		return fmt.Errorf("%w: write-through %q: %q stored; updating the cache failed (%w) and so did invalidating it: the cache may serve the old value until its TTL: %w",
 			ErrCacheFailed, a.opts.Name, id, cause, err)
