@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/hoard-cache/hoard"
-	hoardredis "github.com/hoard-cache/hoard/backends/redis"
 	"github.com/hoard-cache/hoard/backends/memory"
+	hoardredis "github.com/hoard-cache/hoard/backends/redis"
 	"github.com/hoard-cache/hoard/httpcache"
 	"github.com/hoard-cache/hoard/internal/redistest"
 )

@@ -178,4 +178,3 @@ func (c *Cache) Close(ctx context.Context) error { return c.aside.Close(ctx) }
 
 // idBuffers are reused buffers for building ids.
 var idBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
-
