@@ -150,16 +150,19 @@ func waitParked(t *testing.T, n int) {
 // requests that waited on it get it.
 func TestNotStorableRenderedOnceForWaiters(t *testing.T) {
 	big := strings.Repeat("y", 5000)
-	for name, h := range map[string]func(w http.ResponseWriter){
-		"too large": func(w http.ResponseWriter) {
-			for i := 0; i < len(big); i += 1000 {
-				_, _ = w.Write([]byte(big[i : i+1000]))
+	for name, tc := range map[string]struct {
+		body string
+		h    func(w http.ResponseWriter, body string)
+	}{
+		"too large": {big, func(w http.ResponseWriter, body string) {
+			for i := 0; i < len(body); i += 1000 {
+				_, _ = w.Write([]byte(body[i : i+1000]))
 			}
-		},
-		"status not stored": func(w http.ResponseWriter) {
+		}},
+		"status not stored": {"conflict", func(w http.ResponseWriter, body string) {
 			w.WriteHeader(http.StatusConflict)
-			fmt.Fprint(w, big)
-		},
+			fmt.Fprint(w, body)
+		}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			eachBackend(t, func(t *testing.T, f *fixture) {
@@ -167,7 +170,7 @@ func TestNotStorableRenderedOnceForWaiters(t *testing.T) {
 				release := make(chan struct{})
 				handler := count(func(w http.ResponseWriter, r *http.Request) {
 					<-release
-					h(w)
+					tc.h(w, tc.body)
 				})
 				mw := newCache(t, httpcache.Options{Aside: f.aside, MaxBodyBytes: 1500}).Middleware(handler)
 				results := make(chan result, n)
@@ -180,7 +183,7 @@ func TestNotStorableRenderedOnceForWaiters(t *testing.T) {
 				wg.Wait()
 				close(results)
 				for res := range results {
-					if res.body != big {
+					if res.body != tc.body {
 						t.Errorf("a client got %d %d bytes", res.status, len(res.body))
 					}
 				}
