@@ -152,7 +152,11 @@ func (k *compressor) compress(body []byte) []byte {
 	return out
 }
 
-var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
+// gzipWriters and gzipReaders are reused: each holds a large window.
+var (
+	gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
+	gzipReaders sync.Pool
+)
 
 // zstdEncoder and zstdDecoder are made once: their EncodeAll and
 // DecodeAll may be called concurrently, and start no goroutine.
@@ -187,10 +191,17 @@ func decompress(encoding string, body []byte, n int) ([]byte, error) {
 		}
 		return out, nil
 	case EncodingGzip:
-		zr, err := gzip.NewReader(bytes.NewReader(body))
+		zr, _ := gzipReaders.Get().(*gzip.Reader)
+		var err error
+		if zr == nil {
+			zr, err = gzip.NewReader(bytes.NewReader(body))
+		} else {
+			err = zr.Reset(bytes.NewReader(body))
+		}
 		if err != nil {
 			return nil, fmt.Errorf("httpcache: decompress a stored gzip body: %w", err)
 		}
+		defer gzipReaders.Put(zr)
 		out := make([]byte, n)
 		if _, err := io.ReadFull(zr, out); err != nil {
 			return nil, fmt.Errorf("httpcache: decompress a stored gzip body: %w", err)

@@ -43,8 +43,9 @@ type Cache struct {
 	surrogateControl []string // rendered SurrogateControl, nil for none
 	tagHeaders       []TagHeader
 
-	hasMemory   bool          // Aside.Memory is set
-	negativeTTL time.Duration // how long a key stays "pass"; ≤ 0: not at all
+	onPass      func(http.Header) // passedThrough, made once
+	hasMemory   bool              // Aside.Memory is set
+	negativeTTL time.Duration     // how long a key stays "pass"; ≤ 0: not at all
 
 	name              string             // Aside.Name
 	tagPrefix         string             // of URI tags: the key prefix, else the name
@@ -127,6 +128,7 @@ func New(options *Options) (*Cache, error) {
 		return nil, fmt.Errorf("httpcache: %w", err)
 	}
 	c.aside = aside
+	c.onPass = c.passedThrough
 	switch {
 	case !c.key.hasVariants():
 		c.mode = invalidateExact

@@ -74,7 +74,7 @@ func (c *Cache) serveID(w http.ResponseWriter, r *http.Request, next http.Handle
 func (c *Cache) lookup(w http.ResponseWriter, r *http.Request, next http.Handler, id string, in *requestInputs) (p *Response, l *load, done bool, err error) {
 	l = &load{Context: r.Context(), c: c, r: r, next: next, in: *in, scheme: keyScheme(r)}
 	l.sink.w, l.sink.open = w, true
-	l.sink.onPass = c.passedThrough
+	l.sink.onPass = c.onPass
 	// l is the ctx: the shared tier's refusals find the request in it.
 	p, err = c.aside.Get(l, id, l)
 	if l.sink.closeUnlessClaimed() {
