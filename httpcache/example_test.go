@@ -133,7 +133,7 @@ func ExampleNewPurgingInvalidator() {
 	defer inv.Close()
 	pages, _ := httpcache.New(&httpcache.Options{
 		Aside:           hoard.AsideOptions[*httpcache.Response]{Name: "pages", Memory: mem, Invalidator: inv},
-		CacheControl:    httpcache.CacheControl{Public: true, NoCache: true},            // browsers revalidate
+		CacheControl:    httpcache.CacheControl{Public: true, NoCache: true},           // browsers revalidate
 		CDNCacheControl: httpcache.CacheControl{MaxAge: httpcache.For(24 * time.Hour)}, // the CDN keeps it a day
 		TagHeaders:      []httpcache.TagHeader{httpcache.SurrogateKey},
 	})
