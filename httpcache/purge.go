@@ -42,8 +42,8 @@ type PurgingOptions struct {
 }
 
 // PurgingInvalidator invalidates tags in hoard, then purges them from
-// CDNs: the hook that makes a tag invalidation reach every layer of the
-// page's caching (browser aside, which revalidates).
+// CDNs: the hook that makes a tag invalidation reach every layer that
+// caches the page but the browser, which revalidates on its own terms.
 //
 // The order matters: a CDN purged first could refetch the page from an
 // instance still holding the old one. hoard's invalidation is done when

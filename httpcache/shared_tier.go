@@ -24,10 +24,10 @@ type watchedTier struct {
 	c *Cache
 }
 
-// refused reports a write of e to key that the tier refused with err.
+// refused reports a write of e that the tier refused with err.
 // When the refusal is for size, it reports the skip and, without a
 // memory tier, writes a "pass" entry instead with write.
-func (t *watchedTier) refused(ctx context.Context, key string, e hoard.Entry[*Response], err error, write func(hoard.Entry[*Response]) error) error {
+func (t *watchedTier) refused(ctx context.Context, e hoard.Entry[*Response], err error, write func(hoard.Entry[*Response]) error) error {
 	if err == nil || !errors.Is(err, hoard.ErrTooLarge) || e.Negative {
 		return err
 	}
@@ -50,7 +50,7 @@ func (t *watchedTier) refused(ctx context.Context, key string, e hoard.Entry[*Re
 // Set is the tier's Set, watched.
 func (t *watchedTier) Set(ctx context.Context, key string, e hoard.Entry[*Response]) error {
 	err := t.Cache.Set(ctx, key, e)
-	return t.refused(ctx, key, e, err, func(p hoard.Entry[*Response]) error { return t.Cache.Set(ctx, key, p) })
+	return t.refused(ctx, e, err, func(p hoard.Entry[*Response]) error { return t.Cache.Set(ctx, key, p) })
 }
 
 // casPart is a tier's compare-and-set, watched.
@@ -67,7 +67,7 @@ func (p casPart) GetWithToken(ctx context.Context, key string) (hoard.Entry[*Res
 // CompareAndSet is the tier's, watched.
 func (p casPart) CompareAndSet(ctx context.Context, key string, tok hoard.Token, e hoard.Entry[*Response]) error {
 	err := p.cas.CompareAndSet(ctx, key, tok, e)
-	return p.t.refused(ctx, key, e, err, func(pass hoard.Entry[*Response]) error {
+	return p.t.refused(ctx, e, err, func(pass hoard.Entry[*Response]) error {
 		return p.cas.CompareAndSet(ctx, key, tok, pass)
 	})
 }
