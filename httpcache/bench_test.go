@@ -3,7 +3,10 @@ package httpcache_test
 import (
 	"context"
 	"net/http"
+
+	"github.com/klauspost/compress/gzip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -48,14 +51,20 @@ func render(w http.ResponseWriter) {
 
 func benchCache(b *testing.B, next http.Handler) http.Handler {
 	b.Helper()
+	return benchCacheWith(b, next, httpcache.Compression{Disabled: true})
+}
+
+func benchCacheWith(b *testing.B, next http.Handler, comp httpcache.Compression) http.Handler {
+	b.Helper()
 	mem, err := memory.New[*httpcache.Response](nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = mem.Close() })
 	c, err := httpcache.New(&httpcache.Options{
-		Aside: hoard.AsideOptions[*httpcache.Response]{Name: "bench", Memory: mem, TTL: time.Hour},
-		Key:   httpcache.Key{Query: []string{"page"}},
+		Aside:       hoard.AsideOptions[*httpcache.Response]{Name: "bench", Memory: mem, TTL: time.Hour},
+		Key:         httpcache.Key{Query: []string{"page"}},
+		Compression: comp,
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -116,3 +125,54 @@ func BenchmarkHitParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkCompressedHit: a cached page with compression negotiation
+// against the bare handler and the uncompressed hit. The body is the 2 KB
+// JSON page; "gzip per request" is what a compressing middleware around
+// the bare handler costs; the hits send the stored copy as it is (gzip,
+// zstd) or decompress it for a client that takes no encoding.
+func BenchmarkCompressedHit(b *testing.B) {
+	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { render(w) })
+	run := func(b *testing.B, h http.Handler, acceptEncoding string) {
+		b.Helper()
+		r, _ := http.NewRequest(http.MethodGet, "http://shop.example/products?page=1", nil)
+		if acceptEncoding != "" {
+			r.Header.Set("Accept-Encoding", acceptEncoding)
+		}
+		w := &discardWriter{h: make(http.Header)}
+		h.ServeHTTP(w, r) // warm: the miss
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			w.reset()
+			h.ServeHTTP(w, r)
+		}
+		b.StopTimer()
+		if w.status != http.StatusOK || w.n == 0 {
+			b.Fatalf("status %d, %d bytes", w.status, w.n)
+		}
+		b.ReportMetric(float64(w.n), "body-bytes")
+	}
+	b.Run("bare", func(b *testing.B) { run(b, bare, "") })
+	b.Run("bare-gzip-per-request", func(b *testing.B) {
+		run(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Encoding", "gzip")
+			zw := benchGzip.Get().(*gzip.Writer) // pooled, as a good compressing middleware does
+			zw.Reset(w)
+			_, _ = zw.Write(benchBody)
+			_ = zw.Close()
+			benchGzip.Put(zw)
+		}), "gzip")
+	})
+	b.Run("hit-uncompressed", func(b *testing.B) {
+		run(b, benchCacheWith(b, bare, httpcache.Compression{Disabled: true}), "")
+	})
+	b.Run("hit-gzip", func(b *testing.B) { run(b, benchCacheWith(b, bare, httpcache.Compression{}), "gzip, deflate, br") })
+	b.Run("hit-zstd", func(b *testing.B) {
+		run(b, benchCacheWith(b, bare, httpcache.Compression{Encoding: httpcache.EncodingZstd}), "gzip, deflate, br, zstd")
+	})
+	b.Run("hit-gzip-to-identity", func(b *testing.B) { run(b, benchCacheWith(b, bare, httpcache.Compression{}), "") })
+}
+
+var benchGzip = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}

@@ -22,14 +22,13 @@ func StrongETag(body []byte) string {
 }
 
 // notModified evaluates a GET or HEAD request's conditions against the
-// headers of a 200 response (RFC 9110 §13.2.2): If-None-Match when present,
-// else If-Modified-Since. It reports true when the answer is 304.
-func notModified(r *http.Request, h http.Header) bool {
+// validators of a 200 response (RFC 9110 §13.2.2): If-None-Match when
+// present, else If-Modified-Since. It reports true when the answer is 304.
+func notModified(r *http.Request, etag, lastModified string) bool {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return false
 	}
 	if inm, ok := r.Header["If-None-Match"]; ok {
-		etag := firstValue(h, "Etag")
 		for _, v := range inm {
 			if etagListMatches(v, etag) {
 				return true
@@ -38,15 +37,14 @@ func notModified(r *http.Request, h http.Header) bool {
 		return false // If-None-Match takes precedence: If-Modified-Since is ignored
 	}
 	ims := firstValue(r.Header, "If-Modified-Since")
-	lm := firstValue(h, "Last-Modified")
-	if ims == "" || lm == "" {
+	if ims == "" || lastModified == "" {
 		return false
 	}
 	since, err := http.ParseTime(ims)
 	if err != nil {
 		return false
 	}
-	modified, err := http.ParseTime(lm)
+	modified, err := http.ParseTime(lastModified)
 	if err != nil {
 		return false
 	}
@@ -127,7 +125,7 @@ func ETagLimit(next http.Handler, maxBody int) http.Handler {
 			return
 		}
 		s := &sink{w: w, open: true}
-		rec := newRecorder(maxBody, s)
+		rec := newRecorder(maxBody, maxBody, s)
 		defer rec.release()
 		req := r
 		if r.Method == http.MethodHead {
@@ -144,18 +142,20 @@ func ETagLimit(next http.Handler, maxBody int) http.Handler {
 			h["Etag"] = []string{StrongETag(rec.body.Bytes())}
 		}
 		dst := w.Header()
-		if status == http.StatusOK && notModified(r, h) {
+		if status == http.StatusOK && notModified(r, firstValue(h, "Etag"), firstValue(h, "Last-Modified")) {
 			for _, name := range notModifiedHeaders {
 				if v, ok := h[name]; ok {
-					dst[name] = v
+					if name == "Vary" {
+						mergeVary(dst, v)
+					} else {
+						dst[name] = v
+					}
 				}
 			}
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
-		for k, v := range h {
-			dst[k] = v
-		}
+		setHeaders(dst, h)
 		w.WriteHeader(status)
 		if r.Method != http.MethodHead {
 			_, _ = w.Write(rec.body.Bytes())

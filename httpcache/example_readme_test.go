@@ -38,8 +38,10 @@ func routes(mux *http.ServeMux, pageMem, pageRedis hoard.Cache[*httpcache.Respon
 			Name: "product-page", Memory: pageMem, Shared: pageRedis, Invalidator: inv, TTL: 5 * time.Minute,
 			FailSafe: &hoard.FailSafe{Window: time.Hour}, Stampede: &hoard.Stampede{Locker: locker}, EarlyRefresh: &hoard.EarlyRefresh{},
 		},
-		Key:          httpcache.Key{Query: []string{"page", "sort"}, Locale: localeOf}, // nothing else reaches the handler
-		CacheControl: httpcache.CacheControl{Public: true, MaxAge: httpcache.For(time.Minute)},
+		Key:             httpcache.Key{Query: []string{"page", "sort"}, Locale: localeOf},         // nothing else reaches the handler
+		CacheControl:    httpcache.CacheControl{Public: true, MaxAge: httpcache.For(time.Minute)}, // fresh 1 min, here too
+		CDNCacheControl: httpcache.CacheControl{MaxAge: httpcache.For(time.Hour)},                 // the CDN's own (RFC 9213)
+		TagHeaders:      []httpcache.TagHeader{httpcache.SurrogateKey},                            // tags for Fastly's purge
 	})
 	if err != nil {
 		return nil, err

@@ -122,3 +122,66 @@ func ExampleCacheControl() {
 	// public, max-age=60, s-maxage=600, stale-while-revalidate=30
 	// true
 }
+
+// A tag invalidation reaches the CDN too: the page leaves hoard's tiers
+// first, then the CDN is purged by the same tag, which the page carried
+// in its Surrogate-Key header.
+func ExampleNewPurgingInvalidator() {
+	mem, _ := memory.New[*httpcache.Response](nil)
+	defer mem.Close()
+	inv, _ := hoard.NewInvalidator(&hoard.InvalidatorOptions{Counter: mem, TagClock: mem})
+	defer inv.Close()
+	pages, _ := httpcache.New(&httpcache.Options{
+		Aside:           hoard.AsideOptions[*httpcache.Response]{Name: "pages", Memory: mem, Invalidator: inv},
+		CacheControl:    httpcache.CacheControl{Public: true, NoCache: true},           // browsers revalidate
+		CDNCacheControl: httpcache.CacheControl{MaxAge: httpcache.For(24 * time.Hour)}, // the CDN keeps it a day
+		TagHeaders:      []httpcache.TagHeader{httpcache.SurrogateKey},
+	})
+	defer pages.Close(context.Background())
+	page := pages.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpcache.Tag(r, "product:42")
+		fmt.Fprint(w, "kettle")
+	}))
+	rec := httptest.NewRecorder()
+	page.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/product/42", nil))
+	fmt.Println(rec.Header().Get("Surrogate-Key"), "|", rec.Header().Get("Cache-Control"), "|", rec.Header().Get("CDN-Cache-Control"))
+
+	// In production: httpcache.NewFastlyPurger or NewCloudflarePurger.
+	cdn := httpcache.PurgerFunc(func(ctx context.Context, tags ...string) error {
+		fmt.Println("CDN purge:", tags)
+		return nil
+	})
+	purging, _ := httpcache.NewPurgingInvalidator(&httpcache.PurgingOptions{Invalidator: inv, Purgers: []httpcache.Purger{cdn}})
+	_ = purging.InvalidateTags(context.Background(), "product:42")
+	// Output:
+	// product:42 | public, no-cache | max-age=86400
+	// CDN purge: [product:42]
+}
+
+type traceID struct{}
+
+// The render of a stored page sees none of the caller's ctx values but
+// those RenderContext carries over: here a trace id, not the user an auth
+// middleware put there.
+func ExampleCarryValues() {
+	mem, _ := memory.New[*httpcache.Response](nil)
+	defer mem.Close()
+	pages, _ := httpcache.New(&httpcache.Options{
+		Aside:         hoard.AsideOptions[*httpcache.Response]{Name: "pages", Memory: mem},
+		RenderContext: httpcache.CarryValues(traceID{}),
+	})
+	defer pages.Close(context.Background())
+	type user struct{}
+	page := pages.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Printf("render: trace %v, user %v\n", r.Context().Value(traceID{}), r.Context().Value(user{}))
+		fmt.Fprint(w, "home")
+	}))
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req = req.WithContext(context.WithValue(context.WithValue(req.Context(), traceID{}, "4bf92f35"), user{}, "alice"))
+	rec := httptest.NewRecorder()
+	page.ServeHTTP(rec, req)
+	fmt.Println(rec.Header().Get("Cache-Status"))
+	// Output:
+	// render: trace 4bf92f35, user <nil>
+	// hoard; fwd=miss; stored; ttl=300
+}

@@ -14,6 +14,11 @@ import (
 // response must be in it. The method (HEAD shares GET's entries), the host
 // and the path are always in it; the fields add the rest.
 //
+// The scheme of the target URI is keyed too (https or http: see
+// [requestScheme]), as RFC 9111 §4.1's cache key is the target URI: a
+// redirect to https stored for an http request never reaches https
+// clients.
+//
 // What is not in the key never reaches the handler when it renders a
 // response to store: the request it gets carries only the keyed query
 // parameters and headers (and the Vary and credential headers said below),
@@ -108,6 +113,7 @@ type requestInputs struct {
 // equal (FuzzKey checks it).
 func (s *keySpec) appendID(dst []byte, r *http.Request, in *requestInputs) []byte {
 	dst = appendBase(dst, r.Host, r.URL.EscapedPath())
+	dst = appendPart(dst, keyScheme(r))
 	raw := r.URL.RawQuery
 	if s.allQuery {
 		dst = appendAllQuery(dst, raw)
@@ -265,4 +271,12 @@ func headerValue(h http.Header, name string) string {
 		out[i] = strings.TrimSpace(v)
 	}
 	return strings.Join(out, ", ")
+}
+
+// keyScheme is the keyed scheme of r: "https" or "http".
+func keyScheme(r *http.Request) string {
+	if requestScheme(r) == "https" {
+		return "https"
+	}
+	return "http"
 }

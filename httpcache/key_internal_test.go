@@ -11,12 +11,13 @@ import (
 // appendID: the reference FuzzKey checks ids against.
 type keyedParts struct {
 	Host, Path     string
+	Scheme         string
 	Query, Headers map[string][]string
 	User, Locale   string
 }
 
 func referenceParts(s *keySpec, r *http.Request, in *requestInputs) keyedParts {
-	p := keyedParts{Host: r.Host, Path: r.URL.EscapedPath(), Query: map[string][]string{}, Headers: map[string][]string{}}
+	p := keyedParts{Host: r.Host, Path: r.URL.EscapedPath(), Scheme: keyScheme(r), Query: map[string][]string{}, Headers: map[string][]string{}}
 	q, _ := url.ParseQuery(r.URL.RawQuery)
 	for k, vs := range q {
 		if s.allQuery || containsString(s.query, k) {

@@ -17,9 +17,9 @@ type sink struct {
 	w       http.ResponseWriter // guarded by mu
 	open    bool                // the client still waits; guarded by mu
 	claimed bool                // a recorder writes through; guarded by mu
-	// status is the cache-status header name to mark a passed-through
-	// response MISS with, "" for none.
-	status string
+	// onPass, when set, adds the status headers to a response passed
+	// through.
+	onPass func(http.Header)
 }
 
 // write writes p through, or drops it once the client has stopped
@@ -75,27 +75,30 @@ const maxPooledBuffer = 1 << 20
 // may be stored: it records status, headers (as they were at WriteHeader)
 // and body up to max bytes. A body over max, or a Flush, spoils the
 // recording: the response goes through to the sink when a client waits on
-// it, and is dropped otherwise.
+// it, and is dropped otherwise. A body over max but within shareMax is
+// still kept whole (not when flushed), for the requests that waited on
+// the same render.
 //
 // A recorder is used by the handler's goroutine only.
 type recorder struct {
-	header  http.Header
-	snap    http.Header // header at WriteHeader
-	status  int
-	wrote   bool
-	body    *bytes.Buffer // nil once released or spoiled
-	max     int
-	sink    *sink // nil: nobody to pass through to
-	passing bool  // the response goes through to the sink
-	spoiled bool  // the response cannot be stored
+	header   http.Header
+	snap     http.Header // header at WriteHeader
+	status   int
+	wrote    bool
+	body     *bytes.Buffer // nil once released, or spoiled and past shareMax
+	max      int
+	shareMax int
+	sink     *sink // nil: nobody to pass through to
+	passing  bool  // the response goes through to the sink
+	spoiled  bool  // the response cannot be stored
 }
 
 var _ http.Flusher = (*recorder)(nil)
 
-func newRecorder(maxBody int, s *sink) *recorder {
+func newRecorder(maxBody, shareMax int, s *sink) *recorder {
 	b := bodyBuffers.Get().(*bytes.Buffer)
 	b.Reset()
-	return &recorder{header: make(http.Header), body: b, max: maxBody, sink: s}
+	return &recorder{header: make(http.Header), body: b, max: maxBody, shareMax: max(shareMax, maxBody), sink: s}
 }
 
 // Header returns the header map the handler sets.
@@ -113,7 +116,7 @@ func (r *recorder) WriteHeader(code int) {
 	}
 	r.wrote, r.status, r.snap = true, code, r.header.Clone()
 	if code == http.StatusSwitchingProtocols {
-		r.spoil()
+		r.spoil(false)
 	}
 }
 
@@ -122,20 +125,41 @@ func (r *recorder) Write(p []byte) (int, error) {
 	if !r.wrote {
 		r.WriteHeader(http.StatusOK)
 	}
-	if r.passing {
-		return r.sink.write(p)
-	}
 	if r.spoiled {
-		return 0, errNotRecorded
-	}
-	if r.body.Len()+len(p) > r.max {
-		r.spoil()
+		r.keep(p)
 		if r.passing {
 			return r.sink.write(p)
 		}
-		return 0, errNotRecorded
+		if r.body == nil {
+			return 0, errNotRecorded
+		}
+		return len(p), nil
+	}
+	if r.body.Len()+len(p) > r.max {
+		r.spoil(true)
+		r.keep(p)
+		if r.passing {
+			return r.sink.write(p)
+		}
+		if r.body == nil {
+			return 0, errNotRecorded
+		}
+		return len(p), nil
 	}
 	return r.body.Write(p)
+}
+
+// keep records p of a spoiled response for the waiters while the body
+// stays within shareMax, and gives it up past that.
+func (r *recorder) keep(p []byte) {
+	if r.body == nil {
+		return
+	}
+	if r.body.Len()+len(p) > r.shareMax {
+		r.release()
+		return
+	}
+	r.body.Write(p)
 }
 
 // Flush spoils the recording (a flushed response is streamed, never
@@ -144,17 +168,19 @@ func (r *recorder) Flush() {
 	if !r.wrote {
 		r.WriteHeader(http.StatusOK)
 	}
-	if !r.passing {
-		r.spoil()
+	if !r.spoiled {
+		r.spoil(false)
 	}
+	r.release() // a streamed response is not kept for anyone
 	if r.passing {
 		_ = r.sink.flush()
 	}
 }
 
 // spoil gives up recording: when a client waits on the sink, the
-// response so far goes to it and the rest will follow.
-func (r *recorder) spoil() {
+// response so far goes to it and the rest will follow. keep holds on to
+// the body so far for the waiters; otherwise it is dropped.
+func (r *recorder) spoil(keep bool) {
 	r.spoiled = true
 	s := r.sink
 	if s != nil {
@@ -162,11 +188,9 @@ func (r *recorder) spoil() {
 		if s.open && !s.claimed {
 			s.claimed, r.passing = true, true
 			h := s.w.Header()
-			for k, v := range r.snap {
-				h[k] = v
-			}
-			if s.status != "" {
-				h[s.status] = missValue
+			setHeaders(h, r.snap)
+			if s.onPass != nil {
+				s.onPass(h)
 			}
 			s.w.WriteHeader(r.status)
 			if r.body.Len() > 0 {
@@ -175,7 +199,9 @@ func (r *recorder) spoil() {
 		}
 		s.mu.Unlock()
 	}
-	r.release()
+	if !keep {
+		r.release()
+	}
 }
 
 // statusCode is the recorded status: 200 when the handler set none.

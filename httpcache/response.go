@@ -3,6 +3,7 @@ package httpcache
 import (
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,6 +28,51 @@ type Response struct {
 	// VaryValues are the values of the Vary headers in the request the
 	// response was rendered for.
 	VaryValues []string `json:"varyValues,omitempty"`
+	// Lifetime is the response's freshness lifetime (RFC 9111 §4.2.1): the
+	// one its headers give a shared cache, else the Aside's TTL. Past it,
+	// the response is stale.
+	Lifetime time.Duration `json:"lifetime,omitempty"`
+	// Encoding is the content coding this cache compressed Body in
+	// (EncodingGzip or EncodingZstd), "" for a body as the handler wrote
+	// it. Header then describes the encoded representation
+	// (Content-Encoding, Content-Length, ETag), and IdentityLength and
+	// IdentityETag the decompressed one.
+	Encoding string `json:"encoding,omitempty"`
+	// IdentityLength is the decompressed body's length, when Encoding is
+	// set.
+	IdentityLength int `json:"identityLength,omitempty"`
+	// IdentityETag is the decompressed representation's ETag, when
+	// Encoding is set and the response has an ETag.
+	IdentityETag string `json:"identityETag,omitempty"`
+
+	// derived holds header values computed from the fields above once,
+	// for every hit of this value.
+	derived atomic.Pointer[derivedValues]
+	// hitMemo is the Cache-Status value of the last hit.
+	hitMemo atomic.Pointer[hitMemo]
+}
+
+// derivedValues are a response's header values for its answers.
+type derivedValues struct {
+	identityLength []string // Content-Length of the decompressed body
+	identityETag   []string // its ETag, nil for none
+	lifetimeSecs   int64    // Lifetime in whole seconds
+}
+
+// values returns p's derived header values, computing them on first use.
+func (p *Response) values() *derivedValues {
+	if d := p.derived.Load(); d != nil {
+		return d
+	}
+	d := &derivedValues{
+		identityLength: []string{strconv.Itoa(p.IdentityLength)},
+		lifetimeSecs:   int64(p.Lifetime / time.Second),
+	}
+	if p.IdentityETag != "" {
+		d.identityETag = []string{p.IdentityETag}
+	}
+	p.derived.Store(d)
+	return d
 }
 
 // Size is the response's size in bytes, roughly: the body, the headers and
@@ -45,7 +91,7 @@ func (p *Response) Size() int {
 	for i := range p.Vary {
 		n += len(p.Vary[i]) + len(p.VaryValues[i]) + 32
 	}
-	return n
+	return n + len(p.Encoding) + len(p.IdentityETag)
 }
 
 // matches reports whether the response may be served to r as far as Vary
@@ -121,41 +167,4 @@ func ageValue(now, storedAt time.Time) []string {
 		return ageValues[secs]
 	}
 	return []string{strconv.FormatInt(secs, 10)}
-}
-
-// notModifiedHeaders are the headers a 304 carries (RFC 9110 §15.4.5).
-var notModifiedHeaders = []string{"Cache-Control", "Content-Location", "Etag", "Expires", "Vary", "Last-Modified"}
-
-// write sends p to w as the answer to r: a 304 when r's conditions say the
-// client's copy is current, no body for HEAD. status is the cache-status
-// value, "" for none; withAge adds the Age header.
-func (c *Cache) write(w http.ResponseWriter, r *http.Request, p *Response, status string, withAge bool, now time.Time) {
-	h := w.Header()
-	if p.Status == http.StatusOK && notModified(r, p.Header) {
-		for _, name := range notModifiedHeaders {
-			if v, ok := p.Header[name]; ok {
-				h[name] = v[:len(v):len(v)]
-			}
-		}
-		c.cacheHeaders(h, p, status, withAge, now)
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	for k, v := range p.Header {
-		h[k] = v[:len(v):len(v)] // shared with other readers: an Add must copy
-	}
-	c.cacheHeaders(h, p, status, withAge, now)
-	w.WriteHeader(p.Status)
-	if r.Method != http.MethodHead && len(p.Body) > 0 {
-		_, _ = w.Write(p.Body)
-	}
-}
-
-func (c *Cache) cacheHeaders(h http.Header, p *Response, status string, withAge bool, now time.Time) {
-	if c.statusHeader != "" && status != "" {
-		h[c.statusHeader] = statusValue(status)
-	}
-	if withAge {
-		h["Age"] = ageValue(now, p.StoredAt)
-	}
 }

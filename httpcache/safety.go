@@ -11,10 +11,10 @@ import (
 // served by the handler untouched, not looked up, not stored. Responses
 // that fail unstorable reach the client that asked but are not stored.
 
-// DefaultStatuses are the statuses stored by default: those RFC 9110
+// defaultStatuses are the statuses stored by default: those RFC 9110
 // §15.1 calls heuristically cacheable, the ones a cache may store without
 // explicit freshness.
-var DefaultStatuses = []int{
+var defaultStatuses = []int{
 	http.StatusOK,                   // 200
 	http.StatusNonAuthoritativeInfo, // 203
 	http.StatusNoContent,            // 204
@@ -45,6 +45,23 @@ const (
 	ReasonVaryStar       = "response Vary: *"
 	ReasonTrailer        = "response has trailers"
 	ReasonTooLarge       = "response body over Options.MaxBodyBytes, or flushed (streamed)"
+	// ReasonExpired: the response has no max-age or s-maxage, and an
+	// Expires that is not after its Date, or not a date at all ("0",
+	// "-1"), which RFC 9111 §5.3 reads as already expired.
+	ReasonExpired = "response Expires not after its Date, or invalid"
+	// ReasonSharedTooLarge: the shared tier (Redis) refused the response
+	// for its size (its MaxValueBytes): it is stored in the memory tier
+	// only, or, without one, not at all (the key is then "pass" for
+	// NegativeTTL).
+	ReasonSharedTooLarge = "response too large for the shared tier: stored in the memory tier only, if any"
+	// ReasonCDNTags: the response's tags do not fit a TagHeader's limits:
+	// it is stored here but kept out of CDNs (no-store for them), which
+	// would not find it by those tags to purge it.
+	ReasonCDNTags = "response tags over a CDN tag header's limits: kept out of CDNs"
+	// ReasonUnknownMethod: a method neither safe nor in
+	// Options.UnsafeMethods was served by the handler, and dropped
+	// nothing.
+	ReasonUnknownMethod = "method neither safe nor in Options.UnsafeMethods: served without invalidating"
 )
 
 // requestBypass returns why r may not use the cache at all, or "".
@@ -108,6 +125,11 @@ func (c *Cache) unstorableHeaders(h http.Header) string {
 		}
 		if f, ok := d.freshness(); ok && f <= 0 {
 			return ReasonZeroFreshness
+		}
+	}
+	if _, ok := h["Expires"]; ok {
+		if f, _ := lifetimeOf(h, c.clock.Now()); f <= 0 {
+			return ReasonExpired
 		}
 	}
 	for _, v := range h["Vary"] {

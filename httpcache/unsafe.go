@@ -11,7 +11,8 @@ import (
 )
 
 // Invalidation by unsafe requests (RFC 9111 §4.4): a request with an
-// unsafe method (anything but GET, HEAD, OPTIONS and TRACE) that passes
+// unsafe method (one of Options.UnsafeMethods: POST, PUT, PATCH and DELETE
+// by default; methods of unknown safety invalidate nothing) that passes
 // through the middleware and gets a non-error answer (2xx or 3xx) has
 // changed its target, so the stored responses for the target URI are
 // dropped, every variant of it (query, headers, user, locale, Vary), and
@@ -21,7 +22,7 @@ import (
 // How the variants are found depends on the key (invalidationMode):
 //
 //   - a Key with no variant part (no query, headers, user, locale or Vary)
-//     stores one entry per URI: Aside.Delete of its id, exact, O(1), safe
+//     stores one entry per URI and scheme: Aside.Delete of its ids, exact, O(1), safe
 //     against renders in flight (compare-and-set), and sent over the bus;
 //   - otherwise, with an Invalidator, every stored response carries an
 //     internal tag of its URI (host and path), and InvalidateTags of it
@@ -45,8 +46,8 @@ const (
 // stored responses must go even when the client has left.
 const invalidateTimeout = 5 * time.Second
 
-// safeMethod reports whether method is safe (RFC 9110 §9.2.1); a method
-// of unknown safety counts as unsafe, as RFC 9111 §4.4 asks.
+// safeMethod reports whether method is safe (RFC 9110 §9.2.1). Of the
+// others, only Options.UnsafeMethods invalidate (see serveUnsafe).
 func safeMethod(method string) bool {
 	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
@@ -91,10 +92,17 @@ type target struct{ host, escapedPath string }
 // URIs it changed before its status line goes out, so a client that saw
 // the answer never gets the old page from this cache.
 func (c *Cache) serveUnsafe(w http.ResponseWriter, r *http.Request, next http.Handler) {
-	c.skipped(r, ReasonMethod)
-	if c.statusHeader != "" {
-		w.Header()[c.statusHeader] = bypassValue
+	if !c.unsafeMethods[r.Method] {
+		// Of unknown safety ("FOO", "PURGE", "get"): served, but it drops
+		// nothing, or anyone could evict any page of a route registered
+		// without a method.
+		c.skipped(r, ReasonUnknownMethod)
+		c.statusHeaders(w.Header(), &outcome{label: StatusBypass, fwd: fwdMethod, detail: ReasonUnknownMethod})
+		next.ServeHTTP(w, c.withInputs(r, nil))
+		return
 	}
+	c.skipped(r, ReasonMethod)
+	c.statusHeaders(w.Header(), &outcome{label: StatusBypass, fwd: fwdMethod, detail: ReasonMethod})
 	uw := &unsafeWriter{ResponseWriter: w, c: c, r: r}
 	next.ServeHTTP(uw, c.withInputs(r, nil))
 	if !uw.wrote { // nothing written: net/http answers 200
@@ -141,9 +149,12 @@ func (c *Cache) invalidate(ctx context.Context, targets []target) error {
 	var errs []error
 	switch c.mode {
 	case invalidateExact:
-		ids := make([]string, len(targets))
-		for i, t := range targets {
-			ids[i] = string(appendBase(nil, t.host, t.escapedPath))
+		ids := make([]string, 0, 2*len(targets))
+		for _, t := range targets {
+			base := appendBase(nil, t.host, t.escapedPath)
+			for _, scheme := range [...]string{"http", "https"} {
+				ids = append(ids, string(appendPart(slices.Clip(base), scheme)))
+			}
 		}
 		errs = append(errs, c.aside.Delete(ctx, ids...))
 	case invalidateTag:
