@@ -18,7 +18,8 @@ type SharedBudget struct {
 	// a refresh goes on in the background. Default: 0, no soft timeout.
 	SoftTimeout time.Duration
 
-	// HardTimeout bounds every shared-tier call: past it the call fails
+	// HardTimeout bounds every shared-tier call but DeletePrefix (whose
+	// SCAN takes as long as the keyspace does): past it the call fails
 	// with an error matching [ErrUnavailable] (it counts toward the
 	// breaker), and the rest of the reader's call skips the shared tier.
 	// Default: 0, no bound but the caller's ctx.
@@ -119,6 +120,9 @@ func (g *guardedTier[V]) do(ctx context.Context, call func(context.Context) erro
 	if s, ok := ctx.Value(softBudgetKey{}).(time.Duration); ok && s > 0 && (limit == 0 || s < limit) {
 		limit, soft = s, s
 	}
+	if cd, ok := ctx.Deadline(); ok && limit > 0 && time.Until(cd) <= limit {
+		limit, soft = 0, 0 // the caller's deadline comes first: it is the bound
+	}
 	cctx := ctx
 	if limit > 0 {
 		var cancel context.CancelFunc
@@ -126,7 +130,10 @@ func (g *guardedTier[V]) do(ctx context.Context, call func(context.Context) erro
 		defer cancel()
 	}
 	err := call(cctx)
-	if err != nil && ctx.Err() == nil && cctx.Err() != nil {
+	// The budget's deadline, not the caller's: a client's read deadline is
+	// set from it and may fire before the ctx's own timer has run, so the
+	// clock decides.
+	if err != nil && ctx.Err() == nil && limit > 0 && budgetSpent(cctx) {
 		// The budget's own deadline, not the caller's.
 		if soft > 0 {
 			return errors.Join(errSoftTimeoutShared, err)
@@ -181,8 +188,11 @@ func (g *guardedTier[V]) CompareAndSetMany(ctx context.Context, writes []TokenWr
 	return g.do(ctx, func(ctx context.Context) error { return g.inner.CompareAndSetMany(ctx, writes) })
 }
 
+// DeletePrefix is not bounded by the hard timeout: its SCAN takes as long
+// as the keyspace does.
 func (g *guardedTier[V]) DeletePrefix(ctx context.Context, prefix string) (n int, err error) {
-	err = g.do(ctx, func(ctx context.Context) (err error) { n, err = g.inner.DeletePrefix(ctx, prefix); return err })
+	unbounded := guardedTier[V]{inner: g.inner, breaker: g.breaker}
+	err = unbounded.do(ctx, func(ctx context.Context) (err error) { n, err = g.inner.DeletePrefix(ctx, prefix); return err })
 	return n, err
 }
 
@@ -197,4 +207,10 @@ func unguarded[V any](c Cache[V]) Cache[V] {
 		return g.inner
 	}
 	return c
+}
+
+// budgetSpent reports whether ctx's deadline has passed.
+func budgetSpent(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ctx.Err() != nil || (ok && !time.Now().Before(d))
 }

@@ -45,6 +45,7 @@ type Service struct {
 	bus      *Bus
 	locker   *Locker
 	inv      *hoard.Invalidator
+	breaker  *hoard.CircuitBreaker // nil with NoBreaker
 
 	mu      sync.Mutex
 	names   map[string]struct{}           // guarded by mu: kind and name of the caches and queues made
@@ -104,8 +105,13 @@ func NewService(ctx context.Context, client goredis.UniversalClient, app string,
 	if err != nil {
 		return nil, err
 	}
+	if !o.NoBreaker {
+		if s.breaker, err = s.newBreaker(); err != nil {
+			return nil, errors.Join(err, s.closeShared(ctx))
+		}
+	}
 	s.inv, err = hoard.NewInvalidator(&hoard.InvalidatorOptions{
-		Counter: s.counters, TagClock: s.counters, Bus: s.bus,
+		Counter: s.counters, TagClock: s.counters, Bus: s.bus, Breaker: s.breaker,
 		MaxStaleness: o.MaxStaleness, NamespacePrefix: app + ":ns:", Clock: o.Clock,
 	})
 	if err == nil {
@@ -187,8 +193,37 @@ func (s *Service) closeShared(ctx context.Context) error {
 	if s.bus != nil {
 		errs = append(errs, s.bus.Close(ctx))
 	}
+	if s.breaker != nil {
+		errs = append(errs, s.breaker.Close())
+	}
 	return errors.Join(errs...)
 }
+
+// newBreaker is the breaker of ServiceOptions.Breaker, with a PING probe,
+// the service's logger and its recorder unless the options give theirs.
+func (s *Service) newBreaker() (*hoard.CircuitBreaker, error) {
+	var bo hoard.BreakerOptions
+	if s.opts.Breaker != nil {
+		bo = *s.opts.Breaker
+	}
+	if bo.Name == "" {
+		bo.Name = "breaker"
+	}
+	if bo.Probe == nil {
+		bo.Probe = func(ctx context.Context) error { return wrapErr("ping", "", s.client.Ping(ctx).Err()) }
+	}
+	if bo.Logger == nil {
+		bo.Logger = s.opts.Logger
+	}
+	if bo.Metrics == nil {
+		bo.Metrics = hoard.NewMetrics(bo.Name, s.opts.Recorder)
+	}
+	return hoard.NewCircuitBreaker(&bo)
+}
+
+// Breaker returns the circuit breaker the service's caches share, nil with
+// ServiceOptions.NoBreaker.
+func (s *Service) Breaker() *hoard.CircuitBreaker { return s.breaker }
 
 // adopt records that the service made the cache or queue (kind) name,
 // closed by closer, unless the name is taken or the service closed; then

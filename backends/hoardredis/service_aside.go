@@ -50,6 +50,7 @@ func (noLock) Release(context.Context) error                { return nil }
 //   - Stampede: the service's Locker with hoard's defaults when the policy
 //     has no Stampede, the service's Locker in the policy's Stampede when
 //     it names no Locker; a Stampede whose Locker is [NoLocker] takes none;
+//   - Breaker, SharedBudget, Logger: the service's;
 //   - Metrics: metrics named name that pass every event to the service's
 //     Recorder; Clock: the service's.
 //
@@ -138,6 +139,15 @@ func asideOptions[V any](s *Service, name string, policy *hoard.AsideOptions[V])
 		st := *o.Stampede // the policy's stays as it was
 		st.Locker = s.locker
 		o.Stampede = &st
+	}
+	if o.Breaker == nil {
+		o.Breaker = s.breaker
+	}
+	if o.SharedBudget == nil {
+		o.SharedBudget = s.opts.SharedBudget
+	}
+	if o.Logger == nil {
+		o.Logger = s.opts.Logger
 	}
 	if o.Clock == nil {
 		o.Clock = s.opts.Clock

@@ -55,10 +55,32 @@ type ServiceOptions struct {
 	// messages, failed publishes. Default: slog.Default().
 	Logger *slog.Logger
 
+	// SharedBudget bounds each cache's calls to Redis (a policy's own
+	// SharedBudget wins). Default: SoftTimeout 100ms, HardTimeout 1s,
+	// write-backs in the caller's time.
+	SharedBudget *hoard.SharedBudget
+
+	// Breaker configures the circuit breaker that every cache and the
+	// invalidator share: Redis found unavailable is skipped for a while,
+	// and the changes that could not reach it are replayed when it is
+	// back (see hoard.CircuitBreaker). Default: hoard's defaults, with a
+	// PING as the probe and the service's Logger and Recorder.
+	Breaker *hoard.BreakerOptions
+
+	// NoBreaker turns the circuit breaker off: every call tries Redis, and
+	// a change that fails returns its error, not deferred.
+	NoBreaker bool
+
 	// Clock reads the time for every part of the service and the caches
 	// it makes. Default: the system clock.
 	Clock hoard.Clock
 }
+
+// Defaults of ServiceOptions.SharedBudget.
+const (
+	defaultSoftTimeout = 100 * time.Millisecond
+	defaultHardTimeout = time.Second
+)
 
 // defaultStartTimeout is ServiceOptions.StartTimeout's default.
 const defaultStartTimeout = 2 * time.Second
@@ -90,6 +112,9 @@ func (o ServiceOptions) withDefaults() ServiceOptions {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.SharedBudget == nil {
+		o.SharedBudget = &hoard.SharedBudget{SoftTimeout: defaultSoftTimeout, HardTimeout: defaultHardTimeout}
 	}
 	return o
 }
