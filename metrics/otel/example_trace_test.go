@@ -2,6 +2,7 @@ package otel_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -91,4 +92,46 @@ func ExampleNewTracer() {
 	// hoard.shared.compare_and_set
 	// hoard.lock.release
 	// GET /products/42
+}
+
+func ExampleTraceCache() {
+	mem, err := memory.New[string](nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer mem.Close()
+	tr, err := hoardotel.NewTracer(nil) // the global TracerProvider
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	// The wrapper can do what the cache can: an Aside finds compare-and-set
+	// on it, and keeps its stale-set protection.
+	traced, err := hoardotel.TraceCache[string](tr, hoard.TierShared, mem)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_, cas := traced.(hoard.CompareAndSetter[string])
+	_, clear := traced.(hoard.Clearer)
+	fmt.Println("compare-and-set:", cas, "clear:", clear)
+
+	// A cache it could not wrap without losing an ability is refused.
+	_, err = hoardotel.TraceCache[string](tr, hoard.TierShared, clearOnly{mem})
+	fmt.Println(errors.Is(err, hoard.ErrInvalidOption))
+	// Output:
+	// compare-and-set: true clear: true
+	// true
+}
+
+// clearOnly is a cache that can Clear, and nothing else beyond
+// hoard.Cache: a mix TraceCache does not keep.
+type clearOnly struct {
+	hoard.Cache[string]
+}
+
+func (c clearOnly) Clear(ctx context.Context) error {
+	return c.Cache.(*memory.Cache[string]).Clear(ctx)
 }
