@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/hoard-cache/hoard"
-	"go.opentelemetry.io/otel/trace/noop"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // BenchmarkTraceCacheGet measures what tracing adds to one call of a tier
