@@ -41,7 +41,7 @@
 // time:
 //
 //	tr, err := hoardotel.NewTracer(&hoardotel.TraceOptions{Name: "products"})
-//	shared, err := hoardotel.TraceCache(tr, hoard.TierShared, redisCache)
+//	shared, err := hoardotel.TraceCache[Product](tr, hoard.TierShared, redisCache)
 //	aside, err := hoard.NewAside(&hoard.AsideOptions[Product]{
 //		Name: "products", Memory: mem, Shared: shared,
 //		Stampede: &hoard.Stampede{Locker: hoardotel.TraceLocker(tr, locker)},
