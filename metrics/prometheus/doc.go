@@ -24,6 +24,20 @@
 // event costs one atomic load, one map lookup and one atomic add: no lock,
 // no label hashing by client_golang, no allocation.
 //
+// # Grafana dashboard
+//
+// grafana/hoard.json, beside this package, is a Grafana dashboard (Grafana
+// 10 or later) on these series: hit rate per tier and cache, reads by
+// answer, load latency quantiles and rates, lock waits and their
+// duration, stale serves, backend errors, circuit breaker state and
+// transitions, invalidation bus gaps and flushes, invalidations and
+// evictions. Import it as is: in Grafana, Dashboards → New → Import, upload
+// the file and pick a Prometheus data source; or put it in a dashboard
+// provisioning folder. Its "cache" variable selects caches by name. It
+// assumes the default Namespace "hoard": with another, replace "hoard_" in
+// its queries. A test checks that every query parses and names only series,
+// labels and label values this Recorder and hoard's events really give.
+//
 // This package is its own Go module, so that hoard's core module does not
 // depend on client_golang. Its go.mod replaces
 // github.com/hoard-cache/hoard with the checkout two directories up: the
