@@ -103,6 +103,7 @@ func (a *Aside[V]) applyInvalidations(events []Invalidation) {
 				err = a.flushMemory(ctx)
 			}
 		case InvalidateAll:
+			a.opts.Metrics.Add(EventBusFlush, TierMemory, 1)
 			a.flights.forget(func(string) bool { return true })
 			if mem != nil {
 				err = a.flushMemory(ctx)

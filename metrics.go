@@ -30,6 +30,7 @@ const (
 	EventDeferred                      // a change kept for the shared tier's return (see ErrDeferred)
 	EventReplayed                      // deferred changes replayed on the shared tier's return
 	EventDropped                       // work dropped: a deferred change past MaxDeferred, a background load past its cap
+	EventBusFlush                      // the memory tier flushed on the bus's word, after a gap in its messages
 	eventCount
 )
 
@@ -40,7 +41,7 @@ var eventNames = [eventCount]string{
 	EventInvalidation: "invalidation", EventBackendError: "backend_error",
 	EventEarlyRefresh: "early_refresh", EventUntaggable: "untaggable",
 	EventBreakerOpen: "breaker_open", EventBreakerClose: "breaker_close", EventDeferred: "deferred",
-	EventReplayed: "replayed", EventDropped: "dropped",
+	EventReplayed: "replayed", EventDropped: "dropped", EventBusFlush: "bus_flush",
 }
 
 // String returns the event's name in metrics: "hit", "miss", ...
