@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/semaphore"
 )
 
 // Aside is cache-aside for one endpoint: Get reads the memory tier, then the
@@ -43,7 +46,17 @@ func NewAside[V any](options *AsideOptions[V]) (*Aside[V], error) {
 	}
 	a := &Aside[V]{opts: o, stopListening: func() {}}
 	_, a.guarded = o.Shared.(*guardedTier[V])
-	a.background.panicked = func(*PanicError) { a.opts.Metrics.Add(EventLoadError, TierNone, 1) }
+	a.background.panicked = func(p *PanicError) {
+		a.opts.Metrics.Add(EventLoadError, TierNone, 1)
+		a.log(context.Background(), slog.LevelError, "background load panicked", p.Key, slog.Any("panic", p.Value), slog.String("stack", string(p.Stack)))
+	}
+	if o.MaxBackground > 0 {
+		a.background.limit = semaphore.NewWeighted(int64(o.MaxBackground))
+		a.background.skipped = func(key string) {
+			a.opts.Metrics.Add(EventDropped, TierNone, 1)
+			a.log(context.Background(), slog.LevelDebug, "background work skipped: MaxBackground reached", key)
+		}
+	}
 	a.memoryBytes, _ = o.Memory.(KeyBytesGetter[V])
 	if o.EarlyRefresh {
 		a.pacer = newDrawPacer()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 )
@@ -187,6 +188,9 @@ func (a *Aside[V]) loadWithSoftTimeout(ctx context.Context, id, key string, load
 			defer done()
 		}
 		v, err := a.finishLoad(bctx, id, key, mem, shared, a.callLoader(bctx, id, loader, &stale))
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			a.log(bctx, slog.LevelWarn, "load left to finish past the soft timeout failed", key, slog.Any("error", err))
+		}
 		result <- struct {
 			v   V
 			err error

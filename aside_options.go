@@ -76,6 +76,14 @@ type AsideOptions[V any] struct {
 	// tier and a change that fails returns its error.
 	Breaker *CircuitBreaker
 
+	// MaxBackground caps the work an Aside runs in the background at once:
+	// early and soft-timeout refreshes, loads left to finish past a soft
+	// timeout, background write-backs. Past it, new background work is
+	// skipped, not queued: counted as [EventDropped] and logged at debug
+	// level; the reader still gets its answer (the current or the stale
+	// value), and a later read tries again. Default: 64; negative: no cap.
+	MaxBackground int
+
 	// Logger reports what no caller sees: background loads and refreshes
 	// that failed, work dropped past its cap. Default: nil, silent.
 	Logger *slog.Logger

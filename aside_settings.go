@@ -21,6 +21,7 @@ const (
 	// defaultEarlyRefreshDraws is how many XFetch draws a process makes at
 	// most per key per load duration.
 	defaultEarlyRefreshDraws = 16
+	defaultMaxBackground     = 64
 )
 
 // asideSettings are an Aside's options resolved: defaults applied and the
@@ -60,6 +61,7 @@ type asideSettings[V any] struct {
 	BackgroundWrites bool
 	Breaker          *CircuitBreaker
 	Logger           *slog.Logger
+	MaxBackground    int
 
 	Bus         Bus
 	Invalidator *Invalidator
@@ -81,7 +83,7 @@ func (o *AsideOptions[V]) settings() (asideSettings[V], error) {
 		Name: o.Name, Keys: o.Keys, Memory: o.Memory, Shared: o.Shared, TTL: o.TTL, Jitter: o.Jitter,
 		MemoryTTL: o.MemoryTTL, NegativeTTL: o.NegativeTTL, LoadTimeout: o.LoadTimeout,
 		Bus: o.Bus, Invalidator: o.Invalidator, TagsOf: o.TagsOf, Namespace: o.Namespace,
-		Metrics: o.Metrics, Clock: o.Clock, Rand: o.Rand, Breaker: o.Breaker, Logger: o.Logger,
+		Metrics: o.Metrics, Clock: o.Clock, Rand: o.Rand, Breaker: o.Breaker, Logger: o.Logger, MaxBackground: o.MaxBackground,
 	}
 	if s.Name == "" {
 		s.Name = "aside"
@@ -205,6 +207,9 @@ func (o asideSettings[V]) withDefaults() (asideSettings[V], error) {
 	}
 	if o.LockWait == 0 {
 		o.LockWait = defaultLockWait
+	}
+	if o.MaxBackground == 0 {
+		o.MaxBackground = defaultMaxBackground
 	}
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics(o.Name, nil)

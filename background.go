@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+
+	"golang.org/x/sync/semaphore"
 )
 
 // backgroundLoads runs loads that outlive the call that started them (a
@@ -24,15 +26,25 @@ type backgroundLoads struct {
 	// panicked, when set, is told of a load that panicked. Set before the
 	// first start.
 	panicked func(*PanicError)
+	// limit, when set, caps the loads running at once: past it start
+	// refuses, and tells skipped. Set before the first start.
+	limit   *semaphore.Weighted
+	skipped func(key string)
 }
 
-// start runs fn in a goroutine unless a load of key is running already; it
-// reports whether it started one. fn gets ctx's values without its
+// start runs fn in a goroutine unless a load of key is running already or
+// the cap is reached; it reports whether it started one. fn gets ctx's values without its
 // cancellation: it is canceled only by a wait that gives up.
 func (b *backgroundLoads) start(ctx context.Context, key string, fn func(ctx context.Context)) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if _, ok := b.running[key]; ok {
+		return false
+	}
+	if b.limit != nil && !b.limit.TryAcquire(1) {
+		if b.skipped != nil {
+			b.skipped(key)
+		}
 		return false
 	}
 	if b.running == nil {
@@ -45,6 +57,9 @@ func (b *backgroundLoads) start(ctx context.Context, key string, fn func(ctx con
 	b.running[key] = cancel
 	go func() {
 		defer b.done(key, cancel)
+		if b.limit != nil {
+			defer b.limit.Release(1)
+		}
 		defer func() {
 			// A loader's panic in a background load has no waiter to reach:
 			// it must not crash the process. It is counted, with its stack

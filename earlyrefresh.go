@@ -3,6 +3,7 @@ package hoard
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math"
 	"slices"
 	"sync"
@@ -220,6 +221,7 @@ func (a *Aside[V]) refresh(ctx context.Context, id, key string, loader Loader[V]
 	}
 	if r.failed() {
 		a.backoff.failed(key, r.end, a.opts.RefreshBackoff, a.opts.TTL)
+		a.log(ctx, slog.LevelWarn, "background refresh failed: the current value is kept, retried after a backoff", key, slog.Any("error", r.err))
 		return
 	}
 	a.backoff.succeeded(key)
