@@ -170,6 +170,13 @@ func (a *Aside[V]) usable(ctx context.Context, e *Entry[V]) bool {
 // A failing tier never fails Get: it is counted as a backend error in the
 // metrics and read past.
 func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, error) {
+	return a.get(ctx, id, loader, nil, false)
+}
+
+// get is Get, recording in src (when set) what answered, and skipping the
+// memory tier's read with skipMemory (GetWith's other options travel in
+// ctx to the load).
+func (a *Aside[V]) get(ctx context.Context, id string, loader Loader[V], src *Source, skipMemory bool) (V, error) {
 	ns, err := a.namespaceText(ctx)
 	if err != nil {
 		// Without the namespace's version there is no key: answer from
@@ -179,11 +186,12 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 			r := a.callLoader(ctx, id, loader, nil)
 			return r.value, r.err
 		})
+		answered(src, SourceLoader, err)
 		return v, err
 	}
 	var now time.Time   // read only when needed: a clock read is a good part of a hit
 	var stale *Entry[V] // a memory entry past its freshness, kept by the fail-safe
-	if a.opts.Memory != nil {
+	if a.opts.Memory != nil && !skipMemory {
 		e, err := a.memoryGet(ctx, ns, id) // shared with the tier: read only
 		if err == nil {
 			// A tier never returns an entry past its KeepUntil, so an entry
@@ -197,7 +205,9 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 				if a.opts.EarlyRefresh {
 					a.maybeRefreshEarly(ctx, id, loader, e, now)
 				}
-				return a.answer(e, TierMemory)
+				v, err := a.answer(e, TierMemory)
+				answered(src, SourceMemory, err)
+				return v, err
 			}
 			stale = e
 		} else if !errors.Is(err, ErrNotFound) {
@@ -208,7 +218,7 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 		now = a.opts.Clock.Now()
 	}
 	key := a.keyIn(ns, id)
-	if a.opts.Shared != nil {
+	if a.opts.Shared != nil && !flagsOf(ctx).skipShared {
 		if a.guarded {
 			// One shared-tier call past its hard timeout makes the rest of
 			// this Get skip the tier, leaving the loader its time.
@@ -228,9 +238,13 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 		if e, err := a.opts.Shared.Get(sctx, key); err == nil && e.IsFresh(now) && a.usable(ctx, &e) {
 			a.writeBack(ctx, a.opts.Memory, &mem, key, a.forMemory(e, now))
 			a.maybeRefreshEarly(ctx, id, loader, &e, now)
-			return a.answer(&e, TierShared)
+			v, err := a.answer(&e, TierShared)
+			answered(src, SourceShared, err)
+			return v, err
 		} else if errors.Is(err, errSoftTimeoutShared) && stale != nil {
-			return a.serveStaleOverSlowShared(ctx, id, key, loader, *stale)
+			v, err := a.serveStaleOverSlowShared(ctx, id, key, loader, *stale)
+			answered(src, SourceStale, err)
+			return v, err
 		} else if err != nil && !errors.Is(err, ErrNotFound) {
 			a.opts.Metrics.Add(EventBackendError, TierShared, 1)
 		}
@@ -253,6 +267,7 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 		// Every load of key running now began after this Get did.
 		v, _, _, err = a.flights.doSince(ctx, key, s, load)
 	}
+	answered(src, SourceLoader, err)
 	return v, err
 }
 
@@ -340,7 +355,7 @@ type tierRead[V any] struct {
 // read reads key from c, taking its token when c can compare-and-set.
 func (a *Aside[V]) read(ctx context.Context, c Cache[V], tier Tier, key string) tierRead[V] {
 	var r tierRead[V]
-	if c == nil {
+	if c == nil || a.skips(ctx, c) {
 		return r
 	}
 	var err error

@@ -339,7 +339,7 @@ func (a *Aside[V]) forMemory(e Entry[V], now time.Time) Entry[V] {
 // writeBack writes e to c with compare-and-set when c takes tokens: a load
 // that lost to a write or an invalidation of the key stores nothing.
 func (a *Aside[V]) writeBack(ctx context.Context, c Cache[V], r *tierRead[V], key string, e Entry[V]) {
-	if c == nil {
+	if c == nil || a.skips(ctx, c) {
 		return
 	}
 	var err error

@@ -16,7 +16,7 @@ import (
 // their tokens before the loader starts. With a Locker it first takes the
 // key's lock, or waits for the holder's value.
 func (a *Aside[V]) load(ctx context.Context, id, key string, loader Loader[V]) (V, error) {
-	if a.opts.Locker == nil {
+	if a.opts.Locker == nil || flagsOf(ctx).noLock {
 		mem, shared := a.readBoth(ctx, key)
 		if v, err, ok := a.freshIn(ctx, key, &mem, &shared); ok {
 			return v, err
