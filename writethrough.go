@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"time"
 )
 
@@ -66,8 +65,8 @@ type WriteThroughOptions[V any] struct {
 // the old row) leaves the key invalidated rather than stale.
 type WriteThrough[V any] struct {
 	opts WriteThroughOptions[V]
-	// own is the Store when it picks the versions (no Versioner given),
-	// and floors the clock whose readings it is given as floors.
+	// own is the Store when it picks the versions (no Versioner was
+	// given), and floors the clock that gives it each write's floor.
 	own    VersioningStore[V]
 	floors *versionClock
 }
@@ -256,16 +255,14 @@ func (w *WriteThrough[V]) store(ctx context.Context, id string, v *V) (time.Time
 	start := a.opts.Clock.Now()
 	switch {
 	case w.own != nil:
-		// The floor keeps the store's versions above the clock, so they
-		// compare with those of writers that take theirs elsewhere.
-		var version uint64
+		// The floor keeps the store's versions up with the clock, so they
+		// compare with those of writers that take theirs elsewhere. The
+		// versions the store picks are not fed back into the clock: one
+		// row's version far ahead must not drag every other id's.
 		if v != nil {
-			version, err = w.own.SaveNext(ctx, id, *v, uint64(w.floors.next()))
+			_, err = w.own.SaveNext(ctx, id, *v, uint64(w.floors.next()))
 		} else {
-			version, err = w.own.DeleteNext(ctx, id, uint64(w.floors.next()))
-		}
-		if err == nil && version <= math.MaxInt64 {
-			w.floors.observe(int64(version))
+			_, err = w.own.DeleteNext(ctx, id, uint64(w.floors.next()))
 		}
 	default:
 		var version uint64
