@@ -16,7 +16,7 @@ import (
 //
 // Further abilities are optional interfaces, found by type assertion as
 // io.WriterTo is: [ManyGetter], [ManySetter], [PrefixDeleter], [Clearer],
-// [Counter] and [CompareAndSetter].
+// [Counter], [FloorCounter] and [CompareAndSetter].
 type Cache[V any] interface {
 	// Get returns the entry under key, or an error wrapping [ErrNotFound].
 	Get(ctx context.Context, key string) (Entry[V], error)
@@ -173,6 +173,17 @@ type Counter interface {
 	// Redis restarted empty) comes back larger than it ever was, and never
 	// repeats an old version. IncrBy with delta 0 reads the counter.
 	IncrBy(ctx context.Context, key string, delta int64) (int64, error)
+}
+
+// FloorCounter is a [Counter] that can also move a counter to at least a
+// floor in one atomic step, as the shared part of a hybrid logical clock
+// needs (see [HybridVersioner]).
+type FloorCounter interface {
+	Counter
+	// IncrAtLeast sets the counter under key to the larger of its value
+	// plus one and floor, and returns the new value. A counter that does
+	// not exist yet becomes floor. floor must be above 0.
+	IncrAtLeast(ctx context.Context, key string, floor int64) (int64, error)
 }
 
 // TagClock is a [Cache] that keeps the clock of tag invalidation: one epoch

@@ -31,8 +31,10 @@
 // cache, invalidating when it loses a race. [WriteBehind] updates the cache
 // at once and queues the write, in memory or durably in a Redis Stream
 // (backends/hoardredis.NewStreamQueue), flushed in coalesced batches with
-// retries. Every write carries a version from a [Versioner]; a Store
-// applies only writes newer than what it holds.
+// retries. Every write carries a version; a Store applies only writes newer
+// than what it holds. A [VersioningStore] picks the versions itself; else a
+// [HybridVersioner] takes them from Redis counters, and from the clock while
+// Redis is down, so a cache outage never blocks a write to the store.
 //
 // # Coherence across instances
 //

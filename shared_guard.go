@@ -41,7 +41,7 @@ type sharedTier[V any] interface {
 	ManyTokenGetter[V]
 	ManyCompareAndSetter[V]
 	PrefixDeleter
-	Counter
+	FloorCounter
 }
 
 // guardedTier is a shared tier behind a hard timeout and a circuit
@@ -60,7 +60,7 @@ func guardShared[V any](name string, c Cache[V], budget *SharedBudget, b *Circui
 	}
 	full, ok := c.(sharedTier[V])
 	if !ok {
-		return nil, fmt.Errorf("%w: aside %q: SharedBudget and Breaker need a shared tier with compare-and-set, batch reads and writes, prefix deletes and counters (as hoardredis.Cache and memory.Cache have)", ErrInvalidOption, name)
+		return nil, fmt.Errorf("%w: aside %q: SharedBudget and Breaker need a shared tier with compare-and-set, batch reads and writes, prefix deletes and floor counters (as hoardredis.Cache and memory.Cache have)", ErrInvalidOption, name)
 	}
 	g := &guardedTier[V]{inner: full, breaker: b}
 	if budget != nil {
@@ -198,6 +198,11 @@ func (g *guardedTier[V]) DeletePrefix(ctx context.Context, prefix string) (n int
 
 func (g *guardedTier[V]) IncrBy(ctx context.Context, key string, delta int64) (n int64, err error) {
 	err = g.do(ctx, func(ctx context.Context) (err error) { n, err = g.inner.IncrBy(ctx, key, delta); return err })
+	return n, err
+}
+
+func (g *guardedTier[V]) IncrAtLeast(ctx context.Context, key string, floor int64) (n int64, err error) {
+	err = g.do(ctx, func(ctx context.Context) (err error) { n, err = g.inner.IncrAtLeast(ctx, key, floor); return err })
 	return n, err
 }
 

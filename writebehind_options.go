@@ -63,13 +63,17 @@ type WriteBehindOptions[V any] struct {
 	// Full is what Put does when the queue is full. Default: FullBlock.
 	Full FullPolicy
 
-	// Versioner hands out the writes' versions. Default: a
-	// [CounterVersioner] on the Aside's shared tier when it is a
-	// [Counter] (shared by every process), else on its memory tier, with
-	// the keys the write-through of the same Aside uses, so the two
-	// agree. With only a memory counter versions are monotonic within a
-	// process only: give a shared tier or a Versioner when several
-	// processes write the same ids.
+	// Versioner hands out the writes' versions, when Put is called (the
+	// queue may store writes out of order; the versions put them back in
+	// order). Default: a [HybridVersioner] on the Aside's shared tier when
+	// it is a [Counter] (shared by every process), with the counters the
+	// write-through of the same Aside uses, so the two agree while Redis
+	// answers; while it does not, versions come from the clock, and Put
+	// goes on (with a [MemoryQueue]). Without a shared Counter, versions
+	// come from this process's clock alone and order its writes only: give
+	// a shared tier or a Versioner when several processes write the same
+	// ids. A [VersioningStore]'s own versions are not used: they exist
+	// only once the write is stored, too late to order the queue.
 	Versioner Versioner
 
 	// BatchSize is the most writes a worker takes and stores at once.
@@ -162,13 +166,6 @@ func (o WriteBehindOptions[V]) withDefaults() (WriteBehindOptions[V], error) {
 		}
 		o.Queue = q
 	}
-	if o.Versioner == nil {
-		v, err := defaultVersioner(o.Aside, "write-behind")
-		if err != nil {
-			return o, err
-		}
-		o.Versioner = v
-	}
 	if o.BatchSize == 0 {
 		o.BatchSize = defaultWriteBehindBatchSize
 	}
@@ -189,6 +186,9 @@ func (o WriteBehindOptions[V]) withDefaults() (WriteBehindOptions[V], error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Versioner == nil {
+		o.Versioner = defaultVersioner(o.Aside, o.Logger)
 	}
 	return o, nil
 }

@@ -709,7 +709,6 @@ func TestWriteBehindOptions(t *testing.T) {
 		"unknown Full":       {Aside: a, Store: store, Full: 9},
 		"huge BatchSize":     {Aside: a, Store: store, BatchSize: hoard.MaxWriteBehindBatchSize + 1},
 		"negative Workers":   {Aside: a, Store: store, Workers: -1},
-		"no Counter":         {Aside: bare, Store: store},
 	} {
 		if _, err := hoard.NewWriteBehind(&o); !errors.Is(err, hoard.ErrInvalidOption) {
 			t.Errorf("%s: %v, want ErrInvalidOption", name, err)
@@ -717,5 +716,21 @@ func TestWriteBehindOptions(t *testing.T) {
 	}
 	if _, err := hoard.NewMemoryQueue[string](-1); !errors.Is(err, hoard.ErrInvalidOption) {
 		t.Errorf("NewMemoryQueue(-1): %v", err)
+	}
+	// No tier is a Counter: the versions come from the process's clock,
+	// newer with each write.
+	db := newWBDB()
+	wb := newWB(t, hoard.WriteBehindOptions[string]{Aside: bare, Store: db.batchStore()})
+	ctx := context.Background()
+	for _, v := range []string{"old", "new"} {
+		if err := wb.Put(ctx, "1", v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := wb.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := db.row("1"); r.value != "new" {
+		t.Fatalf("row %+v, want the newer write", r)
 	}
 }

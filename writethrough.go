@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -36,9 +37,14 @@ type WriteThroughOptions[V any] struct {
 	// Store is the source of truth the writes go to first. Required.
 	Store Store[V]
 
-	// Versioner hands out the writes' versions. Default: a
-	// CounterVersioner on the Aside's shared tier when it is a Counter
-	// (shared by every process), else on its memory tier.
+	// Versioner hands out the writes' versions. Default: the Store's own
+	// when it is a [VersioningStore] (each write's version picked in its
+	// own transaction, so a cache outage has no part in it); else a
+	// [HybridVersioner] on the Aside's shared tier when it is a Counter,
+	// which goes on from the clock while Redis is down; else one on this
+	// process's clock alone. A write whose version came from the clock
+	// because Redis failed invalidates the key instead of updating it (see
+	// Put).
 	Versioner Versioner
 
 	// Mode is what a write does to the cache. Default: WriteUpdate.
@@ -59,6 +65,10 @@ type WriteThroughOptions[V any] struct {
 // the old row) leaves the key invalidated rather than stale.
 type WriteThrough[V any] struct {
 	opts WriteThroughOptions[V]
+	// own is the Store when it picks the versions (no Versioner was
+	// given), and floors the clock that gives it each write's floor.
+	own    VersioningStore[V]
+	floors *versionClock
 }
 
 // NewWriteThrough returns a write-through configured by options (copied;
@@ -78,12 +88,13 @@ func NewWriteThrough[V any](options *WriteThroughOptions[V]) (*WriteThrough[V], 
 	case opts.InvalidateAttempts < 0 || opts.InvalidateBackoff < 0:
 		return nil, fmt.Errorf("%w: write-through %q: negative InvalidateAttempts or InvalidateBackoff", ErrInvalidOption, opts.Aside.opts.Name)
 	}
+	w := &WriteThrough[V]{}
 	if opts.Versioner == nil {
-		v, err := defaultVersioner(opts.Aside, "write-through")
-		if err != nil {
-			return nil, err
+		if vs, ok := opts.Store.(VersioningStore[V]); ok {
+			w.own, w.floors = vs, &versionClock{clock: opts.Aside.opts.Clock}
+		} else {
+			opts.Versioner = defaultVersioner(opts.Aside, opts.Aside.opts.Logger)
 		}
-		opts.Versioner = v
 	}
 	if opts.InvalidateAttempts == 0 {
 		opts.InvalidateAttempts = defaultInvalidateAttempts
@@ -91,28 +102,37 @@ func NewWriteThrough[V any](options *WriteThroughOptions[V]) (*WriteThrough[V], 
 	if opts.InvalidateBackoff == 0 {
 		opts.InvalidateBackoff = defaultInvalidateBackoff
 	}
-	return &WriteThrough[V]{opts: opts}, nil
+	w.opts = opts
+	return w, nil
 }
 
-// defaultVersioner is a CounterVersioner on the aside's shared tier, else
-// its memory tier, under Key("%version") + ":" + id, which no entry key can
-// equal (an entry key's part never holds a bare ':' or '%'). Write-through
-// and write-behind on one aside share it, so their versions of an id are
-// one sequence. pattern names the caller in the error.
-func defaultVersioner[V any](a *Aside[V], pattern string) (Versioner, error) {
-	for _, c := range []Cache[V]{a.opts.Shared, a.opts.Memory} {
-		if ctr, ok := c.(Counter); ok {
-			return CounterVersioner{Counter: ctr, Prefix: a.opts.Keys.Key("%version") + ":"}, nil
-		}
-	}
-	return nil, fmt.Errorf("%w: %s %q: no Versioner, and no tier of the Aside is a Counter", ErrInvalidOption, pattern, a.opts.Name)
+// defaultVersioner is a HybridVersioner on the aside's shared tier when it
+// is a Counter, else on the clock alone, with the aside's clock and
+// metrics. Its counters are under Key("%version") + ":" + id, which no
+// entry key can equal (an entry key's part never holds a bare ':' or '%').
+// Write-through and write-behind on one aside use the same counters, so
+// while Redis answers their versions of an id are one sequence.
+func defaultVersioner[V any](a *Aside[V], logger *slog.Logger) *HybridVersioner {
+	ctr, _ := a.opts.Shared.(Counter)
+	h, _ := NewHybridVersioner(&HybridVersionerOptions{ // valid: no negative durations
+		Counter: ctr, Prefix: a.opts.Keys.Key("%version") + ":",
+		Clock: a.opts.Clock, Metrics: a.opts.Metrics, Logger: logger,
+	})
+	return h
 }
 
 // Put saves v as the value of id in the store, then updates (or
 // invalidates) the cache. If the store fails, the cache is untouched and
 // the error wraps [ErrStoreFailed]. If the cache fails after the store
 // succeeded, the key is invalidated, with retries, and the error wraps
-// [ErrCacheFailed].
+// [ErrCacheFailed]. A cache outage never keeps the write from the store:
+// the version needs no cache (see [WriteThroughOptions.Versioner]), and a
+// key that cannot be named (a namespace whose version cannot be read) is
+// invalidated after the store call, the error wrapping [ErrCacheFailed].
+// A write whose version came from the clock because Redis failed
+// invalidates the key rather than update it: such a version is ordered
+// against other processes' only to within their clock skew, and an
+// invalidation is right whichever write the store kept.
 //
 // The cached entry carries tags and those of AsideOptions.TagsOf, as a
 // loaded one does: a later [Invalidator.InvalidateTags] of any of them
@@ -139,14 +159,18 @@ func (w *WriteThrough[V]) Delete(ctx context.Context, id string) error {
 // compare-and-set succeeds saw no cache change since its token; any write
 // that had finished before the token was taken also took its version
 // before, so this write's version is newer and the store holds this value.
+// (A store that picks the versions takes them in the store call, after the
+// token, and orders them as it applies the writes: the same holds. A
+// version from the clock after a counter failure may not be newer, which is
+// why such a write invalidates.)
 func (w *WriteThrough[V]) write(ctx context.Context, id string, v *V, tags []string) error {
 	a := w.opts.Aside
-	key, err := a.storageKey(ctx, id)
-	if err != nil {
-		return fmt.Errorf("%w: write-through %q: nothing written: %w", ErrStoreFailed, a.opts.Name, err)
-	}
+	// A key that cannot be named now (the namespace's version unreadable)
+	// does not hold the write back: the store is written, then the key
+	// invalidated, which names it afresh.
+	key, keyErr := a.storageKey(ctx, id)
 	var mem, shared tierRead[V]
-	if w.opts.Mode == WriteUpdate && v != nil {
+	if keyErr == nil && w.opts.Mode == WriteUpdate && v != nil {
 		mem, shared = a.readBoth(ctx, key)
 	}
 	var epoch int64
@@ -159,21 +183,15 @@ func (w *WriteThrough[V]) write(ctx context.Context, id string, v *V, tags []str
 		tags = a.tagsOf(id, *v, tags)
 		epoch, epochErr = a.tagEpoch(ctx, tags)
 	}
-	version, err := w.opts.Versioner.NextVersion(ctx, id)
+	start, fromClock, err := w.store(ctx, id, v)
 	if err != nil {
-		return fmt.Errorf("%w: write-through %q: version of %q: %w", ErrStoreFailed, a.opts.Name, id, err)
-	}
-	start := a.opts.Clock.Now()
-	if v != nil {
-		err = w.opts.Store.Save(ctx, id, *v, version)
-	} else {
-		err = w.opts.Store.Delete(ctx, id, version)
-	}
-	if err != nil {
-		return fmt.Errorf("%w: write-through %q: %q: %w", ErrStoreFailed, a.opts.Name, id, err)
+		return err
 	}
 	end := a.opts.Clock.Now()
-	if w.opts.Mode == WriteInvalidate || v == nil {
+	if keyErr != nil {
+		return w.invalidate(ctx, id, keyErr)
+	}
+	if w.opts.Mode == WriteInvalidate || v == nil || fromClock {
 		return w.invalidate(ctx, id, nil)
 	}
 	if !a.canTag(tags, epochErr) {
@@ -224,6 +242,56 @@ func (w *WriteThrough[V]) write(ctx context.Context, id string, v *V, tags []str
 		return nil
 	}
 	return w.invalidate(ctx, id, cacheErr)
+}
+
+// store writes v (nil: a delete) of id to the store at a new version,
+// picked by the store itself when it can, and returns when the store call
+// started, and whether the version came from the clock because the
+// versioner's shared counter failed. Any error wraps ErrStoreFailed.
+func (w *WriteThrough[V]) store(ctx context.Context, id string, v *V) (time.Time, bool, error) {
+	a := w.opts.Aside
+	var err error
+	var fromClock bool
+	start := a.opts.Clock.Now()
+	switch {
+	case w.own != nil:
+		// The floor keeps the store's versions up with the clock, so they
+		// compare with those of writers that take theirs elsewhere. The
+		// versions the store picks are not fed back into the clock: one
+		// row's version far ahead must not drag every other id's.
+		if v != nil {
+			_, err = w.own.SaveNext(ctx, id, *v, uint64(w.floors.next()))
+		} else {
+			_, err = w.own.DeleteNext(ctx, id, uint64(w.floors.next()))
+		}
+	default:
+		var version uint64
+		version, fromClock, err = nextVersion(ctx, w.opts.Versioner, id)
+		if err != nil {
+			return start, false, fmt.Errorf("%w: write-through %q: version of %q: %w", ErrStoreFailed, a.opts.Name, id, err)
+		}
+		start = a.opts.Clock.Now()
+		if v != nil {
+			err = w.opts.Store.Save(ctx, id, *v, version)
+		} else {
+			err = w.opts.Store.Delete(ctx, id, version)
+		}
+	}
+	if err != nil {
+		return start, false, fmt.Errorf("%w: write-through %q: %q: %w", ErrStoreFailed, a.opts.Name, id, err)
+	}
+	return start, fromClock, nil
+}
+
+// nextVersion asks vr for a version of id, and says whether it came from
+// the clock because vr's shared counter failed (only a HybridVersioner
+// says so).
+func nextVersion(ctx context.Context, vr Versioner, id string) (uint64, bool, error) {
+	if h, ok := vr.(*HybridVersioner); ok {
+		return h.nextVersion(ctx, id)
+	}
+	v, err := vr.NextVersion(ctx, id)
+	return v, false, err
 }
 
 // compareAndSet writes e to c if its token from r still holds; a tier that

@@ -38,6 +38,7 @@ var conformanceTests = []struct {
 	{"DeletePrefix", testDeletePrefix},
 	{"Clear", testClear},
 	{"Counter", testCounter},
+	{"FloorCounter", testFloorCounter},
 	{"TagClock", testTagClock},
 }
 

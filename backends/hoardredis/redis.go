@@ -37,9 +37,9 @@ import (
 )
 
 // Cache is a [hoard.Cache] on Redis. It implements [hoard.ManyGetter],
-// [hoard.ManySetter], [hoard.CompareAndSetter], [hoard.PrefixDeleter] and
-// [hoard.Counter]. It is safe for concurrent use; it starts no goroutines
-// and the client stays the caller's to close.
+// [hoard.ManySetter], [hoard.CompareAndSetter], [hoard.PrefixDeleter],
+// [hoard.Counter] and [hoard.FloorCounter]. It is safe for concurrent use;
+// it starts no goroutines and the client stays the caller's to close.
 type Cache[V any] struct {
 	client goredis.UniversalClient
 	opts   Options
@@ -56,6 +56,7 @@ var (
 	_ hoard.ManyCompareAndSetter[int] = (*Cache[int])(nil)
 	_ hoard.PrefixDeleter             = (*Cache[int])(nil)
 	_ hoard.Counter                   = (*Cache[int])(nil)
+	_ hoard.FloorCounter              = (*Cache[int])(nil)
 )
 
 // New returns a cache of values of type V on client. nil opts give the
@@ -371,16 +372,6 @@ func (c *Cache[V]) Delete(ctx context.Context, keys ...string) error {
 		return nil
 	})
 	return wrapErr("delete", fmt.Sprintf("%d keys", len(keys)), err)
-}
-
-// IncrBy adds delta to the counter under key (scripts/counter.lua). See
-// [hoard.Counter].
-func (c *Cache[V]) IncrBy(ctx context.Context, key string, delta int64) (int64, error) {
-	s, err := counterScript.Run(ctx, c.client, []string{key}, delta, c.opts.Clock.Now().UnixMicro()).Text()
-	if err != nil {
-		return 0, wrapErr("incrby", key, err)
-	}
-	return parseCount(key, s)
 }
 
 // newGeneration returns a random non-zero generation below absentBit.

@@ -20,6 +20,10 @@ var (
 	//go:embed scripts/counter.lua
 	counterSource string
 	counterScript = goredis.NewScript(counterSource)
+
+	//go:embed scripts/counter_floor.lua
+	counterFloorSource string
+	counterFloorScript = goredis.NewScript(counterFloorSource)
 )
 
 // The [StreamQueue]'s atomic multi-step operations, one Lua file each

@@ -22,8 +22,8 @@ import (
 
 // Cache is an in-process [hoard.Cache] of values of type V. It implements
 // every optional ability: [hoard.ManyGetter], [hoard.ManySetter],
-// [hoard.PrefixDeleter], [hoard.Clearer], [hoard.Counter] and
-// [hoard.CompareAndSetter]. Its methods never block on I/O and ignore ctx.
+// [hoard.PrefixDeleter], [hoard.Clearer], [hoard.Counter],
+// [hoard.FloorCounter] and [hoard.CompareAndSetter]. Its methods never block on I/O and ignore ctx.
 //
 // A Cache runs otter's clean-up goroutine; [Cache.Close] stops it.
 type Cache[V any] struct {
@@ -51,6 +51,7 @@ var (
 	_ hoard.PrefixDeleter             = (*Cache[int])(nil)
 	_ hoard.Clearer                   = (*Cache[int])(nil)
 	_ hoard.Counter                   = (*Cache[int])(nil)
+	_ hoard.FloorCounter              = (*Cache[int])(nil)
 )
 
 // New returns a memory cache configured by opts; nil opts give the defaults

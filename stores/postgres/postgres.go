@@ -13,6 +13,11 @@
 // from a dead process) cannot bring the row back. Load treats a tombstone
 // as absent; [Store.PurgeTombstones] removes old ones.
 //
+// [Store.SaveNext] and [Store.DeleteNext] pick the version themselves, in
+// the same statement: greatest(row's version + 1, floor). The Store is a
+// [hoard.VersioningStore], so a [hoard.WriteThrough] on it needs no cache
+// to version its writes, and orders them as PostgreSQL applied them.
+//
 // [Store.WriteMany] stores a batch in one statement, so one transaction:
 // the rows are sent as arrays and unnested, newest write per id first
 // (two writes of one id in one batch keep the higher version), and locked
@@ -72,12 +77,16 @@ type Store[V any] struct {
 	bytea  bool
 	sqlGet string
 	sqlPut string // one write: $1 id, $2 value, $3 version, $4 deleted
+	sqlNxt string // one write at the next version: $1 id, $2 value, $3 floor, $4 deleted
 	sqlBat string // a batch: $1 ids, $2 values, $3 versions, $4 deleted
 	sqlDDL []string
 	sqlTmb string
 }
 
-var _ hoard.BatchStore[int] = (*Store[int])(nil)
+var (
+	_ hoard.BatchStore[int]      = (*Store[int])(nil)
+	_ hoard.VersioningStore[int] = (*Store[int])(nil)
+)
 
 // New returns the store of the table opts names, in pool. It does not
 // touch the database: call [Store.CreateTable] to create the table, or
@@ -135,6 +144,13 @@ func New[V any](pool *pgxpool.Pool, opts Options) (*Store[V], error) {
 WHERE t.version < excluded.version`
 	s.sqlPut = fmt.Sprintf(`INSERT INTO %s AS t (id, value, version, deleted, updated_at)
 VALUES ($1, $2%s, $3, $4, now())`, s.table, cast) + upsert
+	// The next version: the row locked by the conflict, so concurrent
+	// writes of one id take their versions in the order they apply.
+	s.sqlNxt = fmt.Sprintf(`INSERT INTO %s AS t (id, value, version, deleted, updated_at)
+VALUES ($1, $2%s, $3, $4, now())
+ON CONFLICT (id) DO UPDATE SET value = excluded.value, version = greatest(t.version + 1, excluded.version),
+	deleted = excluded.deleted, updated_at = excluded.updated_at
+RETURNING version`, s.table, cast)
 	valueArray := "$2::text[]"
 	if s.bytea {
 		valueArray = "$2::bytea[]"
@@ -200,27 +216,61 @@ func (s *Store[V]) Delete(ctx context.Context, id string, version uint64) error 
 	return s.write(ctx, hoard.Write[V]{ID: id, Version: version, Delete: true})
 }
 
+// SaveNext stores v as the value of id at a version it picks in the same
+// statement, above the row's (a save's or a tombstone's) and at least
+// floor, and returns it. See [hoard.VersioningStore].
+func (s *Store[V]) SaveNext(ctx context.Context, id string, v V, floor uint64) (uint64, error) {
+	return s.writeNext(ctx, hoard.Write[V]{ID: id, Value: v, Version: floor})
+}
+
+// DeleteNext makes id a tombstone at a version picked as SaveNext picks
+// it, and returns it.
+func (s *Store[V]) DeleteNext(ctx context.Context, id string, floor uint64) (uint64, error) {
+	return s.writeNext(ctx, hoard.Write[V]{ID: id, Version: floor, Delete: true})
+}
+
+// writeNext is SaveNext or DeleteNext: w.Version is the floor.
+func (s *Store[V]) writeNext(ctx context.Context, w hoard.Write[V]) (uint64, error) {
+	floor, value, err := s.encode(&w)
+	if err != nil {
+		return 0, err
+	}
+	var version int64
+	if err := s.pool.QueryRow(ctx, s.sqlNxt, w.ID, s.arg(w, value), floor, w.Delete).Scan(&version); err != nil {
+		return 0, s.wrap(opName(w), w.ID, err)
+	}
+	return uint64(version), nil
+}
+
 func (s *Store[V]) write(ctx context.Context, w hoard.Write[V]) error {
 	version, value, err := s.encode(&w)
 	if err != nil {
 		return err
 	}
-	op := "save"
-	if w.Delete {
-		op = "delete"
-	}
-	var arg any // NULL for a delete
-	switch {
-	case w.Delete:
-	case s.bytea:
-		arg = value
-	default:
-		arg = string(value)
-	}
-	if _, err := s.pool.Exec(ctx, s.sqlPut, w.ID, arg, version, w.Delete); err != nil {
-		return s.wrap(op, w.ID, err)
+	if _, err := s.pool.Exec(ctx, s.sqlPut, w.ID, s.arg(w, value), version, w.Delete); err != nil {
+		return s.wrap(opName(w), w.ID, err)
 	}
 	return nil
+}
+
+// arg is the value parameter of w, encoded as value: NULL for a delete.
+func (s *Store[V]) arg(w hoard.Write[V], value []byte) any {
+	switch {
+	case w.Delete:
+		return nil
+	case s.bytea:
+		return value
+	default:
+		return string(value)
+	}
+}
+
+// opName names w's operation in errors.
+func opName[V any](w hoard.Write[V]) string {
+	if w.Delete {
+		return "delete"
+	}
+	return "save"
 }
 
 // WriteMany applies writes in one statement (one transaction): every write
