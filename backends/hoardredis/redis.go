@@ -60,6 +60,14 @@ var (
 
 // New returns a cache of values of type V on client. nil opts give the
 // defaults documented on [Options].
+//
+// On a *redis.ClusterClient, New (as NewBus, NewLocker and NewStreamQueue
+// do) adds a hook to the client, once per client, that asks it to reload
+// its slot map after a command fails with a connection error, a timeout or
+// a CLUSTERDOWN or MOVED reply, at most every 250ms: go-redis alone keeps
+// sending a dead master's slots to it until its periodic reload
+// (ClusterStateReloadInterval, 60s), long after a replica took over. The
+// hook stays on the client and serves its other commands too.
 func New[V any](client goredis.UniversalClient, opts *Options) (*Cache[V], error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: redis: nil client", hoard.ErrInvalidOption)
@@ -71,6 +79,7 @@ func New[V any](client goredis.UniversalClient, opts *Options) (*Cache[V], error
 		return nil, err
 	}
 	o := opts.withDefaults()
+	followFailover(client)
 	return &Cache[V]{client: client, opts: o, tombstoneMS: max(o.TombstoneTTL.Milliseconds(), 1)}, nil
 }
 
