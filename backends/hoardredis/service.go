@@ -100,7 +100,9 @@ func NewService(ctx context.Context, client goredis.UniversalClient, app string,
 	if s.locker, err = NewLocker(client, &LockerOptions{Prefix: app + ":lock:"}); err != nil {
 		return nil, err
 	}
-	s.bus, err = NewBus(client, &BusOptions{Channel: app + ":bus", InstanceID: o.InstanceID, Logger: o.Logger, Clock: o.Clock})
+	s.bus, err = NewBus(client, &BusOptions{
+		Channel: app + ":bus", InstanceID: o.InstanceID, MaxStaleness: o.MaxStaleness, Logger: o.Logger, Clock: o.Clock,
+	})
 	if err != nil {
 		return nil, err
 	}

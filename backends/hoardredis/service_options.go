@@ -42,7 +42,10 @@ type ServiceOptions struct {
 
 	// MaxStaleness is how long an instance trusts its copy of a namespace
 	// version or a tag stamp before reading it again, the backstop for a
-	// lost bus message (see hoard.InvalidatorOptions). Default: 1s.
+	// lost bus message (see hoard.InvalidatorOptions), and how long the
+	// bus's subscription may be down before the memory tiers are flushed,
+	// again every MaxStaleness while it stays down (see
+	// BusOptions.MaxStaleness). Default: 1s.
 	MaxStaleness time.Duration
 
 	// StartTimeout bounds each start-up check of [NewService]. With a
