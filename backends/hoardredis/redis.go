@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -45,6 +46,12 @@ type Cache[V any] struct {
 	opts   Options
 	// tombstoneMS is opts.TombstoneTTL in ms, as SET PX takes it.
 	tombstoneMS int64
+	// tagStampTTL is TagStampTTL in ns: Options.TagStampTTL, raised by
+	// keepTagStampsFor.
+	tagStampTTL atomic.Int64
+	// deriveTagStampTTL: TagStampTTL is the Service's to derive, from 0
+	// (for ever) until a first NewAside.
+	deriveTagStampTTL bool
 }
 
 var (
@@ -80,7 +87,9 @@ func New[V any](client goredis.UniversalClient, opts *Options) (*Cache[V], error
 	}
 	o := opts.withDefaults()
 	followFailover(client)
-	return &Cache[V]{client: client, opts: o, tombstoneMS: max(o.TombstoneTTL.Milliseconds(), 1)}, nil
+	c := &Cache[V]{client: client, opts: o, tombstoneMS: max(o.TombstoneTTL.Milliseconds(), 1)}
+	c.tagStampTTL.Store(int64(o.TagStampTTL))
+	return c, nil
 }
 
 // Ping checks that Redis answers and accepts the client's credentials

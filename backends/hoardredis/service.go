@@ -91,9 +91,10 @@ func NewService(ctx context.Context, client goredis.UniversalClient, app string,
 		return nil, err
 	}
 	var err error
-	if s.counters, err = New[struct{}](client, &Options{TagPrefix: s.tagPrefix(), Clock: o.Clock}); err != nil {
+	if s.counters, err = New[struct{}](client, &Options{TagPrefix: s.tagPrefix(), TagStampTTL: o.TagStampTTL, Clock: o.Clock}); err != nil {
 		return nil, err
 	}
+	s.counters.deriveTagStampTTL = o.TagStampTTL == 0
 	if err := s.checkTagClock(ctx); err != nil {
 		return nil, err
 	}
