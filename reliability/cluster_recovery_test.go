@@ -148,7 +148,7 @@ func TestClusterFailoverRecovery(t *testing.T) {
 
 	var out tally
 	var killedAt atomic.Int64
-	var firstVictimWrite atomic.Int64 // UnixNano of the first write to the victim's slots that succeeded after the kill
+	var firstVictimWrite atomic.Int64 // UnixNano of the first write to the victim's slots begun after the kill that succeeded
 	var seqMu sync.Mutex
 	seq := make([]int, keys)
 	put := func(in *failoverInstance, k int) {
@@ -156,12 +156,13 @@ func TestClusterFailoverRecovery(t *testing.T) {
 		seq[k]++
 		v := fmt.Sprintf("%s@%d", ids[k], seq[k])
 		seqMu.Unlock()
+		afterKill := killedAt.Load() != 0
 		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
 		switch err := in.wt.Put(wctx, ids[k], v); {
 		case err == nil:
 			out.add("writes", 1)
-			if onVictim[k] && killedAt.Load() != 0 {
+			if onVictim[k] && afterKill {
 				firstVictimWrite.CompareAndSwap(0, time.Now().UnixNano())
 			}
 		case clearHoardError(err):
@@ -228,15 +229,22 @@ func TestClusterFailoverRecovery(t *testing.T) {
 	for i, in := range insts {
 		flushesBefore[i] = in.svc.Bus().Stats().Flushes
 	}
+	victimNode := c.nodeOf(victim.addr)
+	var witness *redisServer // a node that lives on, to ask about the cluster
+	for _, n := range c.nodes {
+		if n != victimNode {
+			witness = n
+			break
+		}
+	}
+	victimNode.Kill() // returns once the process has exited
 	kill := time.Now()
 	killedAt.Store(kill.UnixNano())
 	for _, in := range insts {
 		in.killedAt.Store(kill.UnixNano())
 	}
-	victimNode := c.nodeOf(victim.addr)
-	victimNode.Kill()
 	eventually(t, 60*time.Second, "a replica takes over the killed master's slots", func() bool {
-		for _, n := range c.nodesView(t, c.nodes[0]) {
+		for _, n := range c.nodesView(t, witness) {
 			if n.master && !n.failed && n.id != victim.id && strings.Join(n.slots, " ") == strings.Join(victim.slots, " ") {
 				return true
 			}
