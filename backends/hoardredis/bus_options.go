@@ -109,8 +109,9 @@ type BusOptions struct {
 	// hoard.InvalidatorOptions.MaxStaleness; at least 10ms.
 	MaxStaleness time.Duration
 
-	// Logger receives reconnects, gaps, malformed messages and publish
-	// failures. Default: slog.Default().
+	// Logger receives reconnects, gaps, malformed messages, publish
+	// failures and flushes while the subscription is down. Default:
+	// slog.Default().
 	Logger *slog.Logger
 
 	// Clock reads the time for the sender bookkeeping. Default: the system

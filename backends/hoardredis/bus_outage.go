@@ -3,6 +3,7 @@ package hoardredis
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -71,6 +72,7 @@ func (b *Bus) outageLoop(ctx context.Context) {
 // returns when the subscription is up again or ctx ends.
 func (b *Bus) watchOutage(ctx context.Context) {
 	bound := b.opts.MaxStaleness
+	level := slog.LevelWarn // the first flush of the outage; the next ones are debug
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -89,8 +91,9 @@ func (b *Bus) watchOutage(ctx context.Context) {
 		}
 		if b.channelAnswers(ctx) && !b.link.up.Load() {
 			b.stats.outageFlushes.Add(1)
-			b.opts.Logger.Warn("hoard: redis bus: subscription down for longer than MaxStaleness; flushing",
+			b.opts.Logger.Log(ctx, level, "hoard: redis bus: subscription down for longer than MaxStaleness; flushing",
 				"channel", b.opts.Channel, "down_for", time.Since(heard).Round(time.Millisecond), "max_staleness", bound)
+			level = slog.LevelDebug
 			b.inbox.push(true, nil)
 			signal(b.link.kick)
 		}

@@ -26,7 +26,7 @@ import (
 // application "shop":
 //
 //	shop:<cache>:<id>           entries of the cache <cache> (its KeyBuilder prefix is shop:<cache>)
-//	shop:{shop:tags}:…          the tag clock: epoch, start and stamps, in one Cluster hash slot
+//	shop:{shop:tags}:…          the tag clock: epoch, start, floor, aging set and stamps, in one Cluster hash slot
 //	shop:ns:<namespace>         namespace versions
 //	shop:lock:<key>             distributed load locks
 //	shop:bus                    the invalidation bus's pub/sub channel
