@@ -66,7 +66,8 @@ type ServiceOptions struct {
 	StartTimeout time.Duration
 
 	// Logger receives what the bus logs: reconnects, gaps, malformed
-	// messages, failed publishes, flushes while its subscription is down. Default: slog.Default().
+	// messages, failed publishes, flushes while its subscription is
+	// down. Default: slog.Default().
 	Logger *slog.Logger
 
 	// Clock reads the time for every part of the service and the caches

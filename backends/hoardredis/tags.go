@@ -57,10 +57,10 @@ func (c *Cache[V]) clockKeys(tags []string) []string {
 	return keys
 }
 
-// TagStampTTL returns how long this cache keeps the stamps it makes:
+// stampTTL returns how long this cache keeps the stamps it makes:
 // Options.TagStampTTL, or for a [Service]'s tag clock what its caches
 // need (see ServiceOptions.TagStampTTL); 0 for ever.
-func (c *Cache[V]) TagStampTTL() time.Duration { return time.Duration(c.tagStampTTL.Load()) }
+func (c *Cache[V]) stampTTL() time.Duration { return time.Duration(c.tagStampTTL.Load()) }
 
 // keepTagStampsFor raises TagStampTTL to at least d, for a cache whose
 // TTL the Service derives; others keep theirs.
@@ -87,7 +87,7 @@ func (c *Cache[V]) Epoch(ctx context.Context) (int64, error) {
 // InvalidateTags advances the epoch and stamps tags with it, in one script
 // (scripts/invalidate_tags.lua). The stamps expire after TagStampTTL.
 func (c *Cache[V]) InvalidateTags(ctx context.Context, tags ...string) (int64, error) {
-	ttl := c.TagStampTTL()
+	ttl := c.stampTTL()
 	if ttl > 0 {
 		ttl = max(ttl, time.Millisecond)
 	}
