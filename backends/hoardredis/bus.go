@@ -42,20 +42,28 @@ import (
 //
 // The flush is the price of at-most-once delivery; a service that keeps
 // a memory tier also bounds its staleness by a TTL, for the window
-// between a lost message and its discovery.
+// between a lost message and its discovery. A subscription that stays
+// down flushes too, every MaxStaleness (see [BusOptions]), and on a
+// Redis Cluster the bus asks the client to reload its slot map each time
+// the subscription fails, so it follows the channel's slot to a replica
+// that took over.
 //
 // Publish sends from one goroutine: events published while a message is on
 // the wire ride together in the next one (see BusOptions.MaxBatch), so a
 // burst costs few round trips and a lone event goes out at once. Handlers
 // run on one goroutine of the bus, in the order messages arrived.
 //
-// A bus owns three goroutines (publisher, subscriber, dispatcher) and one
-// pub/sub connection; Close stops them. The client stays the caller's to
+// A bus owns four goroutines (publisher, subscriber, dispatcher, outage
+// watch) and one pub/sub connection; Close stops them. The client stays the caller's to
 // close, after the bus.
 type Bus struct {
 	client  goredis.UniversalClient
 	opts    BusOptions
 	sharded bool // SPUBLISH/SSUBSCRIBE: client is a *goredis.ClusterClient
+	// reloader asks a ClusterClient to reload its slot map; nil for
+	// other clients.
+	reloader *slotReloader
+	link     link // the subscriber's news for the outage watch
 
 	reqs    chan *publishReq // Publish calls waiting for the publisher
 	closing chan struct{}    // closed by Close: Publish takes no more calls
@@ -65,6 +73,7 @@ type Bus struct {
 	pubDone  chan struct{} // closed when the publisher has returned
 	subDone  chan struct{} // closed when the subscriber has returned
 	dispDone chan struct{} // closed when the dispatcher has returned
+	outDone  chan struct{} // closed when the outage watch has returned
 	ready    chan struct{} // closed at the first confirmed subscription
 
 	psMu     sync.Mutex
@@ -90,6 +99,8 @@ type handler struct {
 // NewBus returns a bus on client and starts it: it subscribes in the
 // background (see [Bus.Ready]) and is ready to publish at once. nil opts
 // give the defaults documented on [BusOptions]. Close the bus when done.
+// On a *redis.ClusterClient it adds the failover hook that [New]
+// describes.
 func NewBus(client goredis.UniversalClient, opts *BusOptions) (*Bus, error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: redis bus: nil client", hoard.ErrInvalidOption)
@@ -111,11 +122,14 @@ func NewBus(client goredis.UniversalClient, opts *BusOptions) (*Bus, error) {
 		client:   client,
 		opts:     o,
 		sharded:  sharded,
+		reloader: followFailover(client),
+		link:     newLink(),
 		reqs:     make(chan *publishReq, o.QueueSize),
 		closing:  make(chan struct{}),
 		pubDone:  make(chan struct{}),
 		subDone:  make(chan struct{}),
 		dispDone: make(chan struct{}),
+		outDone:  make(chan struct{}),
 		ready:    make(chan struct{}),
 		inbox:    inbox{max: o.HandlerQueueSize, wake: make(chan struct{}, 1)},
 	}
@@ -126,6 +140,7 @@ func NewBus(client goredis.UniversalClient, opts *BusOptions) (*Bus, error) {
 	go b.publishLoop(ctx)
 	go b.subscribeLoop(ctx)
 	go b.dispatchLoop(ctx)
+	go b.outageLoop(ctx)
 	return b, nil
 }
 
@@ -202,7 +217,7 @@ func (b *Bus) Close(ctx context.Context) error {
 		_ = b.ps.Close()
 	}
 	b.psMu.Unlock()
-	for _, done := range []chan struct{}{b.pubDone, b.subDone, b.dispDone} {
+	for _, done := range []chan struct{}{b.pubDone, b.subDone, b.dispDone, b.outDone} {
 		select {
 		case <-done:
 			continue
@@ -227,13 +242,15 @@ type BusStats struct {
 	Reconnects    uint64 // subscriptions made again after a failure
 	Malformed     uint64 // messages that did not decode
 	Dropped       uint64 // messages dropped, and flushed, because handlers were behind
+	OutageFlushes uint64 // flushes because the subscription was down for longer than MaxStaleness
 	Flushes       uint64 // InvalidateAll events the bus delivered on its own, for any of the above
 }
 
 // busCounters are the live counters behind [BusStats].
 type busCounters struct {
 	published, batches, publishErrors, received, gaps,
-	reconnects, malformed, dropped, flushes atomic.Uint64
+	reconnects, malformed, dropped, outageFlushes, flushes atomic.Uint64
+	probes atomic.Uint64 // outage probes of the channel's node (for tests)
 }
 
 // Stats returns a snapshot of the bus's counters.
@@ -248,6 +265,7 @@ func (b *Bus) Stats() BusStats {
 		Reconnects:    s.reconnects.Load(),
 		Malformed:     s.malformed.Load(),
 		Dropped:       s.dropped.Load(),
+		OutageFlushes: s.outageFlushes.Load(),
 		Flushes:       s.flushes.Load(),
 	}
 }

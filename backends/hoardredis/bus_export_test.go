@@ -17,3 +17,7 @@ func (b *Bus) HandlerBacklogForTest() int {
 	defer b.inbox.mu.Unlock()
 	return len(b.inbox.items)
 }
+
+// OutageProbesForTest returns how often the outage watch asked whether the
+// channel's node answers.
+func (b *Bus) OutageProbesForTest() uint64 { return b.stats.probes.Load() }

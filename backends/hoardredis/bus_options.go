@@ -30,6 +30,10 @@ const (
 	defaultBusMaxSenders = 10_000
 	// defaultBusSenderTTL is how long a bus remembers a quiet sender.
 	defaultBusSenderTTL = 24 * time.Hour
+	// defaultBusMaxStaleness is how long the subscription may be down
+	// before the bus flushes: hoard.InvalidatorOptions.MaxStaleness's
+	// default, so keys and tags share one bound.
+	defaultBusMaxStaleness = time.Second
 )
 
 // BusOptions configure a [Bus]. The zero BusOptions (or nil) give the
@@ -88,8 +92,26 @@ type BusOptions struct {
 	// (it cannot tell what it missed). Default: 24 * time.Hour.
 	SenderTTL time.Duration
 
-	// Logger receives reconnects, gaps, malformed messages and publish
-	// failures. Default: slog.Default().
+	// MaxStaleness bounds how long a memory tier served by the bus keeps
+	// a value whose invalidation the bus could not receive because its
+	// subscription was down. Once the subscription has been down for
+	// MaxStaleness, counted from the last time it heard from Redis, the bus
+	// delivers an InvalidateAll, and again every MaxStaleness while it
+	// stays down, each time the channel's node answers a command of the
+	// bus's client (an EXISTS of the channel's name): while this instance
+	// cannot reach that node at all, it cannot have missed a message
+	// published through it, and its memory tiers keep serving (their
+	// MemoryTTL still bounds them), as an Invalidator keeps the last
+	// namespace version it knew. The subscription made again flushes
+	// too. A connection that hangs is noticed only after PingInterval of
+	// quiet and as long again for the ping. Negative: no flush until the
+	// subscription is made again. Default: time.Second, as
+	// hoard.InvalidatorOptions.MaxStaleness; at least 10ms.
+	MaxStaleness time.Duration
+
+	// Logger receives reconnects, gaps, malformed messages, publish
+	// failures and flushes while the subscription is down. Default:
+	// slog.Default().
 	Logger *slog.Logger
 
 	// Clock reads the time for the sender bookkeeping. Default: the system
@@ -115,6 +137,8 @@ func (o *BusOptions) validate() error {
 		return fmt.Errorf("%w: redis bus: MaxSenders %d is negative", hoard.ErrInvalidOption, o.MaxSenders)
 	case o.SenderTTL < 0:
 		return fmt.Errorf("%w: redis bus: SenderTTL %v is negative", hoard.ErrInvalidOption, o.SenderTTL)
+	case o.MaxStaleness > 0 && o.MaxStaleness < 10*time.Millisecond:
+		return fmt.Errorf("%w: redis bus: MaxStaleness %v is under 10ms", hoard.ErrInvalidOption, o.MaxStaleness)
 	}
 	return nil
 }
@@ -143,6 +167,9 @@ func (o BusOptions) withDefaults() BusOptions {
 	}
 	if o.SenderTTL == 0 {
 		o.SenderTTL = defaultBusSenderTTL
+	}
+	if o.MaxStaleness == 0 {
+		o.MaxStaleness = defaultBusMaxStaleness
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

@@ -60,7 +60,13 @@ func (b *Bus) subscribeLoop(ctx context.Context) {
 		if ps == nil {
 			return
 		}
-		confirmed, err := r.session(ctx, ps)
+		confirmed := false
+		err := b.subscribe(ctx, ps)
+		if err == nil {
+			confirmed, err = r.session(ctx, ps)
+		}
+		b.link.lost()
+		b.reloader.reload() // on a Cluster the channel's slot may have moved
 		b.psMu.Lock()
 		if b.ps == ps {
 			b.ps = nil
@@ -85,6 +91,8 @@ func (b *Bus) subscribeLoop(ctx context.Context) {
 			t := time.NewTimer(backoff)
 			select {
 			case <-t.C:
+			case <-b.link.kick: // the channel's node answers: try now
+				t.Stop()
 			case <-ctx.Done():
 				t.Stop()
 				return
@@ -94,8 +102,8 @@ func (b *Bus) subscribeLoop(ctx context.Context) {
 	}
 }
 
-// openPubSub returns a new PubSub subscribed (or subscribing: errors show
-// in Receive) to the channel, or nil once Close has begun.
+// openPubSub returns a new PubSub, not subscribed yet, or nil once Close
+// has begun.
 func (b *Bus) openPubSub(ctx context.Context) *goredis.PubSub {
 	b.psMu.Lock()
 	defer b.psMu.Unlock()
@@ -103,11 +111,24 @@ func (b *Bus) openPubSub(ctx context.Context) *goredis.PubSub {
 		return nil
 	}
 	if b.sharded {
-		b.ps = b.client.SSubscribe(ctx, b.opts.Channel)
+		b.ps = b.client.SSubscribe(ctx)
 	} else {
-		b.ps = b.client.Subscribe(ctx, b.opts.Channel)
+		b.ps = b.client.Subscribe(ctx)
 	}
 	return b.ps
+}
+
+// subscribe sends ps's SUBSCRIBE (SSUBSCRIBE on a Cluster); the
+// confirmation comes through Receive. Not the client's Subscribe(ctx,
+// channel), which drops the error: a PubSub whose first SUBSCRIBE fails
+// after its connection was made reconnects without subscribing (go-redis
+// v9.23), and a session on it would hear nothing while its pings are
+// answered.
+func (b *Bus) subscribe(ctx context.Context, ps *goredis.PubSub) error {
+	if b.sharded {
+		return ps.SSubscribe(ctx, b.opts.Channel)
+	}
+	return ps.Subscribe(ctx, b.opts.Channel)
 }
 
 // session reads ps until it fails, and returns the failure and whether the
@@ -122,6 +143,10 @@ func (r *receiver) session(ctx context.Context, ps *goredis.PubSub) (confirmed b
 				return confirmed, ctx.Err()
 			}
 			if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+				if !confirmed {
+					// A subscription is confirmed at once, or not at all.
+					return false, fmt.Errorf("the subscription was not confirmed in %v", b.opts.PingInterval)
+				}
 				// Quiet for PingInterval: ask Redis whether the
 				// connection still works; no answer for as long again
 				// means it does not.
@@ -136,6 +161,7 @@ func (r *receiver) session(ctx context.Context, ps *goredis.PubSub) (confirmed b
 			}
 			return confirmed, err
 		}
+		b.link.hear()
 		pinged = false
 		switch m := msg.(type) {
 		case *goredis.Subscription:
@@ -165,6 +191,7 @@ func (r *receiver) session(ctx context.Context, ps *goredis.PubSub) (confirmed b
 func (r *receiver) subscribed() {
 	b := r.b
 	r.since = b.opts.Clock.Now()
+	b.link.up.Store(true)
 	// The flush below covers whatever the senders sent before now: start
 	// their accounts afresh rather than flush again at their next number.
 	clear(r.senders)

@@ -32,6 +32,8 @@ type LockerOptions struct {
 }
 
 // NewLocker returns a locker on client; opts may be nil for the defaults.
+// On a *redis.ClusterClient it adds the failover hook that [New]
+// describes.
 func NewLocker(client goredis.UniversalClient, opts *LockerOptions) (*Locker, error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: redis locker: nil client", hoard.ErrInvalidOption)
@@ -40,6 +42,7 @@ func NewLocker(client goredis.UniversalClient, opts *LockerOptions) (*Locker, er
 	if opts != nil && opts.Prefix != "" {
 		prefix = opts.Prefix
 	}
+	followFailover(client)
 	return &Locker{client: redislock.New(client), prefix: prefix}, nil
 }
 

@@ -52,6 +52,18 @@ type Options struct {
 	// share a slot. Default: "{hoard:tags}".
 	TagPrefix string
 
+	// TagStampTTL is how long the tag clock keeps a tag's stamp after
+	// InvalidateTags, at most MaxTTL: a stamp is a key per tag, and
+	// without a TTL every tag ever invalidated keeps one for ever. A
+	// stamp that expired reads as at least as late as it was (see
+	// TagEpochs), so an entry it invalidated is never valid again. The
+	// price is that an entry loaded more than about TagStampTTL ago that
+	// carries a tag with no stamp reads as invalidated: give a TTL above
+	// the longest life of the entries whose tags this clock stamps (their
+	// TTL plus the fail-safe window; [NewAside] asks for twice that).
+	// Default: 0, stamps never expire.
+	TagStampTTL time.Duration
+
 	// TombstoneTTL is how long a Delete leaves a tombstone under the key,
 	// at most MaxTTL.
 	// A load that read the key before the Delete cannot CompareAndSet its
@@ -89,6 +101,12 @@ func (o *Options) validate() error {
 	switch {
 	case o.MaxValueBytes < 0:
 		return fmt.Errorf("%w: redis: MaxValueBytes %d is negative", hoard.ErrInvalidOption, o.MaxValueBytes)
+	case o.TagStampTTL < 0:
+		return fmt.Errorf("%w: redis: TagStampTTL %v is negative", hoard.ErrInvalidOption, o.TagStampTTL)
+	case o.TagStampTTL > 0 && o.TagStampTTL < time.Millisecond:
+		return fmt.Errorf("%w: redis: TagStampTTL %v is under Redis's 1ms resolution", hoard.ErrInvalidOption, o.TagStampTTL)
+	case o.TagStampTTL > MaxTTL:
+		return fmt.Errorf("%w: redis: TagStampTTL %v is over MaxTTL %v", hoard.ErrInvalidOption, o.TagStampTTL, MaxTTL)
 	case o.TombstoneTTL < 0:
 		return fmt.Errorf("%w: redis: TombstoneTTL %v is negative", hoard.ErrInvalidOption, o.TombstoneTTL)
 	case o.TombstoneTTL > 0 && o.TombstoneTTL < time.Millisecond:

@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -45,6 +46,12 @@ type Cache[V any] struct {
 	opts   Options
 	// tombstoneMS is opts.TombstoneTTL in ms, as SET PX takes it.
 	tombstoneMS int64
+	// tagStampTTL is TagStampTTL in ns: Options.TagStampTTL, raised by
+	// keepTagStampsFor.
+	tagStampTTL atomic.Int64
+	// deriveTagStampTTL: TagStampTTL is the Service's to derive, from 0
+	// (for ever) until a first NewAside.
+	deriveTagStampTTL bool
 }
 
 var (
@@ -61,6 +68,14 @@ var (
 
 // New returns a cache of values of type V on client. nil opts give the
 // defaults documented on [Options].
+//
+// On a *redis.ClusterClient, New (as NewBus, NewLocker and NewStreamQueue
+// do) adds a hook to the client, once per client, that asks it to reload
+// its slot map after a command fails with a connection error, a timeout or
+// a CLUSTERDOWN or MOVED reply, at most every 250ms: go-redis alone keeps
+// sending a dead master's slots to it until its periodic reload
+// (ClusterStateReloadInterval, 60s), long after a replica took over. The
+// hook stays on the client and serves its other commands too.
 func New[V any](client goredis.UniversalClient, opts *Options) (*Cache[V], error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: redis: nil client", hoard.ErrInvalidOption)
@@ -72,7 +87,10 @@ func New[V any](client goredis.UniversalClient, opts *Options) (*Cache[V], error
 		return nil, err
 	}
 	o := opts.withDefaults()
-	return &Cache[V]{client: client, opts: o, tombstoneMS: max(o.TombstoneTTL.Milliseconds(), 1)}, nil
+	followFailover(client)
+	c := &Cache[V]{client: client, opts: o, tombstoneMS: max(o.TombstoneTTL.Milliseconds(), 1)}
+	c.tagStampTTL.Store(int64(o.TagStampTTL))
+	return c, nil
 }
 
 // Ping checks that Redis answers and accepts the client's credentials

@@ -26,7 +26,7 @@ import (
 // application "shop":
 //
 //	shop:<cache>:<id>           entries of the cache <cache> (its KeyBuilder prefix is shop:<cache>)
-//	shop:{shop:tags}:…          the tag clock: epoch, start and stamps, in one Cluster hash slot
+//	shop:{shop:tags}:…          the tag clock: epoch, start, floor, aging set and stamps, in one Cluster hash slot
 //	shop:ns:<namespace>         namespace versions
 //	shop:lock:<key>             distributed load locks
 //	shop:bus                    the invalidation bus's pub/sub channel
@@ -92,16 +92,19 @@ func NewService(ctx context.Context, client goredis.UniversalClient, app string,
 		return nil, err
 	}
 	var err error
-	if s.counters, err = New[struct{}](client, &Options{TagPrefix: s.tagPrefix(), Clock: o.Clock}); err != nil {
+	if s.counters, err = New[struct{}](client, &Options{TagPrefix: s.tagPrefix(), TagStampTTL: o.TagStampTTL, Clock: o.Clock}); err != nil {
 		return nil, err
 	}
+	s.counters.deriveTagStampTTL = o.TagStampTTL == 0
 	if err := s.checkTagClock(ctx); err != nil {
 		return nil, err
 	}
 	if s.locker, err = NewLocker(client, &LockerOptions{Prefix: app + ":lock:"}); err != nil {
 		return nil, err
 	}
-	s.bus, err = NewBus(client, &BusOptions{Channel: app + ":bus", InstanceID: o.InstanceID, Logger: o.Logger, Clock: o.Clock})
+	s.bus, err = NewBus(client, &BusOptions{
+		Channel: app + ":bus", InstanceID: o.InstanceID, MaxStaleness: o.MaxStaleness, Logger: o.Logger, Clock: o.Clock,
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -91,11 +91,33 @@ func NewAside[V any](s *Service, name string, policy *hoard.AsideOptions[V]) (*h
 	if err != nil {
 		return nil, errors.Join(err, closeMemory())
 	}
+	s.counters.keepTagStampsFor(2 * entryLife(&o))
 	closeAll := func(ctx context.Context) error { return errors.Join(a.Close(ctx), closeMemory()) }
 	if err := s.adopt("cache", name, o.Metrics, closeAll); err != nil {
 		return nil, errors.Join(err, closeAll(context.Background()))
 	}
 	return a, nil
+}
+
+// hoardDefaultTTL is hoard.AsideOptions.TTL's default.
+const hoardDefaultTTL = 5 * time.Minute
+
+// entryLife is the longest an entry of an Aside with options o is kept:
+// its TTL (hoard's default when unset) or its NegativeTTL when longer,
+// plus its fail-safe window. A loader's SetTTL may exceed it.
+func entryLife[V any](o *hoard.AsideOptions[V]) time.Duration {
+	life := o.TTL
+	if life <= 0 {
+		life = hoardDefaultTTL
+	}
+	life = max(life, o.NegativeTTL)
+	if o.FailSafe != nil && o.FailSafe.Window > 0 {
+		life += o.FailSafe.Window
+	}
+	if life < 0 || life > MaxTTL { // overflowed: for ever, as far as Redis goes
+		return MaxTTL
+	}
+	return life
 }
 
 // asideOptions is policy with the service's Name, Keys, Bus, Invalidator,

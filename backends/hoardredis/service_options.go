@@ -42,8 +42,22 @@ type ServiceOptions struct {
 
 	// MaxStaleness is how long an instance trusts its copy of a namespace
 	// version or a tag stamp before reading it again, the backstop for a
-	// lost bus message (see hoard.InvalidatorOptions). Default: 1s.
+	// lost bus message (see hoard.InvalidatorOptions), and how long the
+	// bus's subscription may be down before the memory tiers are flushed,
+	// again every MaxStaleness while it stays down (see
+	// BusOptions.MaxStaleness). Default: 1s.
 	MaxStaleness time.Duration
+
+	// TagStampTTL is how long the tag clock keeps a tag's stamp after an
+	// invalidation (see Options.TagStampTTL): an entry loaded longer ago
+	// than that which carries a tag with no stamp reads as invalidated.
+	// Default: twice the longest life of an entry of the caches [NewAside]
+	// made in this process (the larger of the policy's TTL, 5 minutes when
+	// unset, and its NegativeTTL, plus its FailSafe window), growing as
+	// caches are made; stamps made before the first never expire. Give it
+	// when a loader's SetTTL keeps entries longer than their policy's TTL,
+	// or when instances of the application make different caches.
+	TagStampTTL time.Duration
 
 	// StartTimeout bounds each start-up check of [NewService]. With a
 	// go-redis client whose ContextTimeoutEnabled is off (go-redis's
@@ -52,7 +66,8 @@ type ServiceOptions struct {
 	StartTimeout time.Duration
 
 	// Logger receives what the bus logs: reconnects, gaps, malformed
-	// messages, failed publishes. Default: slog.Default().
+	// messages, failed publishes, flushes while its subscription is
+	// down. Default: slog.Default().
 	Logger *slog.Logger
 
 	// SharedBudget bounds each cache's calls to Redis (a policy's own
@@ -96,6 +111,8 @@ func (o *ServiceOptions) validate() error {
 		return fmt.Errorf("%w: redis service: InstanceID of %d bytes, more than %d", hoard.ErrInvalidOption, len(o.InstanceID), maxInstanceID)
 	case o.MaxStaleness < 0:
 		return fmt.Errorf("%w: redis service: MaxStaleness %v is negative", hoard.ErrInvalidOption, o.MaxStaleness)
+	case o.TagStampTTL < 0:
+		return fmt.Errorf("%w: redis service: TagStampTTL %v is negative", hoard.ErrInvalidOption, o.TagStampTTL)
 	case o.StartTimeout < 0:
 		return fmt.Errorf("%w: redis service: StartTimeout %v is negative", hoard.ErrInvalidOption, o.StartTimeout)
 	}

@@ -73,7 +73,8 @@ var _ hoard.WriteQueue[int] = (*StreamQueue[int])(nil)
 
 // NewStreamQueue returns the queue options names on client (nil: every
 // default). It makes no call to Redis: the stream and its group are
-// created on first use.
+// created on first use. On a *redis.ClusterClient it adds the failover
+// hook that [New] describes.
 func NewStreamQueue[V any](client goredis.UniversalClient, options *StreamQueueOptions) (*StreamQueue[V], error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: stream queue: nil client", hoard.ErrInvalidOption)
@@ -86,6 +87,7 @@ func NewStreamQueue[V any](client goredis.UniversalClient, options *StreamQueueO
 		return nil, err
 	}
 	o := opts.withDefaults()
+	followFailover(client)
 	stream := o.KeyPrefix + "{" + o.Name + "}"
 	return &StreamQueue[V]{
 		client: client,

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hoard-cache/hoard"
 	"github.com/hoard-cache/hoard/backends/memory"
+	"github.com/hoard-cache/hoard/hoardtest"
 )
 
 type product struct {
@@ -107,4 +108,22 @@ func ExampleNewAside() {
 	// kettle
 	// kettle
 	// 1 1
+}
+
+// Tag stamps that age out: a stamp older than TagStampTTL is dropped at
+// the next InvalidateTags, and its tag then reads as the latest stamp
+// dropped, so the entries it invalidated stay invalid.
+func ExampleOptions_tagStampTTL() {
+	clock := hoardtest.NewFakeClock(time.Now())
+	c, _ := memory.New(&memory.Options[string]{TagStampTTL: time.Hour, Clock: clock})
+	defer c.Close()
+	ctx := context.Background()
+	loaded, _ := c.Epoch(ctx) // an entry tagged category:7 loads now
+	stamp, _ := c.InvalidateTags(ctx, "category:7")
+	clock.Advance(time.Hour)
+	_, _ = c.InvalidateTags(ctx, "category:8") // drops category:7's stamp
+	got, _ := c.TagEpochs(ctx, []string{"category:7"})
+	fmt.Println("the entry stays invalid:", got[0] >= stamp && got[0] > loaded)
+	// Output:
+	// the entry stays invalid: true
 }

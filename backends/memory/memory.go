@@ -67,6 +67,7 @@ func New[V any](opts *Options[V]) (*Cache[V], error) {
 	o := opts.withDefaults()
 	c := &Cache[V]{
 		gens:       newGenerations(),
+		tags:       tagClock{ttl: o.TagStampTTL},
 		clock:      o.Clock,
 		otterClock: otterClock(o.Clock),
 		weigher:    o.Weigher,
@@ -264,9 +265,13 @@ func (c *Cache[V]) CompareAndSetMany(_ context.Context, writes []hoard.TokenWrit
 // clock that then stands still would serve it. It is dropped instead.
 func (c *Cache[V]) store(s *stripe, key string, e hoard.Entry[V]) {
 	e.Generation = s.gen.Add(1)
-	if !e.IsKept(c.clock.Now()) {
+	now := c.clock.Now()
+	if !e.IsKept(now) {
 		c.entries.Invalidate(key)
 		return
+	}
+	if len(e.Tags) > 0 {
+		c.tags.noteLife(e.KeepUntil(), now)
 	}
 	c.entries.Set(key, &e)
 	if !e.ExpiresAt.IsZero() && !e.IsKept(c.clock.Now()) {

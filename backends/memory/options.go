@@ -2,6 +2,7 @@ package memory
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/hoard-cache/hoard"
 	"github.com/hoard-cache/hoard/internal/defaults"
@@ -51,6 +52,20 @@ type Options[V any] struct {
 	// Metrics of the Aside in front of this cache to see evictions beside
 	// its hit rate.
 	Metrics *hoard.Metrics
+
+	// TagStampTTL is how long the cache, used as a hoard.TagClock, keeps
+	// a tag's stamp after InvalidateTags; then it drops it. A dropped
+	// stamp still counts: a tag with no stamp reads as the latest stamp
+	// dropped, so the entries it invalidated stay invalid. The price is
+	// that an entry whose tag epoch is older than that, and that has a
+	// tag with no stamp, reads as invalidated too: keep stamps longer
+	// than the entries whose tags they check live. Default: twice the
+	// longest life (KeepUntil less the time of the write) of a tagged
+	// entry this cache has stored, which fits a cache that holds the
+	// entries its stamps check (the Memory of an Aside whose
+	// Invalidator's TagClock it is); stamps are kept for ever while it has
+	// stored none, or one kept for ever. Negative: for ever.
+	TagStampTTL time.Duration
 
 	// Clock reads the time for expiry. Default: the system clock. A
 	// hoardtest.FakeClock makes expiry move only when the test says so.
