@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"path"
 	"slices"
 	"strings"
 	"time"
@@ -345,30 +344,6 @@ func (c *Cache[V]) Close() error {
 	return nil
 }
 
-// checkSize refuses a value, key or tag set over the maximum value size.
-func (c *Cache[V]) checkSize(key string, e *hoard.Entry[V]) error {
-	if size := c.size(key, e); size > c.maxValue {
-		return fmt.Errorf("%w: memory: entry %q is %d bytes, more than MaxValueBytes %d",
-			hoard.ErrTooLarge, key, size, c.maxValue)
-	}
-	return nil
-}
-
-// size is what an entry occupies as the weigher sees it.
-func (c *Cache[V]) size(key string, e *hoard.Entry[V]) int {
-	n := len(key) + c.weigher(key, e.Value)
-	for _, t := range e.Tags {
-		n += len(t)
-	}
-	return n
-}
-
-// weight is an entry's charge against MaxBytes.
-func (c *Cache[V]) weight(key string, e *hoard.Entry[V]) uint32 {
-	w := max(c.size(key, e)+entryOverhead, c.minWeight)
-	return uint32(min(w, math.MaxUint32))
-}
-
 // keepFor is how long otter keeps e: until its KeepUntil, or for ever.
 //
 // otter reads a lifetime of 0 or less as "keep the deadline the entry has",
@@ -384,29 +359,4 @@ func keepFor[V any](e *otter.Entry[string, *hoard.Entry[V]]) time.Duration {
 		return math.MaxInt64
 	}
 	return max(keep.Sub(time.Unix(0, e.SnapshotAtNano)), time.Nanosecond)
-}
-
-// DeleteMatching deletes every key that matches the glob pattern (the
-// syntax of path.Match: '*', '?', '[a-z]', '\' escapes) and returns how
-// many it deleted. A key built from user input may hold those characters
-// (KeyBuilder escapes only its own separators): pass such a key through
-// [GlobEscape] before adding wildcards, or use DeletePrefix, which matches
-// no pattern. Like DeletePrefix it is O(n) in the entries held and
-// invalidates every token taken before it. A malformed pattern is an error
-// wrapping hoard.ErrInvalidOption, and nothing is deleted.
-func (c *Cache[V]) DeleteMatching(_ context.Context, pattern string) (int, error) {
-	if _, err := path.Match(pattern, ""); err != nil {
-		return 0, fmt.Errorf("%w: memory: pattern %q: %w", hoard.ErrInvalidOption, pattern, err)
-	}
-	c.gens.lockAll()
-	defer c.gens.unlockAll()
-	n := 0
-	for k := range c.entries.Keys() {
-		if ok, _ := path.Match(pattern, k); ok {
-			if _, deleted := c.entries.Invalidate(k); deleted {
-				n++
-			}
-		}
-	}
-	return n, nil
 }

@@ -1,6 +1,12 @@
 package memory
 
-import "unsafe"
+import (
+	"fmt"
+	"math"
+	"unsafe"
+
+	"github.com/hoard-cache/hoard"
+)
 
 // sizer is a value that knows its own size in bytes.
 type sizer interface{ Size() int }
@@ -21,3 +27,27 @@ func defaultWeigher[V any](_ string, v V) int {
 // entryOverhead is what an entry costs beyond its key, value and tags: the
 // metadata fields and otter's node, roughly.
 const entryOverhead = 128
+
+// checkSize refuses a value, key or tag set over the maximum value size.
+func (c *Cache[V]) checkSize(key string, e *hoard.Entry[V]) error {
+	if size := c.size(key, e); size > c.maxValue {
+		return fmt.Errorf("%w: memory: entry %q is %d bytes, more than MaxValueBytes %d",
+			hoard.ErrTooLarge, key, size, c.maxValue)
+	}
+	return nil
+}
+
+// size is what an entry occupies as the weigher sees it.
+func (c *Cache[V]) size(key string, e *hoard.Entry[V]) int {
+	n := len(key) + c.weigher(key, e.Value)
+	for _, t := range e.Tags {
+		n += len(t)
+	}
+	return n
+}
+
+// weight is an entry's charge against MaxBytes.
+func (c *Cache[V]) weight(key string, e *hoard.Entry[V]) uint32 {
+	w := max(c.size(key, e)+entryOverhead, c.minWeight)
+	return uint32(min(w, math.MaxUint32))
+}
