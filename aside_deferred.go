@@ -51,9 +51,20 @@ func (a *Aside[V]) publishRaw(ctx context.Context, events ...Invalidation) error
 }
 
 // publishDeferred publishes events; a publish that fails is deferred, with
-// a Breaker, each event replayed on its own.
+// a Breaker, each event replayed on its own. While the Breaker is open the
+// bus is not tried: it is on the Redis found unavailable, and a publish
+// there would hold the caller for the client's dial retries (seconds)
+// before failing.
 func (a *Aside[V]) publishDeferred(ctx context.Context, events ...Invalidation) error {
-	err := a.publishRaw(ctx, events...)
+	if a.opts.Bus == nil || len(events) == 0 {
+		return nil
+	}
+	var err error
+	if a.opts.Breaker != nil && !a.opts.Breaker.allow() {
+		err = ErrCircuitOpen
+	} else {
+		err = a.publishRaw(ctx, events...)
+	}
 	if err == nil || a.opts.Breaker == nil {
 		return err
 	}
