@@ -117,6 +117,8 @@ func (o *AsideOptions[V]) settings() (asideSettings[V], error) {
 		return s, err
 	}
 	s.Shared, err = guardShared(s.Name, s.Shared, o.SharedBudget, s.Breaker)
+	// The locks live on the shared Redis too: behind the same guard.
+	s.Locker = guardLocker(s.Locker, s.HardShared, s.Breaker)
 	return s, err
 }
 

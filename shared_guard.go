@@ -47,7 +47,14 @@ type sharedTier[V any] interface {
 // guardedTier is a shared tier behind a hard timeout and a circuit
 // breaker: a call the breaker refuses fails at once with ErrCircuitOpen.
 type guardedTier[V any] struct {
-	inner   sharedTier[V]
+	inner sharedTier[V]
+	sharedGuard
+}
+
+// sharedGuard bounds a call to the shared Redis, whatever it is for (the
+// tier, the locker, the invalidator's counters and tag clock): the breaker,
+// the hard timeout, the read's skip mark and soft budget.
+type sharedGuard struct {
 	hard    time.Duration
 	breaker *CircuitBreaker
 }
@@ -62,7 +69,7 @@ func guardShared[V any](name string, c Cache[V], budget *SharedBudget, b *Circui
 	if !ok {
 		return nil, fmt.Errorf("%w: aside %q: SharedBudget and Breaker need a shared tier with compare-and-set, batch reads and writes, prefix deletes and floor counters (as hoardredis.Cache and memory.Cache have)", ErrInvalidOption, name)
 	}
-	g := &guardedTier[V]{inner: full, breaker: b}
+	g := &guardedTier[V]{inner: full, sharedGuard: sharedGuard{breaker: b}}
 	if budget != nil {
 		g.hard = budget.HardTimeout
 	}
@@ -108,7 +115,7 @@ func (errHardTimeout) Is(target error) bool {
 }
 
 // do runs call under the breaker and the timeouts.
-func (g *guardedTier[V]) do(ctx context.Context, call func(context.Context) error) error {
+func (g sharedGuard) do(ctx context.Context, call func(context.Context) error) error {
 	if !g.breaker.allow() {
 		return ErrCircuitOpen
 	}
@@ -191,7 +198,7 @@ func (g *guardedTier[V]) CompareAndSetMany(ctx context.Context, writes []TokenWr
 // DeletePrefix is not bounded by the hard timeout: its SCAN takes as long
 // as the keyspace does.
 func (g *guardedTier[V]) DeletePrefix(ctx context.Context, prefix string) (n int, err error) {
-	unbounded := guardedTier[V]{inner: g.inner, breaker: g.breaker}
+	unbounded := sharedGuard{breaker: g.breaker}
 	err = unbounded.do(ctx, func(ctx context.Context) (err error) { n, err = g.inner.DeletePrefix(ctx, prefix); return err })
 	return n, err
 }

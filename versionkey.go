@@ -50,6 +50,12 @@ type InvalidatorOptions struct {
 	// Default: nil, the call fails.
 	Breaker *CircuitBreaker
 
+	// HardTimeout bounds each call to Counter and TagClock: past it the
+	// call fails with an error matching [ErrUnavailable], and counts toward
+	// the Breaker, which also makes calls fail at once while it is open.
+	// Default: 0, the caller's ctx only.
+	HardTimeout time.Duration
+
 	// Clock reads the time for MaxStaleness. Default: the system clock.
 	Clock Clock
 }
@@ -69,7 +75,11 @@ type InvalidatorOptions struct {
 // and drops them early when the bus tells of a change. The counters start
 // from the time, so a Redis restarted empty never brings old entries back.
 type Invalidator struct {
-	opts       InvalidatorOptions
+	opts InvalidatorOptions
+	// counter and tagClock are opts' behind the breaker and HardTimeout;
+	// replays of deferred changes use opts' own, past the breaker.
+	counter    Counter
+	tagClock   TagClock
 	namespaces *otter.Cache[string, namespaceVersion]
 	// lastKnown keeps every namespace's newest version past MaxStaleness,
 	// for when the Counter cannot be read: dropped only by the bus.
@@ -109,8 +119,8 @@ func NewInvalidator(options *InvalidatorOptions) (*Invalidator, error) {
 	switch {
 	case opts.Counter == nil || opts.TagClock == nil:
 		return nil, fmt.Errorf("%w: invalidator: Counter and TagClock are required (a Redis cache is both)", ErrInvalidOption)
-	case opts.MaxStaleness < 0 || opts.MaxLocal < 0:
-		return nil, fmt.Errorf("%w: invalidator: negative MaxStaleness or MaxLocal", ErrInvalidOption)
+	case opts.MaxStaleness < 0 || opts.MaxLocal < 0 || opts.HardTimeout < 0:
+		return nil, fmt.Errorf("%w: invalidator: negative MaxStaleness, MaxLocal or HardTimeout", ErrInvalidOption)
 	}
 	if opts.MaxStaleness == 0 {
 		opts.MaxStaleness = defaultMaxStaleness
@@ -149,7 +159,13 @@ func NewInvalidator(options *InvalidatorOptions) (*Invalidator, error) {
 		lastKnown.StopAllGoroutines()
 		return nil, fmt.Errorf("%w: invalidator: %w", ErrInvalidOption, err)
 	}
-	inv := &Invalidator{opts: opts, namespaces: namespaces, stamps: stamps, lastKnown: lastKnown, made: made}
+	inv := &Invalidator{opts: opts, namespaces: namespaces, stamps: stamps, lastKnown: lastKnown, made: made,
+		counter: opts.Counter, tagClock: opts.TagClock}
+	if opts.Breaker != nil || opts.HardTimeout > 0 {
+		guard := sharedGuard{hard: opts.HardTimeout, breaker: opts.Breaker}
+		inv.counter = guardedCounter{inner: opts.Counter, guard: guard}
+		inv.tagClock = guardedTagClock{inner: opts.TagClock, guard: guard}
+	}
 	if opts.Bus != nil {
 		inv.unsubscribe = opts.Bus.Subscribe(inv.apply)
 	}
@@ -200,7 +216,7 @@ func (inv *Invalidator) namespaceVersion(ctx context.Context, ns string) (namesp
 		return v, nil
 	}
 	since := inv.dropped.Load()
-	n, err := inv.opts.Counter.IncrBy(ctx, inv.opts.NamespacePrefix+ns, 0)
+	n, err := inv.counter.IncrBy(ctx, inv.opts.NamespacePrefix+ns, 0)
 	if err != nil {
 		err = fmt.Errorf("hoard: namespace %q version: %w", ns, err)
 		if v, ok := inv.lastKnown.GetIfPresent(ns); ok {
@@ -225,7 +241,7 @@ func (inv *Invalidator) knownNamespaceVersion(ns string) (namespaceVersion, bool
 // a bump happened while it wrote.
 func (inv *Invalidator) currentNamespaceVersion(ctx context.Context, ns string) (namespaceVersion, error) {
 	since := inv.dropped.Load()
-	n, err := inv.opts.Counter.IncrBy(ctx, inv.opts.NamespacePrefix+ns, 0)
+	n, err := inv.counter.IncrBy(ctx, inv.opts.NamespacePrefix+ns, 0)
 	if err != nil {
 		return namespaceVersion{}, fmt.Errorf("hoard: namespace %q version: %w", ns, err)
 	}
@@ -240,11 +256,13 @@ var errVersionUnconfirmed = errors.New("hoard: the namespace's version could not
 // namespace's version moves on, and keys carry the version. Other
 // instances learn of it through the bus at once, or within MaxStaleness.
 func (inv *Invalidator) BumpNamespace(ctx context.Context, ns string) (int64, error) {
-	n, err := inv.bump(ctx, ns)
+	n, err := inv.bump(ctx, inv.counter, ns)
 	if err != nil {
 		err = deferUnavailable(ctx, inv.opts.Breaker, err, false, "bump namespace "+ns, func(ctx context.Context) error {
-			_, err := inv.bump(ctx, ns)
-			return err
+			if _, err := inv.bump(ctx, inv.opts.Counter, ns); err != nil {
+				return err
+			}
+			return inv.publishRaw(ctx, InvalidateNamespace, ns)
 		})
 		return 0, fmt.Errorf("hoard: bump namespace %q: %w", ns, err)
 	}
@@ -252,12 +270,12 @@ func (inv *Invalidator) BumpNamespace(ctx context.Context, ns string) (int64, er
 }
 
 // bump increments the namespace's version and keeps it as made here.
-func (inv *Invalidator) bump(ctx context.Context, ns string) (int64, error) {
+func (inv *Invalidator) bump(ctx context.Context, counter Counter, ns string) (int64, error) {
 	// The drop count is taken before the bump, as for a read: another
 	// instance's newer bump, heard of while this one's answer was on its
 	// way, must not be replaced by this older version (see keepNewest).
 	since := inv.dropped.Load()
-	n, err := inv.opts.Counter.IncrBy(ctx, inv.opts.NamespacePrefix+ns, 1)
+	n, err := counter.IncrBy(ctx, inv.opts.NamespacePrefix+ns, 1)
 	if err != nil {
 		return 0, err
 	}
@@ -275,10 +293,13 @@ func (inv *Invalidator) InvalidateTags(ctx context.Context, tags ...string) erro
 	}
 	// A load running here began before this call: it counts as older.
 	inv.tagChanges.Add(1)
-	if err := inv.invalidateTags(ctx, tags...); err != nil {
+	if err := inv.invalidateTags(ctx, inv.tagClock, tags...); err != nil {
 		for _, t := range tags {
 			err = deferUnavailable(ctx, inv.opts.Breaker, err, false, "invalidate tag "+t, func(ctx context.Context) error {
-				return inv.invalidateTags(ctx, t)
+				if err := inv.invalidateTags(ctx, inv.opts.TagClock, t); err != nil {
+					return err
+				}
+				return inv.publishRaw(ctx, InvalidateTag, t)
 			})
 		}
 		return fmt.Errorf("hoard: invalidate tags %q: %w", tags, err)
@@ -288,9 +309,9 @@ func (inv *Invalidator) InvalidateTags(ctx context.Context, tags ...string) erro
 
 // invalidateTags stamps tags with a new epoch and keeps the stamps as made
 // here.
-func (inv *Invalidator) invalidateTags(ctx context.Context, tags ...string) error {
+func (inv *Invalidator) invalidateTags(ctx context.Context, clock TagClock, tags ...string) error {
 	since := inv.dropped.Load() // before the call: see bump
-	epoch, err := inv.opts.TagClock.InvalidateTags(ctx, tags...)
+	epoch, err := clock.InvalidateTags(ctx, tags...)
 	if err != nil {
 		return err
 	}
@@ -304,17 +325,10 @@ func (inv *Invalidator) invalidateTags(ctx context.Context, tags ...string) erro
 
 // publish tells the other instances, when there is a bus.
 func (inv *Invalidator) publish(ctx context.Context, kind InvalidationKind, values ...string) error {
-	if inv.opts.Bus == nil {
-		return nil
-	}
-	events := make([]Invalidation, len(values))
-	for i, v := range values {
-		events[i] = Invalidation{Kind: kind, Value: v}
-	}
-	if err := inv.opts.Bus.Publish(ctx, events...); err != nil {
-		for _, ev := range events {
-			err = deferUnavailable(ctx, inv.opts.Breaker, err, true, "publish "+ev.Kind.String()+" "+ev.Value, func(ctx context.Context) error {
-				return inv.opts.Bus.Publish(ctx, ev)
+	if err := inv.publishRaw(ctx, kind, values...); err != nil {
+		for _, v := range values {
+			err = deferUnavailable(ctx, inv.opts.Breaker, err, true, "publish "+kind.String()+" "+v, func(ctx context.Context) error {
+				return inv.publishRaw(ctx, kind, v)
 			})
 		}
 		return fmt.Errorf("hoard: invalidation done, but telling other instances failed (they learn within MaxStaleness): %w", err)
@@ -322,11 +336,24 @@ func (inv *Invalidator) publish(ctx context.Context, kind InvalidationKind, valu
 	return nil
 }
 
+// publishRaw tells the other instances, when there is a bus, without
+// deferring: for a replay, which the breaker retries.
+func (inv *Invalidator) publishRaw(ctx context.Context, kind InvalidationKind, values ...string) error {
+	if inv.opts.Bus == nil {
+		return nil
+	}
+	events := make([]Invalidation, len(values))
+	for i, v := range values {
+		events[i] = Invalidation{Kind: kind, Value: v}
+	}
+	return inv.opts.Bus.Publish(ctx, events...)
+}
+
 // epoch reads the tag clock's epoch for a load about to begin. It is read
 // from the tag clock every time: a load costs a round trip to its source
 // anyway, and a stale epoch would only make fresh entries look invalid.
 func (inv *Invalidator) epoch(ctx context.Context) (int64, error) {
-	return inv.opts.TagClock.Epoch(ctx)
+	return inv.tagClock.Epoch(ctx)
 }
 
 // valid reports whether an entry loaded at epoch with tags is still valid:
@@ -348,7 +375,7 @@ func (inv *Invalidator) valid(ctx context.Context, tags []string, epoch int64) b
 		return true
 	}
 	since := inv.dropped.Load()
-	stamps, err := inv.opts.TagClock.TagEpochs(ctx, missing)
+	stamps, err := inv.tagClock.TagEpochs(ctx, missing)
 	if err != nil {
 		return false
 	}

@@ -116,6 +116,7 @@ func NewService(ctx context.Context, client goredis.UniversalClient, app string,
 	s.inv, err = hoard.NewInvalidator(&hoard.InvalidatorOptions{
 		Counter: s.counters, TagClock: s.counters, Bus: s.bus, Breaker: s.breaker,
 		MaxStaleness: o.MaxStaleness, NamespacePrefix: app + ":ns:", Clock: o.Clock,
+		HardTimeout: o.SharedBudget.HardTimeout,
 	})
 	if err == nil {
 		err = s.checkBus(ctx)
