@@ -24,6 +24,7 @@ type Feed struct {
 	txns    atomic.Uint64
 	flushes atomic.Uint64
 	active  atomic.Bool
+	pending atomic.Int64
 }
 
 // Stats are counters of a Feed.
@@ -32,6 +33,9 @@ type Stats struct {
 	Transactions uint64 // transactions applied to the Sink and confirmed
 	Flushes      uint64 // Sink.Flush calls (slot created or recreated)
 	Active       bool   // whether this feed holds the lease now
+	// Repeats is how many applied transactions wait for their second
+	// application (Options.Repeat), unconfirmed until then.
+	Repeats int
 }
 
 // New checks options and returns a Feed; Run starts it.
@@ -50,7 +54,7 @@ func New(opts Options) (*Feed, error) {
 
 // Stats returns the feed's counters.
 func (f *Feed) Stats() Stats {
-	return Stats{Leases: f.leases.Load(), Transactions: f.txns.Load(), Flushes: f.flushes.Load(), Active: f.active.Load()}
+	return Stats{Leases: f.leases.Load(), Transactions: f.txns.Load(), Flushes: f.flushes.Load(), Active: f.active.Load(), Repeats: int(f.pending.Load())}
 }
 
 // Run waits for the lease, then consumes the slot until ctx is done,
@@ -89,6 +93,7 @@ func (f *Feed) runOnce(ctx context.Context) error {
 	f.leases.Add(1)
 	f.active.Store(true)
 	defer f.active.Store(false)
+	defer f.pending.Store(0)
 	f.opts.Logger.LogAttrs(ctx, slog.LevelInfo, "hoard: changefeed: lease taken", slog.String("slot", f.opts.Slot))
 
 	if err := f.prepare(ctx, conn); err != nil {

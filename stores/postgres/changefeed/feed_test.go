@@ -18,7 +18,7 @@ var quiet = slog.New(slog.DiscardHandler)
 func (fx *fixture) options(sink changefeed.Sink) changefeed.Options {
 	return changefeed.Options{
 		ConnString: fx.url, Slot: fx.slot, Sink: sink, Tables: []changefeed.Table{fx.tableMapping()},
-		RetryDelay: 50 * time.Millisecond, Logger: quiet,
+		RetryDelay: 50 * time.Millisecond, Logger: quiet, Repeat: -1,
 	}
 }
 
@@ -111,6 +111,28 @@ func TestFeedTakeover(t *testing.T) {
 	rec.waitFor(t, "the change, through b", func(got []changefeed.Invalidations, _ int) bool { return hasID(got, "user:9") })
 	if s := b.Stats(); s.Leases != 1 {
 		t.Errorf("b: %+v, want the lease taken once", s)
+	}
+}
+
+// Each transaction's invalidations are applied again, Repeat after the
+// first, to undo a load that wrote the old row back in between.
+func TestFeedRepeats(t *testing.T) {
+	fx := newFixture(t)
+	rec := newRecorder()
+	opts := fx.options(rec)
+	opts.Repeat = 50 * time.Millisecond
+	f, _ := runFeed(t, opts)
+	rec.waitFor(t, "the first flush", func(_ []changefeed.Invalidations, n int) bool { return n == 1 })
+	exec(t, fx.pool, "insert into "+fx.table+" values (4, 'dee', 'red')")
+	rec.waitFor(t, "the change, twice", func(got []changefeed.Invalidations, _ int) bool { return len(got) == 2 })
+	rec.mu.Lock()
+	first, second := rec.got[0], rec.got[1]
+	rec.mu.Unlock()
+	if !slices.Equal(first.IDs, []string{"user:4"}) || !slices.Equal(second.IDs, first.IDs) {
+		t.Errorf("got %+v then %+v, want user:4 twice", first, second)
+	}
+	if s := f.Stats(); s.Transactions != 1 {
+		t.Errorf("stats %+v: want 1 transaction", s)
 	}
 }
 

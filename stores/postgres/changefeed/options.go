@@ -123,6 +123,12 @@ type Options struct {
 	// when idle (PostgreSQL's wal_sender_timeout, 60s by default, must be
 	// longer). Default 10s.
 	StatusInterval time.Duration
+	// Repeat is how long after a transaction's invalidations the feed
+	// applies them again, to undo a load that read the row before the
+	// change committed and wrote it after the first invalidation; it
+	// should exceed the longest load. The transaction is confirmed after
+	// the second application. Default 1s; negative: apply once.
+	Repeat time.Duration
 	// RetryDelay is the pause before reconnecting after an error. Default 1s.
 	RetryDelay time.Duration
 	Logger     *slog.Logger // default slog.Default()
@@ -148,6 +154,9 @@ func (o *Options) check() (map[string]*Table, error) {
 	}
 	if o.StatusInterval <= 0 {
 		o.StatusInterval = 10 * time.Second
+	}
+	if o.Repeat == 0 {
+		o.Repeat = time.Second
 	}
 	if o.RetryDelay <= 0 {
 		o.RetryDelay = time.Second

@@ -20,7 +20,8 @@ type session struct {
 	pending   Invalidations
 	seen      map[string]bool // dedup of pending, "i:id", "t:tag", "n:ns"
 	flush     bool            // a TRUNCATE of a table without Namespaces
-	confirmed pglogrepl.LSN   // everything before it is applied
+	confirmed pglogrepl.LSN   // everything before it is applied once
+	repeats   []repeat        // transactions waiting for their second application
 }
 
 // stream consumes the slot from its confirmed position until ctx is done or
@@ -61,7 +62,16 @@ func (s *session) run(ctx context.Context) error {
 			}
 			next = time.Now().Add(s.f.opts.StatusInterval)
 		}
-		rctx, cancel := context.WithDeadline(ctx, next)
+		repeated, err := s.repeatDue(ctx)
+		if err != nil {
+			return err
+		}
+		if repeated {
+			if err := s.report(ctx); err != nil {
+				return err
+			}
+		}
+		rctx, cancel := context.WithDeadline(ctx, s.deadline(next))
 		raw, err := s.conn.ReceiveMessage(rctx)
 		cancel()
 		if err != nil {
@@ -91,7 +101,7 @@ func (s *session) run(ctx context.Context) error {
 // report tells the server how far the changes are applied: the slot may
 // free the WAL before it.
 func (s *session) report(ctx context.Context) error {
-	err := pglogrepl.SendStandbyStatusUpdate(ctx, s.conn, pglogrepl.StandbyStatusUpdate{WALWritePosition: s.confirmed})
+	err := pglogrepl.SendStandbyStatusUpdate(ctx, s.conn, pglogrepl.StandbyStatusUpdate{WALWritePosition: s.position()})
 	if err != nil {
 		return fmt.Errorf("hoard: changefeed: status update: %w", err)
 	}
@@ -172,6 +182,10 @@ func (s *session) commit(ctx context.Context, end pglogrepl.LSN) error {
 		}
 	}
 	s.f.txns.Add(1)
+	if s.f.opts.Repeat > 0 && (s.flush || !s.pending.empty()) {
+		s.repeats = append(s.repeats, repeat{at: time.Now().Add(s.f.opts.Repeat), inv: s.pending, flush: s.flush, before: s.position(), end: end})
+		s.f.pending.Store(int64(len(s.repeats)))
+	}
 	if end > s.confirmed {
 		s.confirmed = end
 	}
