@@ -114,6 +114,33 @@ func TestFeedTakeover(t *testing.T) {
 	}
 }
 
+// A slot that disappeared while no feed ran (dropped, or invalidated by
+// max_slot_wal_keep_size: the same path, plus the drop) is recreated, and
+// the Sink flushed, since the changes in between are unknown.
+func TestFeedRecreatesAMissingSlotAndFlushes(t *testing.T) {
+	fx := newFixture(t)
+	rec := newRecorder()
+	_, stop := runFeed(t, fx.options(rec))
+	rec.waitFor(t, "the first flush", func(_ []changefeed.Invalidations, n int) bool { return n == 1 })
+	exec(t, fx.pool, "insert into "+fx.table+" values (5, 'eve', 'red')")
+	rec.waitFor(t, "a change, past the first flush", func(got []changefeed.Invalidations, _ int) bool { return hasID(got, "user:5") })
+	stop()
+	waitUntil(t, "the slot inactive", func() bool {
+		var active bool
+		err := fx.pool.QueryRow(context.Background(), "select active from pg_replication_slots where slot_name = $1", fx.slot).Scan(&active)
+		return err == nil && !active
+	})
+	exec(t, fx.pool, "select pg_drop_replication_slot($1)", fx.slot)
+	exec(t, fx.pool, "update "+fx.table+" set name = 'eva' where id = 5") // unrecorded
+	f, _ := runFeed(t, fx.options(rec))
+	rec.waitFor(t, "a second flush", func(_ []changefeed.Invalidations, n int) bool { return n == 2 })
+	exec(t, fx.pool, "insert into "+fx.table+" values (6, 'fay', 'red')")
+	rec.waitFor(t, "a change on the new slot", func(got []changefeed.Invalidations, _ int) bool { return hasID(got, "user:6") })
+	if s := f.Stats(); s.Flushes != 1 {
+		t.Errorf("stats %+v: want the one flush of the new slot", s)
+	}
+}
+
 // Each transaction's invalidations are applied again, Repeat after the
 // first, to undo a load that wrote the old row back in between.
 func TestFeedRepeats(t *testing.T) {

@@ -37,9 +37,6 @@ func (f *Feed) prepare(ctx context.Context, conn *pgx.Conn) error {
 	case status == "lost":
 		f.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "hoard: changefeed: slot lost its WAL (consumer away longer than max_slot_wal_keep_size): recreating it and flushing",
 			slog.String("slot", f.opts.Slot))
-		if _, err := conn.Exec(ctx, "delete from "+stateTable+" where slot = $1", f.opts.Slot); err != nil {
-			return fmt.Errorf("hoard: changefeed: state table: %w", err)
-		}
 		if _, err := conn.Exec(ctx, "select pg_drop_replication_slot($1)", f.opts.Slot); err != nil {
 			return fmt.Errorf("hoard: changefeed: drop lost slot %s: %w", f.opts.Slot, err)
 		}
@@ -64,7 +61,12 @@ func (f *Feed) prepare(ctx context.Context, conn *pgx.Conn) error {
 	return nil
 }
 
+// createSlot creates the slot, after forgetting that an earlier one was
+// flushed: changes before the new slot are unknown, the Sink must flush.
 func (f *Feed) createSlot(ctx context.Context, conn *pgx.Conn) error {
+	if _, err := conn.Exec(ctx, "delete from "+stateTable+" where slot = $1", f.opts.Slot); err != nil {
+		return fmt.Errorf("hoard: changefeed: state table: %w", err)
+	}
 	if _, err := conn.Exec(ctx, "select pg_create_logical_replication_slot($1, 'pgoutput')", f.opts.Slot); err != nil {
 		return fmt.Errorf("hoard: changefeed: create slot %s: %w", f.opts.Slot, err)
 	}
