@@ -43,6 +43,7 @@ type Service struct {
 
 	counters *Cache[struct{}] // the tag clock and the namespace counters
 	bus      *Bus
+	tracker  *Tracker // nil unless ServiceOptions.Tracking
 	locker   *Locker
 	inv      *hoard.Invalidator
 	breaker  *hoard.CircuitBreaker // nil with NoBreaker
@@ -120,6 +121,9 @@ func NewService(ctx context.Context, client goredis.UniversalClient, app string,
 	if err == nil {
 		err = s.checkBus(ctx)
 	}
+	if err == nil && o.Tracking {
+		err = s.startTracker(ctx)
+	}
 	if err != nil {
 		// The bus may be subscribing still: give its Close as long as a check.
 		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.StartTimeout)
@@ -192,6 +196,9 @@ func (s *Service) closeShared(ctx context.Context) error {
 	var errs []error
 	if s.inv != nil {
 		errs = append(errs, s.inv.Close())
+	}
+	if s.tracker != nil {
+		errs = append(errs, s.tracker.Close(ctx))
 	}
 	if s.bus != nil {
 		errs = append(errs, s.bus.Close(ctx))
