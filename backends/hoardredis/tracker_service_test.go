@@ -161,3 +161,101 @@ func TestTrackingDropsOutsideWritesFromEveryInstance(t *testing.T) {
 		rounds, pct(0.50), pct(0.99), lat[len(lat)-1])
 	t.Logf("own load's memory copy evicted by the report of its own SET: %d of %d loads", ownEvicted, rounds)
 }
+
+// TestTrackingRefusesAFillOverlappedByAWrite: a load that read the shared
+// tier before an outside write of the key, and whose tracker reported the
+// write before the load wrote back to memory, leaves nothing in memory:
+// the report's memory delete breaks the token the load took before its
+// shared read, so its compare-and-set write-back is refused. Without the
+// write in between (the control), the same read fills memory.
+func TestTrackingRefusesAFillOverlappedByAWrite(t *testing.T) {
+	client := redistest.Real(t)
+	app := randomApp(t)
+	t.Cleanup(func() { deleteUnder(t, client, app+":") })
+	writer := trackedInstances(t, client, app, 1)[0]
+	other := goredis.NewClient(&goredis.Options{Addr: client.Options().Addr})
+	defer other.Close()
+	ctx := context.Background()
+	load := hoard.LoaderFunc[string](func(_ context.Context, id string) (string, error) { return "old " + id, nil })
+
+	svc, err := hoardredis.NewService(ctx, client, app, &hoardredis.ServiceOptions{Tracking: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = svc.Close(context.Background()) })
+	mem, err := memory.New(&memory.Options[string]{MaxEntries: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mem.Close() })
+	redisTier, err := hoardredis.New[string](client, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := make(chan hoard.Invalidation, 1024)
+	shared := &thenCache{Cache: redisTier}
+	users, err := hoardredis.NewAside(svc, "users", &hoard.AsideOptions[string]{Memory: mem, Shared: shared, TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Tracker().Subscribe(func(evs []hoard.Invalidation) {
+		for _, ev := range evs {
+			events <- ev
+		}
+	}))
+	reader := &trackedInstance{svc: svc, users: users, mem: mem, events: events}
+	kb, err := hoard.NewKeyBuilder(app+":users", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for i, overlapped := range []bool{false, true} {
+		id := strconv.Itoa(i)
+		key := kb.Key(id)
+		if _, err := writer.users.Get(ctx, id, load); err != nil { // the shared tier holds "old"
+			t.Fatal(err)
+		}
+		barrier(t, other, app, []*trackedInstance{writer, reader}, i)
+		if overlapped {
+			shared.then = func() {
+				if err := other.Del(ctx, key).Err(); err != nil {
+					t.Error(err)
+				}
+				waitEvent(t, events, hoard.Invalidation{Kind: hoard.InvalidateKey, Value: key})
+			}
+		}
+		v, err := users.Get(ctx, id, load)
+		shared.then = nil
+		if err != nil || v != "old "+id {
+			t.Fatalf("Get = %q, %v; want the shared tier's %q", v, err, "old "+id)
+		}
+		if got := reader.inMemory(t, key); got == overlapped {
+			t.Errorf("overlapped by a write: %v; memory holds the key: %v, want %v", overlapped, got, !overlapped)
+		}
+	}
+}
+
+// thenCache is a Redis tier that runs then, when set, after a Get or
+// GetWithToken returned and before its caller sees the result: a write
+// made to order between a read of the shared tier and the memory
+// write-back of what it found.
+type thenCache struct {
+	*hoardredis.Cache[string]
+	then func()
+}
+
+func (c *thenCache) GetWithToken(ctx context.Context, key string) (hoard.Entry[string], hoard.Token, error) {
+	e, tok, err := c.Cache.GetWithToken(ctx, key)
+	if c.then != nil {
+		c.then()
+	}
+	return e, tok, err
+}
+
+func (c *thenCache) Get(ctx context.Context, key string) (hoard.Entry[string], error) {
+	e, err := c.Cache.Get(ctx, key)
+	if c.then != nil {
+		c.then()
+	}
+	return e, err
+}
