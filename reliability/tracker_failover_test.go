@@ -106,7 +106,7 @@ func TestTrackerClusterFailover(t *testing.T) {
 	if st.Lost <= before.Lost {
 		t.Errorf("no tracking connection counted lost: %+v", st)
 	}
-	t.Logf("master %s killed: flushed after %v, promoted replica tracked %v after the kill; later writes reported; stats %+v",
+	t.Logf("master %s killed: flush delivered %v after Kill returned, promoted replica tracked %v after the kill; later writes reported; stats %+v",
 		victim.addr, flushedIn.Round(10*time.Microsecond), trackedIn.Round(time.Millisecond), st)
 	if err := client.Del(ctx, key).Err(); err != nil {
 		t.Log(err)

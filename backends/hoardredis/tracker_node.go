@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -123,9 +124,9 @@ func (t *Tracker) masters(ctx context.Context) (map[string]*goredis.Options, err
 		o := trackingOptions(c.Options(), "", prefix)
 		return map[string]*goredis.Options{o.Addr: o}, nil
 	case *goredis.ClusterClient:
-		slots, err := c.ClusterSlots(ctx).Result()
+		shards, err := c.ClusterShards(ctx).Result()
 		if err != nil {
-			return nil, fmt.Errorf("hoard: redis tracker: CLUSTER SLOTS: %w", err)
+			return nil, fmt.Errorf("hoard: redis tracker: CLUSTER SHARDS (Redis 7 or later): %w", err)
 		}
 		node, err := c.MasterForKey(ctx, prefix)
 		if err != nil {
@@ -133,9 +134,24 @@ func (t *Tracker) masters(ctx context.Context) (map[string]*goredis.Options, err
 		}
 		base := node.Options()
 		out := map[string]*goredis.Options{}
-		for _, s := range slots {
-			if len(s.Nodes) > 0 && s.Nodes[0].Addr != "" {
-				out[s.Nodes[0].Addr] = trackingOptions(base, s.Nodes[0].Addr, prefix)
+		for _, sh := range shards {
+			if len(sh.Slots) == 0 {
+				continue // a master that serves no slot holds no key
+			}
+			for _, n := range sh.Nodes {
+				if n.Role != "master" || n.Health == "fail" {
+					continue
+				}
+				host := n.Endpoint
+				if host == "" || host == "?" {
+					host = n.IP
+				}
+				port := n.Port
+				if port == 0 {
+					port = n.TLSPort
+				}
+				addr := net.JoinHostPort(host, strconv.FormatInt(port, 10))
+				out[addr] = trackingOptions(base, addr, prefix)
 			}
 		}
 		return out, nil
