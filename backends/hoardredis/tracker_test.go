@@ -2,6 +2,8 @@ package hoardredis_test
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
@@ -174,5 +176,51 @@ func TestTrackerFlushesAndRecoversWhenKilled(t *testing.T) {
 	waitEvent(t, ch, hoard.Invalidation{Kind: hoard.InvalidateKey, Value: key})
 	if st := tr.Stats(); st.Lost != before.Lost+1 {
 		t.Errorf("lost %d, want %d", st.Lost, before.Lost+1)
+	}
+}
+
+// TestNewTrackerRefusesBadInput: what NewTracker refuses, each with an
+// error wrapping hoard.ErrInvalidOption.
+func TestNewTrackerRefusesBadInput(t *testing.T) {
+	_, client := redistest.Miniredis(t)
+	ring := goredis.NewRing(&goredis.RingOptions{Addrs: map[string]string{"a": client.Options().Addr}})
+	defer ring.Close()
+	for name, tc := range map[string]struct {
+		client goredis.UniversalClient
+		opts   *hoardredis.TrackerOptions
+	}{
+		"nil client":       {nil, &hoardredis.TrackerOptions{Prefix: "p:"}},
+		"nil *Client":      {(*goredis.Client)(nil), &hoardredis.TrackerOptions{Prefix: "p:"}},
+		"ring":             {ring, &hoardredis.TrackerOptions{Prefix: "p:"}},
+		"nil options":      {client, nil},
+		"empty prefix":     {client, &hoardredis.TrackerOptions{}},
+		"ignore outside":   {client, &hoardredis.TrackerOptions{Prefix: "p:", Ignore: []string{"q:"}}},
+		"ignore all":       {client, &hoardredis.TrackerOptions{Prefix: "p:", Ignore: []string{"p:"}}},
+		"ping too short":   {client, &hoardredis.TrackerOptions{Prefix: "p:", PingInterval: time.Millisecond}},
+		"refresh negative": {client, &hoardredis.TrackerOptions{Prefix: "p:", RefreshInterval: -time.Second}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tr, err := hoardredis.NewTracker(tc.client, tc.opts)
+			if !errors.Is(err, hoard.ErrInvalidOption) || !strings.HasPrefix(err.Error(), "hoard:") {
+				t.Errorf("NewTracker = %v, %v; want a hoard: error wrapping ErrInvalidOption", tr, err)
+			}
+		})
+	}
+}
+
+// TestServiceTrackingNeedsServerSupport: a server without CLIENT TRACKING
+// (miniredis) makes NewService with Tracking fail its start-up check,
+// naming the tracking, within StartTimeout.
+func TestServiceTrackingNeedsServerSupport(t *testing.T) {
+	_, client := redistest.Miniredis(t)
+	svc, err := hoardredis.NewService(context.Background(), client, "app", &hoardredis.ServiceOptions{
+		Tracking: true, StartTimeout: 300 * time.Millisecond, Logger: slog.New(slog.DiscardHandler),
+	})
+	if err == nil {
+		_ = svc.Close(context.Background())
+		t.Fatal("NewService with Tracking on miniredis: no error")
+	}
+	if !errors.Is(err, hoard.ErrUnavailable) || !strings.Contains(err.Error(), "CLIENT TRACKING") {
+		t.Errorf("NewService = %v; want ErrUnavailable naming CLIENT TRACKING", err)
 	}
 }
