@@ -28,11 +28,15 @@ import (
 // Tracking tells of a write only while its connection lives, so the
 // tracker delivers an [hoard.InvalidateAll] each time a tracking
 // connection is confirmed (the first time, and after any reconnect:
-// writes made meanwhile were not reported) and each time one is lost (a
-// read error, a ping unanswered for PingInterval, CLIENT KILL, a master
-// that died or left the Cluster), and when Redis says the whole keyspace
-// changed (FLUSHALL, FLUSHDB). A memory tier thus serves nothing written
-// while the tracker was blind.
+// writes made meanwhile were not reported) and each time one that was
+// confirmed is lost (a read error, a ping unanswered for PingInterval,
+// CLIENT KILL, a master that died), and when Redis says the whole keyspace
+// changed (FLUSHALL, FLUSHDB). Attempts to connect again that fail flush
+// again only when Redis answered them with a refusal (an ACL, say):
+// while Redis cannot be reached the memory tiers keep serving, bounded by
+// their MemoryTTL, and the confirmation that ends the outage flushes them.
+// A network failure between this instance and Redis alone, while others
+// still write, is bounded by MemoryTTL too.
 //
 // The tracking connections speak RESP2, whatever the client's protocol:
 // RESP2 delivers the invalidations as pub/sub messages on the connection
@@ -70,7 +74,7 @@ type TrackerStats struct {
 	Invalidations uint64 // keys reported written and delivered
 	Ignored       uint64 // keys reported written under an Ignore prefix
 	Connects      uint64 // tracking connections confirmed
-	Lost          uint64 // tracking connections lost
+	Lost          uint64 // confirmed tracking connections lost
 	Flushes       uint64 // InvalidateAll events delivered
 	Nodes         uint64 // masters tracked now
 }

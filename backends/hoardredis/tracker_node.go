@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"sync"
@@ -193,28 +194,41 @@ func trackingOptions(base *goredis.Options, addr, prefix string) *goredis.Option
 	return &o
 }
 
-// runNode tracks one master until ctx ends: a session after another, with
-// a flush after each that ends, and a backoff after those that never
-// confirmed.
+// runNode tracks one master until ctx ends: a session after another. A
+// confirmed session that ends flushes (from then on writes go unreported,
+// until the next session's confirmation flushes again). Attempts that fail
+// before confirming back off, and flush only when Redis answered with a
+// refusal: a Redis that cannot be reached leaves the memory tiers serving.
 func (t *Tracker) runNode(ctx context.Context, n *trackNode, o *goredis.Options) {
 	defer close(n.done)
 	reloader := followFailover(t.client)
 	backoff := trackerBackoffMin
+	level := slog.LevelWarn // the first failed attempt of a run; the next ones are debug
 	for {
 		confirmed, err := t.session(ctx, n, o)
 		if ctx.Err() != nil {
 			return
 		}
-		t.stats.lost.Add(1)
-		t.flush()
-		t.opts.Logger.Warn("hoard: redis tracker: tracking connection lost; memory tiers flushed",
-			"prefix", t.opts.Prefix, "addr", n.addr, "err", err)
 		signal(t.kick)
 		reloader.reload()
 		if confirmed {
-			backoff = trackerBackoffMin
+			t.stats.lost.Add(1)
+			t.flush()
+			t.opts.Logger.Warn("hoard: redis tracker: tracking connection lost; memory tiers flushed",
+				"prefix", t.opts.Prefix, "addr", n.addr, "err", err)
+			backoff, level = trackerBackoffMin, slog.LevelWarn
 			continue
 		}
+		var reply goredis.Error
+		if errors.As(err, &reply) {
+			// Redis answers, and refuses (an ACL, a server without
+			// tracking): others may be writing it while this tracker is
+			// blind, as the bus flushes while its channel's node answers.
+			t.flush()
+		}
+		t.opts.Logger.Log(ctx, level, "hoard: redis tracker: cannot track; trying again",
+			"prefix", t.opts.Prefix, "addr", n.addr, "err", err, "backoff", backoff)
+		level = slog.LevelDebug
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
