@@ -7,6 +7,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -257,4 +258,38 @@ func (c *thenCache) Get(ctx context.Context, key string) (hoard.Entry[string], e
 		c.then()
 	}
 	return e, err
+}
+
+// TestTrackingKeepsTheBus: with Tracking on, an Aside still publishes on
+// the service's bus (tags and namespaces travel there), and the service's
+// own keys (its load locks) are not delivered as invalidations.
+func TestTrackingKeepsTheBus(t *testing.T) {
+	client := redistest.Real(t)
+	app := randomApp(t)
+	t.Cleanup(func() { deleteUnder(t, client, app+":") })
+	in := trackedInstances(t, client, app, 1)[0]
+	ctx := context.Background()
+	load := hoard.LoaderFunc[string](func(_ context.Context, id string) (string, error) { return "row " + id, nil })
+	if _, err := in.users.Get(ctx, "1", load); err != nil { // takes a load lock under app:lock:
+		t.Fatal(err)
+	}
+	before := in.svc.Bus().Stats().Published
+	if err := in.users.Delete(ctx, "1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := in.svc.Bus().Stats().Published; got <= before {
+		t.Errorf("bus published %d events before the Delete, %d after: want more", before, got)
+	}
+	kb, err := hoard.NewKeyBuilder(app+":users", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range waitEvent(t, in.events, hoard.Invalidation{Kind: hoard.InvalidateKey, Value: kb.Key("1")}) {
+		if ev.Kind == hoard.InvalidateKey && strings.HasPrefix(ev.Value, app+":lock:") {
+			t.Errorf("a lock key was delivered: %q", ev.Value)
+		}
+	}
+	if st := in.svc.Tracker().Stats(); st.Ignored == 0 {
+		t.Errorf("tracker stats %+v: want the lock's writes ignored", st)
+	}
 }
