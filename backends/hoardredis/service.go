@@ -33,8 +33,11 @@ import (
 //	shop:wb:{<queue>}           write-behind streams, and their ":depth" counters
 //	shop:probe:<random>         the start-up check's key, deleted at once
 //
-// A Service is safe for concurrent use. It owns the goroutines of its bus
-// and of the memory tiers it makes; [Service.Close] stops them. The client
+// With ServiceOptions.Tracking it also holds a [Tracker] of the keys under
+// "app:" (see [Service.Tracker]).
+//
+// A Service is safe for concurrent use. It owns the goroutines of its bus,
+// its tracker and the memory tiers it makes; [Service.Close] stops them. The client
 // stays the caller's, to close after the Service.
 type Service struct {
 	app    string
