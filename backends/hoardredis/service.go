@@ -33,8 +33,11 @@ import (
 //	shop:wb:{<queue>}           write-behind streams, and their ":depth" counters
 //	shop:probe:<random>         the start-up check's key, deleted at once
 //
-// A Service is safe for concurrent use. It owns the goroutines of its bus
-// and of the memory tiers it makes; [Service.Close] stops them. The client
+// With ServiceOptions.Tracking it also holds a [Tracker] of the keys under
+// "app:" (see [Service.Tracker]).
+//
+// A Service is safe for concurrent use. It owns the goroutines of its bus,
+// its tracker and the memory tiers it makes; [Service.Close] stops them. The client
 // stays the caller's, to close after the Service.
 type Service struct {
 	app    string
@@ -43,6 +46,7 @@ type Service struct {
 
 	counters *Cache[struct{}] // the tag clock and the namespace counters
 	bus      *Bus
+	tracker  *Tracker // nil unless ServiceOptions.Tracking
 	locker   *Locker
 	inv      *hoard.Invalidator
 	breaker  *hoard.CircuitBreaker // nil with NoBreaker
@@ -121,6 +125,9 @@ func NewService(ctx context.Context, client goredis.UniversalClient, app string,
 	if err == nil {
 		err = s.checkBus(ctx)
 	}
+	if err == nil && o.Tracking {
+		err = s.startTracker(ctx)
+	}
 	if err != nil {
 		// The bus may be subscribing still: give its Close as long as a check.
 		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.StartTimeout)
@@ -193,6 +200,9 @@ func (s *Service) closeShared(ctx context.Context) error {
 	var errs []error
 	if s.inv != nil {
 		errs = append(errs, s.inv.Close())
+	}
+	if s.tracker != nil {
+		errs = append(errs, s.tracker.Close(ctx))
 	}
 	if s.bus != nil {
 		errs = append(errs, s.bus.Close(ctx))

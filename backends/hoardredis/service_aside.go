@@ -46,7 +46,8 @@ func (noLock) Release(context.Context) error                { return nil }
 //   - Memory: a memory cache bounded by MemoryMaxEntries and MemoryMaxBytes,
 //     made and closed by the service;
 //   - Shared: a Redis [Cache] on the service's client with its Codec;
-//   - Bus, Invalidator: the service's;
+//   - Bus, Invalidator: the service's (with ServiceOptions.Tracking, the
+//     Bus is the service's bus and its [Tracker] together);
 //   - Stampede: the service's Locker with hoard's defaults when the policy
 //     has no Stampede, the service's Locker in the policy's Stampede when
 //     it names no Locker; a Stampede whose Locker is [NoLocker] takes none;
@@ -147,7 +148,7 @@ func asideOptions[V any](s *Service, name string, policy *hoard.AsideOptions[V])
 			hoard.ErrInvalidOption, s.app, name, o.Keys.Prefix(), prefix)
 	}
 	if o.Bus == nil {
-		o.Bus = s.bus
+		o.Bus = s.asideBus()
 	}
 	if o.Invalidator == nil {
 		o.Invalidator = s.inv

@@ -89,6 +89,15 @@ type ServiceOptions struct {
 	// Clock reads the time for every part of the service and the caches
 	// it makes. Default: the system clock.
 	Clock hoard.Clock
+
+	// Tracking turns on Redis's server-assisted client-side caching for
+	// the application's keys (see [Tracker]): a write to a cache's key in
+	// Redis by any client, hoard or not (redis-cli, another service, a
+	// script), evicts it from the memory tier of every instance, besides
+	// the invalidations the bus carries. It needs Redis 6 or later and a
+	// user allowed CLIENT TRACKING, CLIENT ID and the channel
+	// __redis__:invalidate. Default: off.
+	Tracking bool
 }
 
 // Defaults of ServiceOptions.SharedBudget.
