@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -170,23 +171,8 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 	}
 	var now time.Time // read only when needed: a clock read is a good part of a hit
 	if a.opts.Memory != nil {
-		e, err := a.memoryGet(ctx, ns, id) // shared with the tier: read only
-		if err == nil {
-			// A tier never returns an entry past its KeepUntil, so an entry
-			// kept only while fresh (no fail-safe window) is fresh.
-			fresh := e.ExpiresAt.IsZero() || !e.StaleUntil.After(e.ExpiresAt)
-			if !fresh || a.opts.EarlyRefresh {
-				now = a.opts.Clock.Now()
-				fresh = e.IsFresh(now)
-			}
-			if fresh && a.usable(ctx, e) {
-				if a.opts.EarlyRefresh {
-					a.maybeRefreshEarly(ctx, id, loader, e, now)
-				}
-				return a.answer(e, TierMemory)
-			}
-		} else if !errors.Is(err, ErrNotFound) {
-			a.opts.Metrics.Add(EventBackendError, TierMemory, 1)
+		if v, err, ok := a.memoryHit(ctx, ns, id, loader, &now); ok {
+			return v, err
 		}
 	}
 	if now.IsZero() {
@@ -263,29 +249,81 @@ func (a *Aside[V]) forgetLoads(keys ...string) {
 	a.flights.forget(func(k string) bool { return slices.Contains(keys, k) })
 }
 
-// keyBuffers are reused buffers for the memory tier's key on the hit path.
-var keyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 128); return &b }}
+// hitScratch is what a hit from the memory tier needs and keeps no
+// longer than the call: a buffer to build the key in, and the token of
+// the metrics stripe it counts in (see hotStripe). They come from a pool,
+// which keeps one per P: a hit then allocates nothing, and the hits of
+// different cores count in different stripes.
+type hitScratch struct {
+	key []byte
+	tok stripeToken
+}
 
-// memoryGet reads id from the memory tier, building its key in a reused
+var hitScratches = sync.Pool{New: func() any {
+	return &hitScratch{key: make([]byte, 0, 128), tok: stripeToken{n: rand.Uint32()}}
+}}
+
+// maxScratchKey bounds the key buffer a hitScratch keeps.
+const maxScratchKey = 1024
+
+// memoryHit answers Get from the memory tier when it holds a fresh entry
+// of id whose tags are valid. It reads the clock only when it must, into
+// *now, which it leaves zero otherwise.
+func (a *Aside[V]) memoryHit(ctx context.Context, ns, id string, loader Loader[V], now *time.Time) (V, error, bool) {
+	sc := hitScratches.Get().(*hitScratch)
+	defer putScratch(sc)
+	e, err := a.memoryGet(ctx, ns, id, sc) // shared with the tier: read only
+	if err != nil {
+		if !errors.Is(err, ErrNotFound) {
+			a.opts.Metrics.Add(EventBackendError, TierMemory, 1)
+		}
+		var zero V
+		return zero, nil, false
+	}
+	// A tier never returns an entry past its KeepUntil, so an entry kept
+	// only while fresh (no fail-safe window) is fresh.
+	fresh := e.ExpiresAt.IsZero() || !e.StaleUntil.After(e.ExpiresAt)
+	if !fresh || a.opts.EarlyRefresh {
+		*now = a.opts.Clock.Now()
+		fresh = e.IsFresh(*now)
+	}
+	if !fresh || !a.usable(ctx, e) {
+		var zero V
+		return zero, nil, false
+	}
+	if a.opts.EarlyRefresh {
+		a.maybeRefreshEarly(ctx, id, loader, e, *now)
+	}
+	if e.Negative {
+		a.opts.Metrics.hitOn(EventNegativeHit, TierMemory, &sc.tok)
+		var zero V
+		return zero, ErrNotFound, true
+	}
+	a.opts.Metrics.hitOn(EventHit, TierMemory, &sc.tok)
+	return e.Value, nil, true
+}
+
+func putScratch(sc *hitScratch) {
+	if cap(sc.key) <= maxScratchKey {
+		hitScratches.Put(sc)
+	}
+}
+
+// memoryGet reads id from the memory tier, building its key in sc's
 // buffer when the tier can look keys up from bytes: a hit then allocates
 // and copies nothing. The entry may be the tier's own: read it only.
-func (a *Aside[V]) memoryGet(ctx context.Context, ns, id string) (*Entry[V], error) {
+func (a *Aside[V]) memoryGet(ctx context.Context, ns, id string, sc *hitScratch) (*Entry[V], error) {
 	bg := a.memoryBytes
 	if bg == nil {
 		e, err := a.opts.Memory.Get(ctx, a.keyIn(ns, id))
 		return &e, err
 	}
-	buf := keyBuffers.Get().(*[]byte)
 	if ns != "" {
-		*buf = a.opts.Keys.AppendKey((*buf)[:0], ns, id)
+		sc.key = a.opts.Keys.AppendKey(sc.key[:0], ns, id)
 	} else {
-		*buf = a.opts.Keys.AppendKey((*buf)[:0], id)
+		sc.key = a.opts.Keys.AppendKey(sc.key[:0], id)
 	}
-	e, err := bg.GetBytes(ctx, *buf)
-	if cap(*buf) <= 1024 {
-		keyBuffers.Put(buf)
-	}
-	return e, err
+	return bg.GetBytes(ctx, sc.key)
 }
 
 // answer turns a fresh entry into Get's result and counts it.
