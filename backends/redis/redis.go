@@ -129,6 +129,11 @@ func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), le
 // compare-and-set a good value over it; without the token, the entry would
 // stay and cost a load on every read until its TTL ended.
 func (c *Cache[V]) decode(key string, b []byte) (hoard.Entry[V], hoard.Token, error) {
+	return c.decodeAt(key, b, c.opts.Clock.Now())
+}
+
+// decodeAt is decode for bytes read at now.
+func (c *Cache[V]) decodeAt(key string, b []byte, now time.Time) (hoard.Entry[V], hoard.Token, error) {
 	var e hoard.Entry[V]
 	h, payload, err := decodeEnvelope(b)
 	if err != nil {
@@ -139,7 +144,7 @@ func (c *Cache[V]) decode(key string, b []byte) (hoard.Entry[V], hoard.Token, er
 		return e, tok, hoard.ErrNotFound
 	}
 	setMeta(&e, &h)
-	if !e.IsKept(c.opts.Clock.Now()) {
+	if !e.IsKept(now) {
 		// Past its KeepUntil, in its ExpiredGrace: absent to readers, but
 		// its generation is still the key's token.
 		return hoard.Entry[V]{}, tok, hoard.ErrNotFound
@@ -263,7 +268,12 @@ const absentBit = 1 << 63
 
 // absentToken is the token of a key read as absent now.
 func (c *Cache[V]) absentToken() hoard.Token {
-	return hoard.Token(absentBit | uint64(c.opts.Clock.Now().UnixMilli())&^absentBit)
+	return absentTokenAt(c.opts.Clock.Now())
+}
+
+// absentTokenAt is the token of a key read as absent at now.
+func absentTokenAt(now time.Time) hoard.Token {
+	return hoard.Token(absentBit | uint64(now.UnixMilli())&^absentBit)
 }
 
 // checkTokenAge refuses a token of an absent key older than the lesser of
