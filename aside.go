@@ -179,19 +179,23 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 		now = a.opts.Clock.Now()
 	}
 	key := a.keyIn(ns, id)
+	var seen *tierReads[V]
 	if a.opts.Shared != nil {
+		// Read before the tiers: a load of key by this process that ends
+		// after it may have filled them since.
+		landed := a.flights.landed.Load()
 		// The memory tier's token is taken before the shared tier is read,
 		// so an invalidation in between keeps the value out of memory.
 		mem := a.read(ctx, a.opts.Memory, TierMemory, key)
-		if e, err := a.opts.Shared.Get(ctx, key); err == nil && e.IsFresh(now) && a.usable(ctx, &e) {
-			a.writeBack(ctx, a.opts.Memory, &mem, key, a.forMemory(e, now))
-			a.maybeRefreshEarly(ctx, id, loader, &e, now)
-			return a.answer(&e, TierShared)
-		} else if err != nil && !errors.Is(err, ErrNotFound) {
-			a.opts.Metrics.Add(EventBackendError, TierShared, 1)
+		shared := a.read(ctx, a.opts.Shared, TierShared, key)
+		if e := &shared.entry; shared.found && e.IsFresh(now) {
+			a.writeBack(ctx, a.opts.Memory, &mem, key, a.forMemory(*e, now))
+			a.maybeRefreshEarly(ctx, id, loader, e, now)
+			return a.answer(e, TierShared)
 		}
+		seen = &tierReads[V]{mem: mem, shared: shared, landed: landed}
 	}
-	load := func(ctx context.Context) (V, error) { return a.load(ctx, id, key, loader) }
+	load := func(ctx context.Context) (V, error) { return a.load(ctx, id, key, loader, seen) }
 	s := a.since(now)
 	v, _, older, err := a.flights.doSince(ctx, key, s, load)
 	if older {
@@ -335,6 +339,13 @@ func (a *Aside[V]) answer(e *Entry[V], tier Tier) (V, error) {
 	}
 	a.opts.Metrics.Hit(tier)
 	return e.Value, nil
+}
+
+// tierReads are Get's reads of both tiers, which a load it starts may use
+// instead of reading again (see Aside.load).
+type tierReads[V any] struct {
+	mem, shared tierRead[V]
+	landed      uint64 // the flight group's landed count before the reads
 }
 
 // tierRead is what the load's own read of a tier found.
