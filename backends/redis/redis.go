@@ -217,37 +217,35 @@ func (c *Cache[V]) CompareAndSet(ctx context.Context, key string, tok hoard.Toke
 // Entries that cannot be encoded fail alone; the others are still sent.
 func (c *Cache[V]) CompareAndSetMany(ctx context.Context, writes []hoard.TokenWrite[V]) error {
 	var errs []error
-	type sent struct {
-		key string
-		cmd *goredis.Cmd
-	}
-	cmds := make([]sent, 0, len(writes))
-	_, err := c.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		for _, tw := range writes {
-			if err := c.checkTokenAge(tw.Key, tw.Token); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			w, err := c.encode(tw.Key, &tw.Entry)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			// EVAL, not EVALSHA: a pipeline cannot fall back on NOSCRIPT.
-			cmds = append(cmds, sent{tw.Key, casScript.Eval(ctx, p, []string{tw.Key}, expectedGeneration(tw.Token), w.envelope, w.ttl.Milliseconds())})
+	keys := make([]string, 0, len(writes))
+	calls := make([]scriptCall, 0, len(writes))
+	for _, tw := range writes {
+		if err := c.checkTokenAge(tw.Key, tw.Token); err != nil {
+			errs = append(errs, err)
+			continue
 		}
-		return nil
-	})
+		w, err := c.encode(tw.Key, &tw.Entry)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		keys = append(keys, tw.Key)
+		calls = append(calls, scriptCall{keys: []string{tw.Key}, args: []any{expectedGeneration(tw.Token), w.envelope, w.ttl.Milliseconds()}})
+	}
+	if len(calls) == 0 {
+		return errors.Join(errs...)
+	}
+	cmds, err := runPipelined(ctx, c.client, casScript, calls)
 	if err != nil && len(cmds) == 0 {
 		return wrapErr("compare-and-set many", fmt.Sprintf("%d keys", len(writes)), err)
 	}
-	for _, s := range cmds {
-		stored, err := s.cmd.Int()
+	for i, cmd := range cmds {
+		stored, err := cmd.Int()
 		switch {
 		case err != nil:
-			errs = append(errs, wrapErr("compare-and-set", s.key, err))
+			errs = append(errs, wrapErr("compare-and-set", keys[i], err))
 		case stored == 0:
-			errs = append(errs, fmt.Errorf("%w: %q", hoard.ErrConflict, s.key))
+			errs = append(errs, fmt.Errorf("%w: %q", hoard.ErrConflict, keys[i]))
 		}
 	}
 	return errors.Join(errs...)
