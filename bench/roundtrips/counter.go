@@ -112,15 +112,6 @@ func diff(before, after map[string]int) map[string]int {
 	return out
 }
 
-// total adds up the counts.
-func total(m map[string]int) int {
-	n := 0
-	for _, v := range m {
-		n += v
-	}
-	return n
-}
-
 // format writes the counts as "GET, 2 × EVALSHA (cas)", by name.
 func format(m map[string]int) string {
 	if len(m) == 0 {
