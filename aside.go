@@ -275,9 +275,9 @@ const maxScratchKey = 1024
 // *now, which it leaves zero otherwise.
 func (a *Aside[V]) memoryHit(ctx context.Context, ns, id string, loader Loader[V], now *time.Time) (V, error, bool) {
 	sc := hitScratches.Get().(*hitScratch)
-	defer putScratch(sc)
 	e, err := a.memoryGet(ctx, ns, id, sc) // shared with the tier: read only
 	if err != nil {
+		putScratch(sc)
 		if !errors.Is(err, ErrNotFound) {
 			a.opts.Metrics.Add(EventBackendError, TierMemory, 1)
 		}
@@ -292,6 +292,7 @@ func (a *Aside[V]) memoryHit(ctx context.Context, ns, id string, loader Loader[V
 		fresh = e.IsFresh(*now)
 	}
 	if !fresh || !a.usable(ctx, e) {
+		putScratch(sc)
 		var zero V
 		return zero, nil, false
 	}
@@ -300,10 +301,12 @@ func (a *Aside[V]) memoryHit(ctx context.Context, ns, id string, loader Loader[V
 	}
 	if e.Negative {
 		a.opts.Metrics.hitOn(EventNegativeHit, TierMemory, &sc.tok)
+		putScratch(sc)
 		var zero V
 		return zero, ErrNotFound, true
 	}
 	a.opts.Metrics.hitOn(EventHit, TierMemory, &sc.tok)
+	putScratch(sc)
 	return e.Value, nil, true
 }
 
@@ -322,11 +325,7 @@ func (a *Aside[V]) memoryGet(ctx context.Context, ns, id string, sc *hitScratch)
 		e, err := a.opts.Memory.Get(ctx, a.keyIn(ns, id))
 		return &e, err
 	}
-	if ns != "" {
-		sc.key = a.opts.Keys.AppendKey(sc.key[:0], ns, id)
-	} else {
-		sc.key = a.opts.Keys.AppendKey(sc.key[:0], id)
-	}
+	sc.key = a.opts.Keys.appendIDKey(sc.key[:0], ns, id)
 	return bg.GetBytes(ctx, sc.key)
 }
 

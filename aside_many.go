@@ -101,11 +101,7 @@ func (a *Aside[V]) memoryHits(ctx context.Context, ns string, ids []string, ans 
 	var rest []string
 	failed := false
 	for _, id := range ids {
-		if ns != "" {
-			sc.key = a.opts.Keys.AppendKey(sc.key[:0], ns, id)
-		} else {
-			sc.key = a.opts.Keys.AppendKey(sc.key[:0], id)
-		}
+		sc.key = a.opts.Keys.appendIDKey(sc.key[:0], ns, id)
 		e, err := a.memoryBytes.GetBytes(ctx, sc.key)
 		if err != nil {
 			failed = failed || !errors.Is(err, ErrNotFound)
@@ -174,11 +170,7 @@ func (a *Aside[V]) batchKeys(ns string, ids []string) []batchKey[V] {
 	buf := make([]byte, 0, size+size/8)
 	for i, id := range ids {
 		start := len(buf)
-		if ns != "" {
-			buf = a.opts.Keys.AppendKey(buf, ns, id)
-		} else {
-			buf = a.opts.Keys.AppendKey(buf, id)
-		}
+		buf = a.opts.Keys.appendIDKey(buf, ns, id)
 		// Never written again: appends go past it, or to a new array.
 		all[i] = batchKey[V]{id: id, key: ownedString(buf[start:len(buf):len(buf)])}
 	}

@@ -138,6 +138,25 @@ func (b KeyBuilder) AppendKey(dst []byte, parts ...string) []byte {
 	return dst
 }
 
+// appendIDKey is AppendKey(dst, ns, id), or AppendKey(dst, id) when ns is
+// "": an Aside's key, built on its hit paths without the variadic slice.
+func (b KeyBuilder) appendIDKey(dst []byte, ns, id string) []byte {
+	start := len(dst)
+	dst = append(dst, b.prefix...)
+	if ns != "" {
+		dst = appendEscaped(append(dst, ':'), ns)
+	}
+	dst = appendEscaped(append(dst, ':'), id)
+	if n := len(dst) - start; n > b.MaxLen() {
+		parts := []string{id}
+		if ns != "" {
+			parts = []string{ns, id}
+		}
+		return append(dst[:start], b.hashedKey(n, parts)...)
+	}
+	return dst
+}
+
 // SlotKey returns a key that Redis Cluster stores in the slot of hashTag,
 // whatever the parts: prefix + ":{" + the encoded hashTag + "}", then ":" and
 // the encoded part for each part. Redis hashes only the text between the

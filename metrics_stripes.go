@@ -73,12 +73,21 @@ func (m *Metrics) hotCounter(ev Event, tier Tier, tok uint32) *atomic.Int64 {
 }
 
 // hitOn counts a hit (ev: EventHit or EventNegativeHit) at tier with the
-// caller's token, and tells the recorder: Add without the pool.
+// caller's token, and tells the recorder: Add without the pool, for the
+// hit path.
 func (m *Metrics) hitOn(ev Event, tier Tier, tok *stripeToken) {
 	if m == nil {
 		return
 	}
-	m.addHot(ev, tier, 1, tok)
+	if len(m.stripes) > 0 {
+		c := m.hotCounter(ev, tier, tok.n)
+		if old := c.Load(); !c.CompareAndSwap(old, old+1) {
+			tok.n = rand.Uint32() // contended: see hotStripe
+			m.hotCounter(ev, tier, tok.n).Add(1)
+		}
+	} else {
+		m.counts[ev][tier].Add(1)
+	}
 	if m.recorder != nil {
 		m.recorder.Add(m.name, ev, tier, 1)
 	}
