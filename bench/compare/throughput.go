@@ -101,7 +101,7 @@ func Throughput(ctx context.Context, env *Env, cfg ThroughputConfig, progress fu
 	var out []ThroughputResult
 	for _, mix := range throughputMixes {
 		for _, g := range cfg.Goroutines {
-			progress(fmt.Sprintf("throughput: reads %d%%, %d goroutines", mix, g))
+			progress(fmt.Sprintf("throughput: reads %d%%, %d goroutine%s", mix, g, plural(g)))
 			cell := make([]ThroughputResult, len(throughputLibs))
 			for i, l := range throughputLibs {
 				cell[i] = ThroughputResult{Lib: l.lib, Mix: mix, Goroutines: g}

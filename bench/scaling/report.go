@@ -70,7 +70,7 @@ func size(n int) string {
 var valuePairs = [][2]string{{VMemHit, VOtter}, {VRedisHit, VRawGet}, {VRedisHitS2, VRawGet}, {VMiss, VNaiveMiss}, {VMissS2, VNaiveMiss}, {VGetMany, VMGet}, {VGetManyS2, VMGet}}
 
 func (r *Report) writeValues(b *strings.Builder) {
-	b.WriteString("### Value size: a hit, a miss with write-back, a GetMany\n\n")
+	b.WriteString("#### Value size: a hit, a miss with write-back, a GetMany\n\n")
 	fmt.Fprintf(b, "The value is a `Doc` (an id and a body of English-like words, which S2 shrinks to about half); each row's size is its JSON. "+
 		"\"JSON + S2\" is `hoard.Compressed(hoard.JSON, &hoard.CompressOptions{Threshold: 1})`. The miss reads an id no tier holds, loads it "+
 		"(the loader costs nothing) and writes it back to memory and Redis; its baseline is a naive cache-aside (GET, json.Marshal, SET). "+
@@ -105,7 +105,7 @@ func (r *Report) writeValues(b *strings.Builder) {
 }
 
 func (r *Report) writeBatches(b *strings.Builder) {
-	b.WriteString("### Batch size: GetMany of 1 to 10,000 ids\n\n")
+	b.WriteString("#### Batch size: GetMany of 1 to 10,000 ids\n\n")
 	b.WriteString("All ids cached: in the memory tier (against otter's `BulkGet` of the same keys), or in Redis with the memory tier off " +
 		"(against one `MGET` and a `json.Unmarshal` of each value; hoard splits MGETs at its `BatchSize`, 1,000 keys, and pipelines them). " +
 		"ns per id.\n\n")
@@ -132,7 +132,7 @@ func (r *Report) writeBatches(b *strings.Builder) {
 }
 
 func (r *Report) writeEntries(b *strings.Builder) {
-	b.WriteString("### Entries held: a hit and the heap per entry, 10^3 to 10^7\n\n")
+	b.WriteString("#### Entries held: a hit and the heap per entry, 10^3 to 10^7\n\n")
 	b.WriteString("The memory tier filled through `Aside.GetMany` (capacity the count + 25%), then hits of ids drawn uniformly from all it holds; " +
 		"otter (expire after write) filled with `Set` under keys of their own (hoard's are 14 bytes longer: the cache's name). " +
 		"Heap: live heap after two GCs, before and after the fill, over the entries, key and `Product` value included.\n\n")
@@ -151,7 +151,7 @@ func (r *Report) writeEntries(b *strings.Builder) {
 
 func (r *Report) writeInstances(b *strings.Builder) {
 	c := r.Config.Instances
-	b.WriteString("### Instances sharing one Redis\n\n")
+	b.WriteString("#### Instances sharing one Redis\n\n")
 	fmt.Fprintf(b, "1 to 8 instances of one application (each a `backends/redis.Service` on its own client: memory tier of %d entries, Redis tier, "+
 		"bus, the default Locker) share a read load of %d reads per second over %d keys drawn from a Zipf distribution (s = 1.01); TTL %v; "+
 		"%v of warm-up, then %v measured. Round trips are counted by the clients, commands by the server (INFO commandstats, which also counts "+

@@ -51,7 +51,7 @@ func TestRunShort(t *testing.T) {
 		}
 	}
 	var md bytes.Buffer
-	if err := rep.WriteMarkdown(&md); err != nil || !strings.Contains(md.String(), "### Instances sharing one Redis") {
+	if err := rep.WriteMarkdown(&md); err != nil || !strings.Contains(md.String(), "#### Instances sharing one Redis") {
 		t.Errorf("WriteMarkdown: %v", err)
 	}
 	if err := rep.WriteCharts(t.TempDir()); err != nil {
