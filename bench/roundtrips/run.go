@@ -64,9 +64,9 @@ func count(ctx context.Context, f *fixture, op Op, private bool) Result {
 		res.Err = fmt.Errorf("setup: %w", err)
 		return res
 	}
-	// Let what the setup set going (the bus's messages) land before the
-	// count: a Delete's message is published before Delete returns, and
-	// Get writes back before it returns, so only the deliveries are left.
+	// Nothing the setup did is still sending: Get writes back and Delete
+	// publishes before they return; deliveries to the other instance send
+	// nothing.
 	var before map[string]int
 	if private {
 		if before, err = CommandStats(ctx, f.a.client); err != nil {
