@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -192,38 +193,25 @@ func (a *Aside[V]) get(ctx context.Context, id string, loader Loader[V], src *So
 	var now time.Time   // read only when needed: a clock read is a good part of a hit
 	var stale *Entry[V] // a memory entry past its freshness, kept by the fail-safe
 	if a.opts.Memory != nil && !skipMemory {
-		e, err := a.memoryGet(ctx, ns, id) // shared with the tier: read only
-		if err == nil {
-			// A tier never returns an entry past its KeepUntil, so an entry
-			// kept only while fresh (no fail-safe window) is fresh.
-			fresh := e.ExpiresAt.IsZero() || !e.StaleUntil.After(e.ExpiresAt)
-			if !fresh || a.opts.EarlyRefresh {
-				now = a.opts.Clock.Now()
-				fresh = e.IsFresh(now)
-			}
-			if fresh && a.usable(ctx, e) {
-				if a.opts.EarlyRefresh {
-					a.maybeRefreshEarly(ctx, id, loader, e, now)
-				}
-				v, err := a.answer(e, TierMemory)
-				answered(src, SourceMemory, err)
-				return v, err
-			}
-			stale = e
-		} else if !errors.Is(err, ErrNotFound) {
-			a.opts.Metrics.Add(EventBackendError, TierMemory, 1)
+		if v, err, ok := a.memoryHit(ctx, ns, id, loader, &now, &stale); ok {
+			answered(src, SourceMemory, err)
+			return v, err
 		}
 	}
 	if now.IsZero() {
 		now = a.opts.Clock.Now()
 	}
 	key := a.keyIn(ns, id)
+	var seen *tierReads[V]
 	if a.opts.Shared != nil && !flagsOf(ctx).skipShared {
 		if a.guarded {
 			// One shared-tier call past its hard timeout makes the rest of
 			// this Get skip the tier, leaving the loader its time.
 			ctx = withSharedSkip(ctx)
 		}
+		// Read before the tiers: a load of key by this process that ends
+		// after it may have filled them since.
+		landed := a.flights.landed.Load()
 		// The memory tier's token is taken before the shared tier is read,
 		// so an invalidation in between keeps the value out of memory.
 		mem := a.read(ctx, a.opts.Memory, TierMemory, key)
@@ -235,21 +223,22 @@ func (a *Aside[V]) get(ctx context.Context, id string, loader Loader[V], src *So
 				sctx = withSoftBudget(ctx, a.opts.SoftShared)
 			}
 		}
-		if e, err := a.opts.Shared.Get(sctx, key); err == nil && e.IsFresh(now) && a.usable(ctx, &e) {
-			a.writeBack(ctx, a.opts.Memory, &mem, key, a.forMemory(e, now))
-			a.maybeRefreshEarly(ctx, id, loader, &e, now)
-			v, err := a.answer(&e, TierShared)
+		shared := a.read(sctx, a.opts.Shared, TierShared, key)
+		if e := &shared.entry; shared.found && e.IsFresh(now) {
+			a.writeBack(ctx, a.opts.Memory, &mem, key, a.forMemory(*e, now))
+			a.maybeRefreshEarly(ctx, id, loader, e, now)
+			v, err := a.answer(e, TierShared)
 			answered(src, SourceShared, err)
 			return v, err
-		} else if errors.Is(err, errSoftTimeoutShared) && stale != nil {
+		}
+		if errors.Is(shared.err, errSoftTimeoutShared) && stale != nil {
 			v, err := a.serveStaleOverSlowShared(ctx, id, key, loader, *stale)
 			answered(src, SourceStale, err)
 			return v, err
-		} else if err != nil && !errors.Is(err, ErrNotFound) {
-			a.opts.Metrics.Add(EventBackendError, TierShared, 1)
 		}
+		seen = &tierReads[V]{mem: mem, shared: shared, landed: landed}
 	}
-	load := func(ctx context.Context) (V, error) { return a.load(ctx, id, key, loader) }
+	load := func(ctx context.Context) (V, error) { return a.load(ctx, id, key, loader, seen) }
 	s := a.since(now)
 	v, _, older, err := a.flights.doSince(ctx, key, s, load)
 	if older {
@@ -308,29 +297,84 @@ func (a *Aside[V]) forgetLoads(keys ...string) {
 	a.flights.forget(func(k string) bool { return slices.Contains(keys, k) })
 }
 
-// keyBuffers are reused buffers for the memory tier's key on the hit path.
-var keyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 128); return &b }}
+// hitScratch is what a hit from the memory tier needs and keeps no
+// longer than the call: a buffer to build the key in, and the token of
+// the metrics stripe it counts in (see hotStripe). They come from a pool,
+// which keeps one per P: a hit then allocates nothing, and the hits of
+// different cores count in different stripes.
+type hitScratch struct {
+	key []byte
+	tok stripeToken
+}
 
-// memoryGet reads id from the memory tier, building its key in a reused
+var hitScratches = sync.Pool{New: func() any {
+	return &hitScratch{key: make([]byte, 0, 128), tok: stripeToken{n: rand.Uint32()}}
+}}
+
+// maxScratchKey bounds the key buffer a hitScratch keeps.
+const maxScratchKey = 1024
+
+// memoryHit answers Get from the memory tier when it holds a fresh entry
+// of id whose tags are valid. It reads the clock only when it must, into
+// *now, which it leaves zero otherwise, and sets *stale to an entry it
+// found past its freshness (kept for the fail-safe).
+func (a *Aside[V]) memoryHit(ctx context.Context, ns, id string, loader Loader[V], now *time.Time, stale **Entry[V]) (V, error, bool) {
+	sc := hitScratches.Get().(*hitScratch)
+	e, err := a.memoryGet(ctx, ns, id, sc) // shared with the tier: read only
+	if err != nil {
+		putScratch(sc)
+		if !errors.Is(err, ErrNotFound) {
+			a.opts.Metrics.Add(EventBackendError, TierMemory, 1)
+		}
+		var zero V
+		return zero, nil, false
+	}
+	// A tier never returns an entry past its KeepUntil, so an entry kept
+	// only while fresh (no fail-safe window) is fresh.
+	fresh := e.ExpiresAt.IsZero() || !e.StaleUntil.After(e.ExpiresAt)
+	if !fresh || a.opts.EarlyRefresh {
+		*now = a.opts.Clock.Now()
+		fresh = e.IsFresh(*now)
+	}
+	if !fresh || !a.usable(ctx, e) {
+		putScratch(sc)
+		if !fresh {
+			*stale = e // the tier's own entry, not the scratch's: it outlives sc
+		}
+		var zero V
+		return zero, nil, false
+	}
+	if a.opts.EarlyRefresh {
+		a.maybeRefreshEarly(ctx, id, loader, e, *now)
+	}
+	if e.Negative {
+		a.opts.Metrics.hitOn(EventNegativeHit, TierMemory, &sc.tok)
+		putScratch(sc)
+		var zero V
+		return zero, ErrNotFound, true
+	}
+	a.opts.Metrics.hitOn(EventHit, TierMemory, &sc.tok)
+	putScratch(sc)
+	return e.Value, nil, true
+}
+
+func putScratch(sc *hitScratch) {
+	if cap(sc.key) <= maxScratchKey {
+		hitScratches.Put(sc)
+	}
+}
+
+// memoryGet reads id from the memory tier, building its key in sc's
 // buffer when the tier can look keys up from bytes: a hit then allocates
 // and copies nothing. The entry may be the tier's own: read it only.
-func (a *Aside[V]) memoryGet(ctx context.Context, ns, id string) (*Entry[V], error) {
+func (a *Aside[V]) memoryGet(ctx context.Context, ns, id string, sc *hitScratch) (*Entry[V], error) {
 	bg := a.memoryBytes
 	if bg == nil {
 		e, err := a.opts.Memory.Get(ctx, a.keyIn(ns, id))
 		return &e, err
 	}
-	buf := keyBuffers.Get().(*[]byte)
-	if ns != "" {
-		*buf = a.opts.Keys.AppendKey((*buf)[:0], ns, id)
-	} else {
-		*buf = a.opts.Keys.AppendKey((*buf)[:0], id)
-	}
-	e, err := bg.GetBytes(ctx, *buf)
-	if cap(*buf) <= 1024 {
-		keyBuffers.Put(buf)
-	}
-	return e, err
+	sc.key = a.opts.Keys.appendIDKey(sc.key[:0], ns, id)
+	return bg.GetBytes(ctx, sc.key)
 }
 
 // answer turns a fresh entry into Get's result and counts it.
@@ -344,12 +388,20 @@ func (a *Aside[V]) answer(e *Entry[V], tier Tier) (V, error) {
 	return e.Value, nil
 }
 
+// tierReads are Get's reads of both tiers, which a load it starts may use
+// instead of reading again (see Aside.load).
+type tierReads[V any] struct {
+	mem, shared tierRead[V]
+	landed      uint64 // the flight group's landed count before the reads
+}
+
 // tierRead is what the load's own read of a tier found.
 type tierRead[V any] struct {
 	entry  Entry[V]
 	found  bool  // entry holds a (fresh or stale) entry
 	token  Token // the key's token, when hasTok
 	hasTok bool
+	err    error // the read's error, ErrNotFound included
 }
 
 // read reads key from c, taking its token when c can compare-and-set.
@@ -371,7 +423,9 @@ func (a *Aside[V]) read(ctx context.Context, c Cache[V], tier Tier, key string) 
 	// An entry whose tags were invalidated is as good as absent: never
 	// served, not even stale.
 	r.found = err == nil && a.usable(ctx, &r.entry)
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	r.err = err
+	// A read past its soft timeout met a slow tier, not a failed one.
+	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, errSoftTimeoutShared) {
 		a.opts.Metrics.Add(EventBackendError, tier, 1)
 	}
 	return r

@@ -15,9 +15,22 @@ import (
 // may have filled them since Get looked: groupcache's double-check), taking
 // their tokens before the loader starts. With a Locker it first takes the
 // key's lock, or waits for the holder's value.
-func (a *Aside[V]) load(ctx context.Context, id, key string, loader Loader[V]) (V, error) {
+//
+// Without a Locker, the reads that Get made of both tiers (seen, nil when
+// none) are the load's, when no load of this process has ended since: the
+// double-check is against such a load, which may have filled the tiers
+// meanwhile. Any other write since makes a token stale and its write-back
+// fail, as a write after the load's own reads would; Redis is asked once,
+// not twice, per miss (issue 15). Both reads are Get's, in Get's order
+// (memory's token before the shared read: see storeStale).
+func (a *Aside[V]) load(ctx context.Context, id, key string, loader Loader[V], seen *tierReads[V]) (V, error) {
 	if a.opts.Locker == nil || flagsOf(ctx).noLock {
-		mem, shared := a.readBoth(ctx, key)
+		var mem, shared tierRead[V]
+		if seen != nil && a.flights.landed.Load() == seen.landed {
+			mem, shared = seen.mem, seen.shared
+		} else {
+			mem, shared = a.readBoth(ctx, key)
+		}
 		if v, err, ok := a.freshIn(ctx, key, &mem, &shared); ok {
 			return v, err
 		}

@@ -3,7 +3,6 @@ package hoard
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 )
@@ -23,34 +22,43 @@ func (f BatchLoaderFunc[V]) LoadMany(ctx context.Context, ids []string) (map[str
 	return f(ctx, ids)
 }
 
-// batchKey is one distinct id of a GetMany with what the tiers said of it.
-type batchKey[V any] struct {
-	id, key string
-	mem     batchRead[V]
-	shared  batchRead[V]
+// batchAnswers are the answers of a GetMany so far.
+type batchAnswers[V any] struct {
+	out map[string]V
+	// negative holds the ids answered "not found", nil until one is.
+	negative map[string]struct{}
 }
 
-// batchRead is what a batch read of one tier found for a key it could not
-// answer: its token and a stale entry, if any. Kept small, as a batch holds
-// one per id.
-type batchRead[V any] struct {
-	stale  *Entry[V] // a kept but no longer fresh entry, nil when none
-	token  Token
-	hasTok bool
-}
-
-// asTierRead is r as the single-key paths see a read.
-func (r *batchRead[V]) asTierRead() *tierRead[V] {
-	t := &tierRead[V]{token: r.token, hasTok: r.hasTok}
-	if r.stale != nil {
-		t.entry, t.found = *r.stale, true
+// answered reports whether id has its answer already (a duplicate id).
+func (b *batchAnswers[V]) answered(id string) bool {
+	if _, ok := b.out[id]; ok {
+		return true
 	}
-	return t
+	_, ok := b.negative[id]
+	return ok
+}
+
+// answer records a fresh entry as id's answer and reports whether id had
+// none yet: a duplicate id is answered and counted once.
+func (b *batchAnswers[V]) answer(id string, e *Entry[V]) bool {
+	if !e.Negative {
+		n := len(b.out)
+		b.out[id] = e.Value
+		return len(b.out) > n
+	}
+	if _, ok := b.negative[id]; ok {
+		return false
+	}
+	if b.negative == nil {
+		b.negative = make(map[string]struct{})
+	}
+	b.negative[id] = struct{}{}
+	return true
 }
 
 // GetMany returns the values of ids: it asks the memory tier for all of
-// them at once, the shared tier for the rest at once, and calls loader once
-// with only the ids neither could answer. Ids without a value (cached or
+// them, the shared tier for the rest at once, and calls loader once with
+// only the ids neither could answer. Ids without a value (cached or
 // loaded "not found") are absent from the map.
 //
 // The loaded values are tagged as Get's are: with AsideOptions.TagsOf, and
@@ -63,8 +71,6 @@ func (r *batchRead[V]) asTierRead() *tierRead[V] {
 // as Get's do. Unlike Get, concurrent GetMany calls are not deduplicated
 // per key.
 func (a *Aside[V]) GetMany(ctx context.Context, ids []string, loader BatchLoader[V]) (map[string]V, error) {
-	out := make(map[string]V, len(ids))
-	now := a.opts.Clock.Now()
 	ns, err := a.namespaceText(ctx)
 	if err != nil {
 		// Without the namespace's version there are no keys: answer from
@@ -72,236 +78,101 @@ func (a *Aside[V]) GetMany(ctx context.Context, ids []string, loader BatchLoader
 		a.opts.Metrics.Add(EventBackendError, TierShared, 1)
 		return loader.LoadMany(ctx, ids)
 	}
-	all := make([]batchKey[V], 0, len(ids))
-	seen := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		if !seen[id] {
-			seen[id] = true
-			all = append(all, batchKey[V]{id: id, key: a.keyIn(ns, id)})
+	ans := &batchAnswers[V]{out: make(map[string]V, len(ids))}
+	rest := ids
+	if a.memoryBytes != nil {
+		if rest = a.memoryHits(ctx, ns, ids, ans); len(rest) == 0 {
+			return ans.out, nil
 		}
 	}
+	return a.getManyRest(ctx, ns, rest, ans, loader)
+}
+
+// memoryHits answers, into ans, the ids the memory tier holds fresh and
+// valid, and returns the others (nil when there are none). It is the path
+// of a batch that memory answers whole, and costs what Get's hits do: the
+// key of each id built in one reused buffer, the entries read in place,
+// and the hits counted once for the batch. Like Get's, these reads are
+// accesses for the memory tier's eviction policy.
+func (a *Aside[V]) memoryHits(ctx context.Context, ns string, ids []string, ans *batchAnswers[V]) []string {
+	sc := hitScratches.Get().(*hitScratch)
+	defer putScratch(sc)
+	var now time.Time // read only when an entry needs it, as in Get
+	var rest []string
+	failed := false
+	for _, id := range ids {
+		sc.key = a.opts.Keys.appendIDKey(sc.key[:0], ns, id)
+		e, err := a.memoryBytes.GetBytes(ctx, sc.key)
+		if err != nil {
+			failed = failed || !errors.Is(err, ErrNotFound)
+			rest = append(rest, id)
+			continue
+		}
+		// See memoryHit: an entry kept only while fresh is fresh.
+		fresh := e.ExpiresAt.IsZero() || !e.StaleUntil.After(e.ExpiresAt)
+		if !fresh {
+			if now.IsZero() {
+				now = a.opts.Clock.Now()
+			}
+			fresh = e.IsFresh(now)
+		}
+		if !fresh || !a.usable(ctx, e) {
+			rest = append(rest, id)
+			continue
+		}
+		ans.answer(id, e)
+	}
+	if failed {
+		a.opts.Metrics.Add(EventBackendError, TierMemory, 1)
+	}
+	a.opts.Metrics.hitsOn(TierMemory, len(ans.out), len(ans.negative), &sc.tok)
+	return rest
+}
+
+// getManyRest is GetMany for the ids the memory tier's hits left: read
+// with tokens from both tiers at once, then loaded.
+func (a *Aside[V]) getManyRest(ctx context.Context, ns string, ids []string, ans *batchAnswers[V], loader BatchLoader[V]) (map[string]V, error) {
+	now := a.opts.Clock.Now()
+	all := a.batchKeys(ns, ids)
 	pending := make([]*batchKey[V], len(all))
 	for i := range all {
 		pending[i] = &all[i]
 	}
 	// The memory tier's tokens are taken here, before the shared tier is
 	// read, as in Get.
-	pending = a.readBatch(ctx, a.opts.Memory, TierMemory, pending, now, out, func(b *batchKey[V]) *batchRead[V] { return &b.mem })
-	pending = a.readBatch(ctx, a.opts.Shared, TierShared, pending, now, out, func(b *batchKey[V]) *batchRead[V] { return &b.shared })
+	pending = a.readBatch(ctx, a.opts.Memory, TierMemory, pending, now, ans, func(b *batchKey[V]) *batchRead[V] { return &b.mem })
+	pending = a.readBatch(ctx, a.opts.Shared, TierShared, pending, now, ans, func(b *batchKey[V]) *batchRead[V] { return &b.shared })
+	// Duplicate ids, and ids that an earlier pass answered, go no further.
+	if len(pending) > 1 || len(pending) == 1 && ans.answered(pending[0].id) {
+		seen := make(map[string]struct{}, len(pending))
+		pending = slices.DeleteFunc(pending, func(b *batchKey[V]) bool {
+			if _, dup := seen[b.id]; dup || ans.answered(b.id) {
+				return true
+			}
+			seen[b.id] = struct{}{}
+			return false
+		})
+	}
 	if len(pending) == 0 {
-		return out, nil
+		return ans.out, nil
 	}
-	a.opts.Metrics.Add(EventMiss, TierNone, int64(len(pending)))
-
-	missing := make([]string, len(pending))
-	for i, b := range pending {
-		missing[i] = b.id
-	}
-	loadCtx, cancel := ctx, context.CancelFunc(func() {})
-	if a.opts.LoadTimeout > 0 {
-		loadCtx, cancel = context.WithTimeout(ctx, a.opts.LoadTimeout)
-	}
-	var epoch int64
-	var epochErr error
-	if a.opts.Invalidator != nil {
-		// Read before the load, so an invalidation during it poisons it.
-		epoch, epochErr = a.opts.Invalidator.epoch(loadCtx)
-	}
-	loadCtx, lc := withLoadControl[V](loadCtx, nil)
-	start := a.opts.Clock.Now()
-	loaded, err := loader.LoadMany(loadCtx, missing)
-	cancel()
-	end := a.opts.Clock.Now()
-	took := end.Sub(start)
-	// A load that failed once the caller had left says nothing of the
-	// source: no fail-safe write-back, no load error (see loadResult).
-	abandoned := err != nil && ctx.Err() != nil
-	a.opts.Metrics.ObserveLoad(took, err != nil && !abandoned)
-
-	var writes []batchWrite[V]
-	if err == nil {
-		for _, b := range pending {
-			var e Entry[V]
-			if v, ok := loaded[b.id]; ok {
-				out[b.id] = v
-				e = a.freshEntry(v, end, took, 0)
-				e.Tags = a.tagsOf(b.id, v, lc.tagsOf(b.id))
-			} else if a.opts.NegativeTTL > 0 {
-				e = a.negativeEntry(end, took)
-				e.Tags = lc.tagsOf(b.id)
-			} else {
-				continue
-			}
-			if !a.canTag(e.Tags, epochErr) {
-				a.opts.Metrics.Add(EventUntaggable, TierNone, 1)
-				continue
-			}
-			if len(e.Tags) > 0 {
-				e.TagEpoch = epoch
-			}
-			writes = append(writes, batchWrite[V]{b: b, entry: e})
-		}
-		a.storeBatch(ctx, writes, end)
-		return out, nil
-	}
-	servedStale := false
-	for _, b := range pending {
-		stale, fromShared, ok := a.staleSource(b.mem.asTierRead(), b.shared.asTierRead(), end)
-		if !ok {
-			continue
-		}
-		servedStale = true
-		a.opts.Metrics.Add(EventStaleServe, TierNone, 1)
-		if !abandoned {
-			// Not to the shared tier when memory's: see storeStale.
-			writes = append(writes, batchWrite[V]{b: b, entry: a.throttled(stale, end), memoryOnly: !fromShared})
-		}
-		if !stale.Negative {
-			out[b.id] = stale.Value
-		}
-	}
-	a.storeBatch(ctx, writes, end)
-	if servedStale {
-		err = errors.Join(ErrServedStale, err)
-	}
-	return out, fmt.Errorf("hoard: aside %q: batch load of %d ids: %w", a.opts.Name, len(missing), err)
+	return a.loadBatch(ctx, pending, ans.out, loader)
 }
 
-// readBatch reads pending from tier c at once, puts the fresh answers in
-// out, records what it saw in each key's slot, and returns the keys still
-// unanswered.
-func (a *Aside[V]) readBatch(ctx context.Context, c Cache[V], tier Tier, pending []*batchKey[V], now time.Time,
-	out map[string]V, slot func(*batchKey[V]) *batchRead[V]) []*batchKey[V] {
-	if c == nil || len(pending) == 0 {
-		return pending
+// batchKeys returns the ids with their keys, built in one buffer: a batch
+// allocates its keys once, not once per id.
+func (a *Aside[V]) batchKeys(ns string, ids []string) []batchKey[V] {
+	all := make([]batchKey[V], len(ids))
+	size := 0
+	for _, id := range ids {
+		size += len(a.opts.Keys.Prefix()) + len(ns) + len(id) + 2
 	}
-	keys := make([]string, len(pending))
-	for i, b := range pending {
-		keys[i] = b.key
+	buf := make([]byte, 0, size+size/8)
+	for i, id := range ids {
+		start := len(buf)
+		buf = a.opts.Keys.appendIDKey(buf, ns, id)
+		// Never written again: appends go past it, or to a new array.
+		all[i] = batchKey[V]{id: id, key: ownedString(buf[start:len(buf):len(buf)])}
 	}
-	var found map[string]Entry[V]
-	var err error
-	if mt, ok := c.(ManyTokenGetter[V]); ok {
-		var tokens []Token
-		var tokenOK []bool
-		found, tokens, tokenOK, err = mt.GetManyWithTokens(ctx, keys)
-		for i, b := range pending {
-			if i < len(tokens) {
-				slot(b).token, slot(b).hasTok = tokens[i], tokenOK[i]
-			}
-		}
-	} else {
-		found, err = a.getEach(ctx, c, keys)
-	}
-	if err != nil {
-		a.opts.Metrics.Add(EventBackendError, tier, 1)
-	}
-	rest := pending[:0]
-	var fill []batchWrite[V]
-	for _, b := range pending {
-		e, ok := found[b.key]
-		ok = ok && a.usable(ctx, &e) // invalidated by a tag: never served
-		if !ok || !e.IsFresh(now) {
-			if ok && e.IsKept(now) {
-				slot(b).stale = &e
-			}
-			rest = append(rest, b)
-			continue
-		}
-		if e.Negative {
-			a.opts.Metrics.Add(EventNegativeHit, tier, 1)
-		} else {
-			a.opts.Metrics.Hit(tier)
-			out[b.id] = e.Value
-		}
-		if tier == TierShared {
-			fill = append(fill, batchWrite[V]{b: b, entry: e})
-		}
-	}
-	if len(fill) > 0 {
-		a.writeBatch(ctx, a.opts.Memory, TierMemory, fill, now, func(b *batchKey[V]) *batchRead[V] { return &b.mem })
-	}
-	return rest
-}
-
-// getEach is GetMany for a tier without it.
-func (a *Aside[V]) getEach(ctx context.Context, c Cache[V], keys []string) (map[string]Entry[V], error) {
-	if mg, ok := c.(ManyGetter[V]); ok {
-		return mg.GetMany(ctx, keys)
-	}
-	found := make(map[string]Entry[V], len(keys))
-	var errs []error
-	for _, k := range keys {
-		e, err := c.Get(ctx, k)
-		switch {
-		case err == nil:
-			found[k] = e
-		case !errors.Is(err, ErrNotFound):
-			errs = append(errs, err)
-		}
-	}
-	return found, errors.Join(errs...)
-}
-
-// batchWrite is an entry to write back for one key of a batch.
-type batchWrite[V any] struct {
-	b     *batchKey[V]
-	entry Entry[V]
-	// memoryOnly keeps the write out of the shared tier (see storeStale).
-	memoryOnly bool
-}
-
-// storeBatch writes entries back to both tiers, as store does for one.
-func (a *Aside[V]) storeBatch(ctx context.Context, writes []batchWrite[V], now time.Time) {
-	if len(writes) == 0 {
-		return
-	}
-	a.writeBatch(ctx, a.opts.Shared, TierShared, writes, now, func(b *batchKey[V]) *batchRead[V] { return &b.shared })
-	a.writeBatch(ctx, a.opts.Memory, TierMemory, writes, now, func(b *batchKey[V]) *batchRead[V] { return &b.mem })
-}
-
-// writeBatch writes entries to tier c, with one CompareAndSetMany when c has
-// it, else key by key as writeBack does.
-func (a *Aside[V]) writeBatch(ctx context.Context, c Cache[V], tier Tier, writes []batchWrite[V], now time.Time,
-	slot func(*batchKey[V]) *batchRead[V]) {
-	if c == nil {
-		return
-	}
-	prepare := func(e Entry[V]) Entry[V] {
-		if tier == TierMemory {
-			return a.forMemory(e, now)
-		}
-		return e
-	}
-	if tier != TierMemory {
-		writes = slices.DeleteFunc(slices.Clone(writes), func(w batchWrite[V]) bool { return w.memoryOnly })
-	}
-	if many, ok := c.(ManyCompareAndSetter[V]); ok {
-		tw := make([]TokenWrite[V], 0, len(writes))
-		for _, w := range writes {
-			if r := slot(w.b); r.hasTok {
-				tw = append(tw, TokenWrite[V]{Key: w.b.key, Token: r.token, Entry: prepare(w.entry)})
-			}
-		}
-		if err := many.CompareAndSetMany(ctx, tw); err != nil && !onlyConflicts(err) {
-			a.opts.Metrics.Add(EventBackendError, tier, 1)
-		}
-		return
-	}
-	for _, w := range writes {
-		a.writeBack(ctx, c, slot(w.b).asTierRead(), w.b.key, prepare(w.entry))
-	}
-}
-
-// onlyConflicts reports whether every error err joins is an ErrConflict.
-func onlyConflicts(err error) bool {
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		for _, e := range joined.Unwrap() {
-			if !onlyConflicts(e) {
-				return false
-			}
-		}
-		return true
-	}
-	return errors.Is(err, ErrConflict)
+	return all
 }

@@ -108,10 +108,19 @@ type ManyGetter[V any] interface {
 // ManyTokenGetter is a [CompareAndSetter] that reads many keys and their
 // tokens in one round trip, for batch loads with stale-set protection.
 type ManyTokenGetter[V any] interface {
-	// GetManyWithTokens is GetMany that also returns the token of every
-	// key, found or not, aligned with keys. A key whose token could not be
-	// read (a corrupt entry) has ok false in tokenOK.
-	GetManyWithTokens(ctx context.Context, keys []string) (found map[string]Entry[V], tokens []Token, tokenOK []bool, err error)
+	// GetManyWithTokens reads keys and calls each once for every key
+	// (in no set order), with the key's position i in keys, the entry
+	// found (nil when the key holds none, or one that cannot be decoded)
+	// and the key's token, found or not, which is valid when tokOK. A
+	// key whose token could not be read (a corrupt entry) has tokOK
+	// false. The entry is read-only and valid only during the call: copy
+	// what is kept. Entries are handed over one by one, so a batch read
+	// builds no intermediate map or slice of them.
+	//
+	// err joins an [ErrCorrupt] error for each entry that cannot be
+	// decoded. When the read itself fails, each is not called and err
+	// says why.
+	GetManyWithTokens(ctx context.Context, keys []string, each func(i int, e *Entry[V], tok Token, tokOK bool)) error
 }
 
 // TokenWrite is one write of [ManyCompareAndSetter.CompareAndSetMany].

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,6 +20,9 @@ import (
 type FlightGroup[V any] struct {
 	mu      sync.Mutex            // guards flights
 	flights map[string]*flight[V] // the loads running now, by key
+	// landed counts the loads that have ended: a caller that read the
+	// tiers before a load of its key ended must read them again.
+	landed atomic.Uint64
 }
 
 // flight is one running load.
@@ -140,6 +144,7 @@ func (g *FlightGroup[V]) run(ctx context.Context, key string, f *flight[V], fn f
 			delete(g.flights, key)
 		}
 		g.mu.Unlock()
+		g.landed.Add(1)
 		close(f.done)
 	}()
 	f.val, f.err = fn(ctx)

@@ -128,14 +128,33 @@ func (b KeyBuilder) Key(parts ...string) string {
 // AppendKey appends Key(parts...) to dst and returns the extended slice, so
 // a caller can build keys in a reused buffer.
 func (b KeyBuilder) AppendKey(dst []byte, parts ...string) []byte {
-	n := len(b.prefix)
-	for _, p := range parts {
-		n += 1 + escapedLen(p)
+	// Written first and measured after, in one pass over the parts: a key
+	// over MaxLen, rare, is then written again hashed.
+	start := len(dst)
+	dst = appendParts(append(dst, b.prefix...), parts)
+	if n := len(dst) - start; n > b.MaxLen() {
+		return append(dst[:start], b.hashedKey(n, parts)...)
 	}
-	if n > b.MaxLen() {
-		return append(dst, b.hashedKey(n, parts)...)
+	return dst
+}
+
+// appendIDKey is AppendKey(dst, ns, id), or AppendKey(dst, id) when ns is
+// "": an Aside's key, built on its hit paths without the variadic slice.
+func (b KeyBuilder) appendIDKey(dst []byte, ns, id string) []byte {
+	start := len(dst)
+	dst = append(dst, b.prefix...)
+	if ns != "" {
+		dst = appendEscaped(append(dst, ':'), ns)
 	}
-	return appendParts(append(dst, b.prefix...), parts)
+	dst = appendEscaped(append(dst, ':'), id)
+	if n := len(dst) - start; n > b.MaxLen() {
+		parts := []string{id}
+		if ns != "" {
+			parts = []string{ns, id}
+		}
+		return append(dst[:start], b.hashedKey(n, parts)...)
+	}
+	return dst
 }
 
 // SlotKey returns a key that Redis Cluster stores in the slot of hashTag,

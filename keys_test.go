@@ -576,3 +576,20 @@ func TestAppendKeyMatchesKey(t *testing.T) {
 		}
 	}
 }
+
+// appendIDKey, the hit path's key, is AppendKey's.
+func TestAppendIDKeyIsAppendKey(t *testing.T) {
+	b := mustKeyBuilder(t, "shop:users", &KeyOptions{MaxLen: 120})
+	long := strings.Repeat("x", 200)
+	for _, ns := range []string{"", "v1", "a:b", "%", long} {
+		for _, id := range []string{"", "42", "a:b{c}", "100%", "é", long} {
+			want := b.AppendKey([]byte("pre"), id)
+			if ns != "" {
+				want = b.AppendKey([]byte("pre"), ns, id)
+			}
+			if got := b.appendIDKey([]byte("pre"), ns, id); string(got) != string(want) {
+				t.Errorf("appendIDKey(%q, %q) = %q; want %q", ns, id, got, want)
+			}
+		}
+	}
+}

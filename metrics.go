@@ -106,6 +106,10 @@ type Metrics struct {
 	name     string
 	recorder Recorder
 	counts   [eventCount][tierCount]atomic.Int64
+	// stripes count the hits and negative hits (see hotStripe); their
+	// cells of counts stay 0, unless the Metrics was not made by
+	// NewMetrics and has no stripes.
+	stripes  []hotStripe
 	loads    histogram
 	lockWait histogram
 }
@@ -113,7 +117,7 @@ type Metrics struct {
 // NewMetrics returns the metrics of the cache called name, passing every
 // event on to rec as well when rec is not nil.
 func NewMetrics(name string, rec Recorder) *Metrics {
-	return &Metrics{name: name, recorder: rec}
+	return &Metrics{name: name, recorder: rec, stripes: newHotStripes()}
 }
 
 // Name returns the cache name the metrics count for.
@@ -129,7 +133,13 @@ func (m *Metrics) Add(ev Event, tier Tier, n int64) {
 	if m == nil || ev == 0 || ev >= eventCount || tier >= tierCount {
 		return
 	}
-	m.counts[ev][tier].Add(n)
+	if isHot(ev, tier) {
+		tok := stripeTokens.Get().(*stripeToken)
+		m.addHot(ev, tier, n, tok)
+		stripeTokens.Put(tok)
+	} else {
+		m.counts[ev][tier].Add(n)
+	}
 	if m.recorder != nil {
 		m.recorder.Add(m.name, ev, tier, n)
 	}
@@ -180,6 +190,9 @@ func (m *Metrics) Snapshot() MetricsSnapshot {
 	for ev := range eventCount {
 		for tier := range tierCount {
 			s.counts[ev][tier] = m.counts[ev][tier].Load()
+			if isHot(ev, tier) {
+				s.counts[ev][tier] += m.hotCount(ev, tier)
+			}
 		}
 	}
 	s.Loads = m.loads.snapshot()

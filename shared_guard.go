@@ -183,12 +183,8 @@ func (g *guardedTier[V]) GetMany(ctx context.Context, keys []string) (found map[
 	return found, err
 }
 
-func (g *guardedTier[V]) GetManyWithTokens(ctx context.Context, keys []string) (found map[string]Entry[V], tokens []Token, tokenOK []bool, err error) {
-	err = g.do(ctx, func(ctx context.Context) (err error) {
-		found, tokens, tokenOK, err = g.inner.GetManyWithTokens(ctx, keys)
-		return err
-	})
-	return found, tokens, tokenOK, err
+func (g *guardedTier[V]) GetManyWithTokens(ctx context.Context, keys []string, each func(i int, e *Entry[V], tok Token, tokOK bool)) error {
+	return g.do(ctx, func(ctx context.Context) error { return g.inner.GetManyWithTokens(ctx, keys, each) })
 }
 
 func (g *guardedTier[V]) CompareAndSetMany(ctx context.Context, writes []TokenWrite[V]) error {

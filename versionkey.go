@@ -99,6 +99,8 @@ type Invalidator struct {
 	// bus, and the bus's flushes: a load begun before the latest may hold
 	// a value with an invalidated tag (see Aside.Get).
 	tagChanges atomic.Uint64
+	// knownEpoch is the latest tag epoch read, or nil (see epoch).
+	knownEpoch atomic.Pointer[epochReading]
 }
 
 // namespaceVersion is a namespace's version and its text, kept together
@@ -319,7 +321,8 @@ func (inv *Invalidator) invalidateTags(ctx context.Context, clock TagClock, tags
 		inv.madeHere(madeTag+t, epoch)
 		inv.keepStamp(t, epoch, since)
 	}
-	inv.tagChanges.Add(1)
+	changes := inv.tagChanges.Add(1)
+	inv.keepEpoch(epochReading{epoch: epoch, at: inv.opts.Clock.Now(), changes: changes})
 	return nil
 }
 
@@ -347,13 +350,6 @@ func (inv *Invalidator) publishRaw(ctx context.Context, kind InvalidationKind, v
 		events[i] = Invalidation{Kind: kind, Value: v}
 	}
 	return inv.opts.Bus.Publish(ctx, events...)
-}
-
-// epoch reads the tag clock's epoch for a load about to begin. It is read
-// from the tag clock every time: a load costs a round trip to its source
-// anyway, and a stale epoch would only make fresh entries look invalid.
-func (inv *Invalidator) epoch(ctx context.Context) (int64, error) {
-	return inv.tagClock.Epoch(ctx)
 }
 
 // valid reports whether an entry loaded at epoch with tags is still valid:

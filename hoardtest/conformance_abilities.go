@@ -114,12 +114,22 @@ func testManyTokens(t *testing.T, s *suite) {
 		t.Fatal(err)
 	}
 	keys := []string{present, deleted, absent, rewritten}
-	found, tokens, tokenOK, err := mt.GetManyWithTokens(ctx, keys)
+	found := map[string]hoard.Entry[Item]{}
+	tokens, tokenOK, calls := make([]hoard.Token, len(keys)), make([]bool, len(keys)), make([]int, len(keys))
+	err := mt.GetManyWithTokens(ctx, keys, func(i int, e *hoard.Entry[Item], tok hoard.Token, ok bool) {
+		calls[i]++
+		if e != nil {
+			found[keys[i]] = *e // copied: the entry is valid only during the call
+		}
+		tokens[i], tokenOK[i] = tok, ok
+	})
 	if err != nil {
 		t.Fatalf("GetManyWithTokens: %v", err)
 	}
-	if len(tokens) != len(keys) || len(tokenOK) != len(keys) {
-		t.Fatalf("%d tokens, %d oks for %d keys", len(tokens), len(tokenOK), len(keys))
+	for i, n := range calls {
+		if n != 1 {
+			t.Fatalf("GetManyWithTokens called each %d times for %q; want once", n, keys[i])
+		}
 	}
 	if len(found) != 2 || !itemsEqual(found[present].Value, sampleItem(1)) {
 		t.Fatalf("found = %v; want the present and rewritten keys", found)

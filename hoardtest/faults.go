@@ -211,19 +211,38 @@ func (f *faultyCache[V]) GetMany(ctx context.Context, keys []string) (map[string
 	return nil, err
 }
 
-func (f *faultyCache[V]) GetManyWithTokens(ctx context.Context, keys []string) (map[string]hoard.Entry[V], []hoard.Token, []bool, error) {
-	var found map[string]hoard.Entry[V]
-	var tokens []hoard.Token
-	var ok []bool
+func (f *faultyCache[V]) GetManyWithTokens(ctx context.Context, keys []string, each func(int, *hoard.Entry[V], hoard.Token, bool)) error {
+	// The answers are kept until the fault's Then has run, and only then
+	// handed to each: the caller sees them when a plain call would return.
+	type answer struct {
+		e      *hoard.Entry[V]
+		tok    hoard.Token
+		ok     bool
+		called bool
+	}
+	var answers []answer
 	var innerErr error
 	made, err := around(ctx, f.opts.Inject, Call{Method: "GetManyWithTokens", Op: OpRead, Keys: keys}, func() error {
-		found, tokens, ok, innerErr = f.inner.GetManyWithTokens(ctx, keys)
+		answers = make([]answer, len(keys))
+		innerErr = f.inner.GetManyWithTokens(ctx, keys, func(i int, e *hoard.Entry[V], tok hoard.Token, ok bool) {
+			a := answer{tok: tok, ok: ok, called: true}
+			if e != nil {
+				c := *e
+				a.e = &c
+			}
+			answers[i] = a
+		})
 		return innerErr
 	})
-	if made && err == innerErr {
-		return found, tokens, ok, err
+	if !made || err != innerErr {
+		return err
 	}
-	return nil, nil, nil, err
+	for i, a := range answers {
+		if a.called {
+			each(i, a.e, a.tok, a.ok)
+		}
+	}
+	return err
 }
 
 func (f *faultyCache[V]) Set(ctx context.Context, key string, e hoard.Entry[V]) error {

@@ -16,30 +16,33 @@ import (
 // go-redis splits by node. On a Ring each key is its own GET in the
 // pipeline. See [hoard.ManyGetter] for how corrupt entries are reported.
 func (c *Cache[V]) GetMany(ctx context.Context, keys []string) (map[string]hoard.Entry[V], error) {
-	found, _, _, err := c.getMany(ctx, keys, false)
+	found := make(map[string]hoard.Entry[V], len(keys))
+	err := c.getMany(ctx, keys, func(i int, e *hoard.Entry[V], _ hoard.Token, _ bool) {
+		if e != nil {
+			found[keys[i]] = *e
+		}
+	})
 	return found, err
 }
 
-// GetManyWithTokens is GetMany that also returns every key's token, in the
-// same round trips. A key whose entry is corrupt is left out of the map and
-// reported in err with hoard.ErrCorrupt, as in GetMany; when its envelope's
-// header could still be read (only the payload does not decode), its token
-// is that entry's generation and its tokenOK is true, so a load can
-// compare-and-set a good value over it. Only a key whose header is
-// malformed has tokenOK false.
-func (c *Cache[V]) GetManyWithTokens(ctx context.Context, keys []string) (map[string]hoard.Entry[V], []hoard.Token, []bool, error) {
-	return c.getMany(ctx, keys, true)
+// GetManyWithTokens calls each with every key's entry and token, read in
+// the same round trips as GetMany's. A key whose entry is corrupt gets a
+// nil entry and is reported in err with hoard.ErrCorrupt, as in GetMany;
+// when its envelope's header could still be read (only the payload does
+// not decode), its token is that entry's generation and its tokOK is
+// true, so a load can compare-and-set a good value over it. Only a key
+// whose header is malformed has tokOK false. The entry handed to each is
+// reused for the next key: copy what is kept.
+func (c *Cache[V]) GetManyWithTokens(ctx context.Context, keys []string, each func(int, *hoard.Entry[V], hoard.Token, bool)) error {
+	return c.getMany(ctx, keys, each)
 }
 
-func (c *Cache[V]) getMany(ctx context.Context, keys []string, withTokens bool) (map[string]hoard.Entry[V], []hoard.Token, []bool, error) {
-	found := make(map[string]hoard.Entry[V], len(keys))
-	var tokens []hoard.Token
-	var tokenOK []bool
-	if withTokens {
-		tokens, tokenOK = make([]hoard.Token, len(keys)), make([]bool, len(keys))
-	}
+// getMany reads keys and calls each for every one, in order (see
+// GetManyWithTokens). The clock is read once, after the reads: it is the
+// time of the read for every key, as GetWithToken's read after its GET.
+func (c *Cache[V]) getMany(ctx context.Context, keys []string, each func(int, *hoard.Entry[V], hoard.Token, bool)) error {
 	if len(keys) == 0 {
-		return found, tokens, tokenOK, nil
+		return nil
 	}
 	groups := c.groupKeys(keys)
 	var cmds []*goredis.SliceCmd
@@ -57,38 +60,53 @@ func (c *Cache[V]) getMany(ctx context.Context, keys []string, withTokens bool) 
 		})
 	}
 	if err != nil {
-		return found, tokens, tokenOK, wrapErr("get many", fmt.Sprintf("%d keys", len(keys)), err)
+		return wrapErr("get many", fmt.Sprintf("%d keys", len(keys)), err)
 	}
+	now := c.opts.Clock.Now()
+	absent := absentTokenAt(now)
 	var corrupt []error
+	var e hoard.Entry[V] // reused: each copies what it keeps
 	for i, cmd := range cmds {
 		for j, v := range cmd.Val() {
-			at := groups[i][j]
-			key := keys[at]
+			at := position(groups, i, j)
 			s, ok := v.(string)
-			tok := c.absentToken()
-			var err error
-			if ok {
-				var e hoard.Entry[V]
-				e, tok, err = c.decode(key, stringBytes(s))
-				switch {
-				case err == nil:
-					found[key] = e
-				case !errors.Is(err, hoard.ErrNotFound):
-					corrupt = append(corrupt, err)
-				}
+			if !ok {
+				each(at, nil, absent, true)
+				continue
 			}
-			// A corrupt entry whose header read has its generation as
-			// token (see decode), so a load can repair it.
-			if withTokens && (err == nil || errors.Is(err, hoard.ErrNotFound) || tok != 0) {
-				tokens[at], tokenOK[at] = tok, true
+			var tok hoard.Token
+			var err error
+			e, tok, err = c.decodeAt(keys[at], stringBytes(s), now)
+			switch {
+			case err == nil:
+				each(at, &e, tok, true)
+			case errors.Is(err, hoard.ErrNotFound):
+				each(at, nil, tok, true)
+			default:
+				corrupt = append(corrupt, err)
+				// A corrupt entry whose header read has its generation
+				// as token (see decode), so a load can repair it.
+				each(at, nil, tok, tok != 0)
 			}
 		}
 	}
-	return found, tokens, tokenOK, errors.Join(corrupt...)
+	return errors.Join(corrupt...)
 }
 
-// groupArgs returns the keys at the positions of group.
+// position is the position in keys of the j-th key of group i; a nil
+// group is every key, in order.
+func position(groups [][]int, i, j int) int {
+	if groups[i] == nil {
+		return j
+	}
+	return groups[i][j]
+}
+
+// groupArgs returns the keys at the positions of group (nil: all of them).
 func groupArgs(keys []string, group []int) []string {
+	if group == nil {
+		return keys
+	}
 	out := make([]string, len(group))
 	for i, at := range group {
 		out[i] = keys[at]
@@ -97,7 +115,7 @@ func groupArgs(keys []string, group []int) []string {
 }
 
 // groupKeys splits the positions of keys into the groups one MGET each may
-// ask for.
+// ask for. A single group of all the keys, in order, is [][]int{nil}.
 func (c *Cache[V]) groupKeys(keys []string) [][]int {
 	switch c.client.(type) {
 	case *goredis.ClusterClient:
@@ -109,6 +127,9 @@ func (c *Cache[V]) groupKeys(keys []string) [][]int {
 		}
 		return groups
 	default:
+		if len(keys) <= c.opts.BatchSize {
+			return [][]int{nil}
+		}
 		all := make([]int, len(keys))
 		for i := range all {
 			all[i] = i

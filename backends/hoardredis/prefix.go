@@ -54,17 +54,13 @@ func (c *Cache[V]) DeletePrefix(ctx context.Context, prefix string) (int, error)
 }
 
 // tombstoneAll replaces the entries among keys with tombstones in one
-// pipeline and counts the live ones replaced (scripts/tombstone.lua). The script goes as EVAL, not
-// EVALSHA: a pipeline cannot fall back when the server lacks the script.
+// pipeline and counts the live ones replaced (scripts/tombstone.lua).
 func (c *Cache[V]) tombstoneAll(ctx context.Context, node goredis.Cmdable, keys []string) (int64, error) {
-	cmds := make([]*goredis.Cmd, len(keys))
-	_, err := node.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		for i, k := range keys {
-			w := c.tombstone()
-			cmds[i] = tombstoneScript.Eval(ctx, p, []string{k}, w.envelope, c.tombstoneMS)
-		}
-		return nil
-	})
+	calls := make([]scriptCall, len(keys))
+	for i, k := range keys {
+		calls[i] = scriptCall{keys: []string{k}, args: []any{c.tombstone().envelope, c.tombstoneMS}}
+	}
+	cmds, err := runPipelined(ctx, node, tombstoneScript, calls)
 	var n int64
 	for _, cmd := range cmds {
 		if live, _ := cmd.Int64(); live == 1 {

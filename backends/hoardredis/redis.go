@@ -151,6 +151,11 @@ func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), le
 // compare-and-set a good value over it; without the token, the entry would
 // stay and cost a load on every read until its TTL ended.
 func (c *Cache[V]) decode(key string, b []byte) (hoard.Entry[V], hoard.Token, error) {
+	return c.decodeAt(key, b, c.opts.Clock.Now())
+}
+
+// decodeAt is decode for bytes read at now.
+func (c *Cache[V]) decodeAt(key string, b []byte, now time.Time) (hoard.Entry[V], hoard.Token, error) {
 	var e hoard.Entry[V]
 	h, payload, err := decodeEnvelope(b)
 	if err != nil {
@@ -161,7 +166,7 @@ func (c *Cache[V]) decode(key string, b []byte) (hoard.Entry[V], hoard.Token, er
 		return e, tok, hoard.ErrNotFound
 	}
 	setMeta(&e, &h)
-	if !e.IsKept(c.opts.Clock.Now()) {
+	if !e.IsKept(now) {
 		// Past its KeepUntil, in its ExpiredGrace: absent to readers, but
 		// its generation is still the key's token.
 		return hoard.Entry[V]{}, tok, hoard.ErrNotFound
@@ -234,37 +239,35 @@ func (c *Cache[V]) CompareAndSet(ctx context.Context, key string, tok hoard.Toke
 // Entries that cannot be encoded fail alone; the others are still sent.
 func (c *Cache[V]) CompareAndSetMany(ctx context.Context, writes []hoard.TokenWrite[V]) error {
 	var errs []error
-	type sent struct {
-		key string
-		cmd *goredis.Cmd
-	}
-	cmds := make([]sent, 0, len(writes))
-	_, err := c.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		for _, tw := range writes {
-			if err := c.checkTokenAge(tw.Key, tw.Token); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			w, err := c.encode(tw.Key, &tw.Entry)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			// EVAL, not EVALSHA: a pipeline cannot fall back on NOSCRIPT.
-			cmds = append(cmds, sent{tw.Key, casScript.Eval(ctx, p, []string{tw.Key}, expectedGeneration(tw.Token), w.envelope, w.ttl.Milliseconds())})
+	keys := make([]string, 0, len(writes))
+	calls := make([]scriptCall, 0, len(writes))
+	for _, tw := range writes {
+		if err := c.checkTokenAge(tw.Key, tw.Token); err != nil {
+			errs = append(errs, err)
+			continue
 		}
-		return nil
-	})
+		w, err := c.encode(tw.Key, &tw.Entry)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		keys = append(keys, tw.Key)
+		calls = append(calls, scriptCall{keys: []string{tw.Key}, args: []any{expectedGeneration(tw.Token), w.envelope, w.ttl.Milliseconds()}})
+	}
+	if len(calls) == 0 {
+		return errors.Join(errs...)
+	}
+	cmds, err := runPipelined(ctx, c.client, casScript, calls)
 	if err != nil && len(cmds) == 0 {
 		return wrapErr("compare-and-set many", fmt.Sprintf("%d keys", len(writes)), err)
 	}
-	for _, s := range cmds {
-		stored, err := s.cmd.Int()
+	for i, cmd := range cmds {
+		stored, err := cmd.Int()
 		switch {
 		case err != nil:
-			errs = append(errs, wrapErr("compare-and-set", s.key, err))
+			errs = append(errs, wrapErr("compare-and-set", keys[i], err))
 		case stored == 0:
-			errs = append(errs, fmt.Errorf("%w: %q", hoard.ErrConflict, s.key))
+			errs = append(errs, fmt.Errorf("%w: %q", hoard.ErrConflict, keys[i]))
 		}
 	}
 	return errors.Join(errs...)
@@ -285,7 +288,12 @@ const absentBit = 1 << 63
 
 // absentToken is the token of a key read as absent now.
 func (c *Cache[V]) absentToken() hoard.Token {
-	return hoard.Token(absentBit | uint64(c.opts.Clock.Now().UnixMilli())&^absentBit)
+	return absentTokenAt(c.opts.Clock.Now())
+}
+
+// absentTokenAt is the token of a key read as absent at now.
+func absentTokenAt(now time.Time) hoard.Token {
+	return hoard.Token(absentBit | uint64(now.UnixMilli())&^absentBit)
 }
 
 // checkTokenAge refuses a token of an absent key older than the lesser of

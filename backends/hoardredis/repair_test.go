@@ -62,7 +62,7 @@ func TestUndecodablePayloadHasTokenInBatch(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		found, toks, ok, err := c.GetManyWithTokens(ctx, keys)
+		found, toks, ok, err := getManyWithTokens(ctx, c, keys)
 		if !errors.Is(err, hoard.ErrCorrupt) || !strings.Contains(err.Error(), keys[1]) {
 			t.Fatalf("GetManyWithTokens err = %v; want ErrCorrupt naming %q", err, keys[1])
 		}
@@ -123,9 +123,23 @@ func TestMalformedHeaderHasNoToken(t *testing.T) {
 		if !strings.HasPrefix(err.Error(), "hoard:") {
 			t.Errorf("GetWithToken: %q; want a hoard: error", err)
 		}
-		_, toks, ok, err := c.GetManyWithTokens(ctx, []string{key})
+		_, toks, ok, err := getManyWithTokens(ctx, c, []string{key})
 		if !errors.Is(err, hoard.ErrCorrupt) || ok[0] || toks[0] != 0 {
 			t.Fatalf("GetManyWithTokens = token %d, ok %v, %v; want no token and ErrCorrupt", toks[0], ok[0], err)
 		}
 	})
+}
+
+// getManyWithTokens collects what GetManyWithTokens hands over, copying
+// each entry (valid only during its call).
+func getManyWithTokens[V any](ctx context.Context, c *hoardredis.Cache[V], keys []string) (map[string]hoard.Entry[V], []hoard.Token, []bool, error) {
+	found := map[string]hoard.Entry[V]{}
+	toks, ok := make([]hoard.Token, len(keys)), make([]bool, len(keys))
+	err := c.GetManyWithTokens(ctx, keys, func(i int, e *hoard.Entry[V], tok hoard.Token, tokOK bool) {
+		if e != nil {
+			found[keys[i]] = *e
+		}
+		toks[i], ok[i] = tok, tokOK
+	})
+	return found, toks, ok, err
 }

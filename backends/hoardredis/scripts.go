@@ -1,7 +1,9 @@
 package hoardredis
 
 import (
+	"context"
 	_ "embed"
+	"errors"
 
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -51,3 +53,47 @@ var (
 	streamExpireConsumersSource string
 	streamExpireConsumersScript = goredis.NewScript(streamLuaLib + streamExpireConsumersSource)
 )
+
+// scriptCall is one run of a script in a pipeline: its keys and arguments.
+type scriptCall struct {
+	keys []string
+	args []any
+}
+
+// runPipelined runs script once per call, in one pipeline of EVALSHAs: the
+// script's source travels only when the server lacks it (a new or
+// restarted server, after SCRIPT FLUSH), in a second pipeline of EVALs for
+// the calls refused with NOSCRIPT, which also loads it for the next time.
+// EVAL in every command would send the source once per key (cas.lua is
+// 740 bytes: more than the entry of a small value). err is the first error
+// of a command, as Pipelined's, or of the pipeline itself.
+func runPipelined(ctx context.Context, node goredis.Cmdable, script *goredis.Script, calls []scriptCall) ([]*goredis.Cmd, error) {
+	cmds := make([]*goredis.Cmd, len(calls))
+	_, err := node.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, c := range calls {
+			cmds[i] = script.EvalSha(ctx, p, c.keys, c.args...)
+		}
+		return nil
+	})
+	var again []int
+	for i, cmd := range cmds {
+		if goredis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+			again = append(again, i)
+		}
+	}
+	if len(again) == 0 {
+		return cmds, err
+	}
+	_, err = node.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for _, i := range again {
+			cmds[i] = script.Eval(ctx, p, calls[i].keys, calls[i].args...)
+		}
+		return nil
+	})
+	for _, cmd := range cmds {
+		if e := cmd.Err(); e != nil && !errors.Is(e, goredis.Nil) {
+			return cmds, e
+		}
+	}
+	return cmds, err
+}

@@ -45,7 +45,7 @@ func TestHugeTTLStillCaches(t *testing.T) {
 						return c.CompareAndSet(ctx, k, tok, e)
 					},
 					"CompareAndSetMany": func(k string) error {
-						_, toks, _, _ := c.GetManyWithTokens(ctx, []string{k})
+						_, toks, _, _ := getManyWithTokens(ctx, c, []string{k})
 						return c.CompareAndSetMany(ctx, []hoard.TokenWrite[int]{{Key: k, Token: toks[0], Entry: e}})
 					},
 				}

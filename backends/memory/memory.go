@@ -159,18 +159,19 @@ func (c *Cache[V]) GetMany(_ context.Context, keys []string) (map[string]hoard.E
 	return found, nil
 }
 
-// GetManyWithTokens is GetMany that also returns every key's token; like
-// GetWithToken, it is not an access for the eviction policy.
-func (c *Cache[V]) GetManyWithTokens(_ context.Context, keys []string) (map[string]hoard.Entry[V], []hoard.Token, []bool, error) {
-	found := make(map[string]hoard.Entry[V], len(keys))
-	tokens, ok := make([]hoard.Token, len(keys)), make([]bool, len(keys))
+// GetManyWithTokens calls each with every key's entry (the stored one:
+// read it only) and token; like GetWithToken, it is not an access for the
+// eviction policy.
+func (c *Cache[V]) GetManyWithTokens(_ context.Context, keys []string, each func(int, *hoard.Entry[V], hoard.Token, bool)) error {
 	for i, k := range keys {
-		tokens[i], ok[i] = c.gens.token(k), true
-		if e, hit := c.entries.GetEntryQuietly(k); hit {
-			found[k] = *e.Value
+		tok := c.gens.token(k) // before the entry: see GetWithToken
+		var e *hoard.Entry[V]
+		if n, hit := c.entries.GetEntryQuietly(k); hit {
+			e = n.Value
 		}
+		each(i, e, tok, true)
 	}
-	return found, tokens, ok, nil
+	return nil
 }
 
 // Set stores e under key. See [hoard.Cache.Set].

@@ -35,7 +35,7 @@ type Config struct {
 
 // FullConfig is the run the docs report: under 10 minutes on 2 cores.
 func FullConfig() Config {
-	return Config{Count: 5, BenchTime: 300 * time.Millisecond}
+	return Config{Count: 9, BenchTime: 300 * time.Millisecond}
 }
 
 // ShortConfig is a run of seconds, for CI: every workload, small sizes.

@@ -177,8 +177,8 @@ func (c casWithTokens) CompareAndSet(ctx context.Context, key string, tok hoard.
 	return c.m.CompareAndSet(ctx, key, tok, e)
 }
 
-func (c casWithTokens) GetManyWithTokens(ctx context.Context, keys []string) (map[string]hoard.Entry[int], []hoard.Token, []bool, error) {
-	return c.m.GetManyWithTokens(ctx, keys)
+func (c casWithTokens) GetManyWithTokens(ctx context.Context, keys []string, each func(i int, e *hoard.Entry[int], tok hoard.Token, tokOK bool)) error {
+	return c.m.GetManyWithTokens(ctx, keys, each)
 }
 
 func (c plainClear) Clear(ctx context.Context) error { return c.m.Clear(ctx) }

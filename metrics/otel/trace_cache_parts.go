@@ -60,14 +60,20 @@ func (p setManyPart[V]) SetMany(ctx context.Context, entries map[string]hoard.En
 }
 
 // GetManyWithTokens reads keys and their tokens from the traced cache.
-func (p manyTokensPart[V]) GetManyWithTokens(ctx context.Context, keys []string) (map[string]hoard.Entry[V], []hoard.Token, []bool, error) {
+func (p manyTokensPart[V]) GetManyWithTokens(ctx context.Context, keys []string, each func(i int, e *hoard.Entry[V], tok hoard.Token, tokOK bool)) error {
 	ctx, span := p.c.startMany(ctx, opGetManyWithTokens, len(keys))
-	found, toks, ok, err := p.c.manyTokens.GetManyWithTokens(ctx, keys)
+	hits := 0
+	err := p.c.manyTokens.GetManyWithTokens(ctx, keys, func(i int, e *hoard.Entry[V], tok hoard.Token, tokOK bool) {
+		if e != nil {
+			hits++
+		}
+		each(i, e, tok, tokOK)
+	})
 	if span.IsRecording() {
-		span.SetAttributes(AttrHits.Int(len(found)))
+		span.SetAttributes(AttrHits.Int(hits))
 	}
 	endWith(span, err)
-	return found, toks, ok, err
+	return err
 }
 
 // CompareAndSetMany compares and sets every write in the traced cache.

@@ -52,8 +52,8 @@ func TestTraceCacheSpans(t *testing.T) {
 	found, err := c.GetMany(ctx, []string{"k1", "k2", "k3"})
 	must(err)
 	must(c.SetMany(ctx, map[string]hoard.Entry[int]{"k4": e, "k5": e}))
-	_, toks, _, err := c.GetManyWithTokens(ctx, []string{"k4", "k6"})
-	must(err)
+	toks := make([]hoard.Token, 2)
+	must(c.GetManyWithTokens(ctx, []string{"k4", "k6"}, func(i int, _ *hoard.Entry[int], tok hoard.Token, _ bool) { toks[i] = tok }))
 	// k6 is stored, k2 conflicts: tok was spent above.
 	casMany := c.CompareAndSetMany(ctx, []hoard.TokenWrite[int]{{Key: "k6", Token: toks[1], Entry: e}, {Key: "k2", Token: tok, Entry: e}})
 	_, err = traced.(hoard.KeyBytesGetter[int]).GetBytes(ctx, []byte("k1"))

@@ -46,7 +46,7 @@ func run() error {
 		docs      = flag.String("docs", "../docs/benchmarks.md", "markdown file whose <!-- compare:begin/end --> region gets the report; empty: none")
 		charts    = flag.String("charts", "../docs", "directory for compare-*.png; empty: none")
 		out       = flag.String("out", "", "also write the report to this file")
-		count     = flag.Int("count", 0, "runs of each micro benchmark (default 5, short 1)")
+		count     = flag.Int("count", 0, "runs of each micro benchmark (default 9, short 1)")
 		benchtime = flag.Duration("benchtime", 0, "length of each micro benchmark run (default 300ms, short 5ms)")
 	)
 	flag.Parse()
