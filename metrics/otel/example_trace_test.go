@@ -85,7 +85,7 @@ func ExampleNewTracer() {
 	}
 	// Output:
 	// lamp 42 <nil>
-	// hoard.shared.get
+	// hoard.shared.get_with_token
 	// hoard.lock.try
 	// hoard.shared.get_with_token
 	// hoard.load

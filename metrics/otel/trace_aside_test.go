@@ -104,7 +104,7 @@ func TestTraceAsideMissAndHit(t *testing.T) {
 	}
 	req.End()
 	miss := wantTree(t, rec, req.(sdktrace.ReadOnlySpan),
-		"hoard.shared.get", LockTrySpan, "hoard.shared.get_with_token", LoadSpan, "hoard.shared.compare_and_set", LockReleaseSpan)
+		"hoard.shared.get_with_token", LockTrySpan, "hoard.shared.get_with_token", LoadSpan, "hoard.shared.compare_and_set", LockReleaseSpan)
 	if attrs(miss[0])[AttrHit].AsBool() || attrs(miss[2])[AttrHit].AsBool() {
 		t.Errorf("the reads of the miss found an entry")
 	}
@@ -138,7 +138,7 @@ func TestTraceAsideMissAndHit(t *testing.T) {
 		t.Fatal(err)
 	}
 	req.End()
-	hit := wantTree(t, rec, req.(sdktrace.ReadOnlySpan), "hoard.shared.get")
+	hit := wantTree(t, rec, req.(sdktrace.ReadOnlySpan), "hoard.shared.get_with_token")
 	if !attrs(hit[0])[AttrHit].AsBool() {
 		t.Errorf("the shared tier's hit says hit=false")
 	}
