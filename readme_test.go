@@ -24,7 +24,11 @@ func TestREADMESnippetsAreCompiledExamples(t *testing.T) {
 	lines := strings.Split(string(readme), "\n")
 	snippets := 0
 	for i := 0; i < len(lines); i++ {
+		if strings.TrimSpace(lines[i]) != "```go" {
+			continue
+		}
 		if lines[i] != "```go" {
+			t.Errorf("README.md:%d: an indented Go snippet, which cannot be a compiled example's copy", i+1)
 			continue
 		}
 		end := i + 1
