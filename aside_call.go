@@ -75,7 +75,8 @@ func (a *Aside[V]) skips(ctx context.Context, c Cache[V]) bool {
 
 // GetWith is [Aside.Get] with options for this call: tiers or the lock to
 // skip, a TTL or tags for the value it loads, and where the answer came
-// from. A plain hit allocates nothing, options or not.
+// from. A hit allocates nothing when the options set only Source (or are
+// nil); a tier or lock switch, a TTL or tags cost an allocation or two.
 func (a *Aside[V]) GetWith(ctx context.Context, id string, loader Loader[V], o *CallOptions) (V, error) {
 	if o == nil {
 		return a.get(ctx, id, loader, nil, false)
