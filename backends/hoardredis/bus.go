@@ -3,7 +3,6 @@ package hoardredis
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -82,19 +81,12 @@ type Bus struct {
 
 	inbox inbox // received events waiting for the handlers
 
-	handlersMu sync.Mutex                 // serialises changes of handlers
-	handlers   atomic.Pointer[[]*handler] // never mutated once stored
+	handlers handlerSet
 
 	stats busCounters
 }
 
 var _ hoard.Bus = (*Bus)(nil)
-
-// handler is one Subscribe call.
-type handler struct {
-	fn     func([]hoard.Invalidation)
-	active atomic.Bool // false once unsubscribed: no new call starts
-}
 
 // NewBus returns a bus on client and starts it: it subscribes in the
 // background (see [Bus.Ready]) and is ready to publish at once. nil opts
@@ -134,7 +126,6 @@ func NewBus(client goredis.UniversalClient, opts *BusOptions) (*Bus, error) {
 		inbox:    inbox{max: o.HandlerQueueSize, wake: make(chan struct{}, 1)},
 	}
 	b.inbox.stats = &b.stats
-	b.handlers.Store(new([]*handler))
 	ctx, cancel := context.WithCancel(context.Background())
 	b.cancel = cancel
 	go b.publishLoop(ctx)
@@ -177,25 +168,7 @@ func (b *Bus) Ready(ctx context.Context) error {
 // no call of fn starts after it returns (one may still be running), and
 // calling it again does nothing. A nil fn is never called.
 func (b *Bus) Subscribe(fn func(events []hoard.Invalidation)) (unsubscribe func()) {
-	if fn == nil {
-		return func() {}
-	}
-	h := &handler{fn: fn}
-	h.active.Store(true)
-	b.handlersMu.Lock()
-	hs := append(slices.Clone(*b.handlers.Load()), h)
-	b.handlers.Store(&hs)
-	b.handlersMu.Unlock()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			h.active.Store(false)
-			b.handlersMu.Lock()
-			hs := slices.DeleteFunc(slices.Clone(*b.handlers.Load()), func(x *handler) bool { return x == h })
-			b.handlers.Store(&hs)
-			b.handlersMu.Unlock()
-		})
-	}
+	return b.handlers.subscribe(fn)
 }
 
 // Close stops the bus. Publish calls already queued are sent first, while
@@ -362,7 +335,7 @@ func (b *Bus) dispatchLoop(ctx context.Context) {
 				if it.flushed {
 					b.stats.flushes.Add(1)
 				}
-				for _, h := range *b.handlers.Load() {
+				for _, h := range b.handlers.all() {
 					if h.active.Load() {
 						h.fn(it.events)
 					}

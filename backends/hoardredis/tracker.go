@@ -3,7 +3,6 @@ package hoardredis
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -60,9 +59,8 @@ type Tracker struct {
 	ready  chan struct{} // closed when every master's tracking was confirmed once
 	kick   chan struct{} // capacity 1: ask for the masters now
 
-	deliverMu  sync.Mutex                 // serialises handler calls
-	handlersMu sync.Mutex                 // serialises changes of handlers
-	handlers   atomic.Pointer[[]*handler] // never mutated once stored
+	deliverMu sync.Mutex // serialises handler calls
+	handlers  handlerSet
 
 	stats trackerCounters
 }
@@ -113,7 +111,6 @@ func NewTracker(client goredis.UniversalClient, opts *TrackerOptions) (*Tracker,
 		ready:  make(chan struct{}),
 		kick:   make(chan struct{}, 1),
 	}
-	t.handlers.Store(new([]*handler))
 	ctx, cancel := context.WithCancel(context.Background())
 	t.cancel = cancel
 	go t.topologyLoop(ctx)
@@ -132,25 +129,7 @@ func (t *Tracker) Publish(context.Context, ...hoard.Invalidation) error { return
 // and must not modify events. The returned function unsubscribes fn: no
 // call of fn starts after it returns. A nil fn is never called.
 func (t *Tracker) Subscribe(fn func(events []hoard.Invalidation)) (unsubscribe func()) {
-	if fn == nil {
-		return func() {}
-	}
-	h := &handler{fn: fn}
-	h.active.Store(true)
-	t.handlersMu.Lock()
-	hs := append(slices.Clone(*t.handlers.Load()), h)
-	t.handlers.Store(&hs)
-	t.handlersMu.Unlock()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			h.active.Store(false)
-			t.handlersMu.Lock()
-			hs := slices.DeleteFunc(slices.Clone(*t.handlers.Load()), func(x *handler) bool { return x == h })
-			t.handlers.Store(&hs)
-			t.handlersMu.Unlock()
-		})
-	}
+	return t.handlers.subscribe(fn)
 }
 
 // deliver hands events to the handlers, under deliverMu.
@@ -160,7 +139,7 @@ func (t *Tracker) deliver(events []hoard.Invalidation) {
 	}
 	t.deliverMu.Lock()
 	defer t.deliverMu.Unlock()
-	for _, h := range *t.handlers.Load() {
+	for _, h := range t.handlers.all() {
 		if h.active.Load() {
 			h.fn(events)
 		}
