@@ -178,17 +178,12 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 // memory tier's read with skipMemory (GetWith's other options travel in
 // ctx to the load).
 func (a *Aside[V]) get(ctx context.Context, id string, loader Loader[V], src *Source, skipMemory bool) (V, error) {
-	ns, err := a.namespaceText(ctx)
-	if err != nil {
-		// Without the namespace's version there is no key: answer from
-		// the source, uncached, but still one load at a time.
-		a.opts.Metrics.Add(EventBackendError, TierShared, 1)
-		v, err, _ := a.flights.Do(ctx, a.keyIn(unversioned, id), func(ctx context.Context) (V, error) {
-			r := a.callLoader(ctx, id, loader, nil)
-			return r.value, r.err
-		})
-		answered(src, SourceLoader, err)
-		return v, err
+	var ns string
+	if a.opts.Namespace != "" {
+		var err error
+		if ns, err = a.namespaceText(ctx); err != nil {
+			return a.getUnversioned(ctx, id, loader, src)
+		}
 	}
 	var now time.Time   // read only when needed: a clock read is a good part of a hit
 	var stale *Entry[V] // a memory entry past its freshness, kept by the fail-safe
@@ -198,6 +193,27 @@ func (a *Aside[V]) get(ctx context.Context, id string, loader Loader[V], src *So
 			return v, err
 		}
 	}
+	return a.getPast(ctx, ns, id, loader, src, now, stale)
+}
+
+// getUnversioned answers Get while no version of the namespace is known:
+// from the source, uncached, but still one load at a time, since there is
+// no key.
+func (a *Aside[V]) getUnversioned(ctx context.Context, id string, loader Loader[V], src *Source) (V, error) {
+	a.opts.Metrics.Add(EventBackendError, TierShared, 1)
+	v, err, _ := a.flights.Do(ctx, a.keyIn(unversioned, id), func(ctx context.Context) (V, error) {
+		r := a.callLoader(ctx, id, loader, nil)
+		return r.value, r.err
+	})
+	answered(src, SourceLoader, err)
+	return v, err
+}
+
+// getPast is Get past the memory tier: the shared tier, then the load. It
+// is apart from get so that a hit from memory, get's common case, runs in
+// a small frame. now is the clock's reading when memoryHit took one (else
+// zero), stale the memory entry it found past its freshness.
+func (a *Aside[V]) getPast(ctx context.Context, ns, id string, loader Loader[V], src *Source, now time.Time, stale *Entry[V]) (V, error) {
 	if now.IsZero() {
 		now = a.opts.Clock.Now()
 	}
