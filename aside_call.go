@@ -111,9 +111,12 @@ func (l callLoader[V]) Load(ctx context.Context, id string) (V, error) {
 
 // answered records in src, when set, what gave a Get its result.
 func answered(src *Source, s Source, err error) {
-	if src == nil {
-		return
+	if src != nil { // apart, so that this test inlines into the hit path
+		setAnswered(src, s, err)
 	}
+}
+
+func setAnswered(src *Source, s Source, err error) {
 	switch {
 	case errors.Is(err, ErrServedStale):
 		*src = SourceStale
