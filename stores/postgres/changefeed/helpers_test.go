@@ -70,7 +70,7 @@ type fixture struct {
 	slot  string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	url, pool := pgURL(t)
 	name := fmt.Sprintf("hoard_feed_%d_%08x", os.Getpid(), rand.Uint32())
@@ -184,7 +184,7 @@ func hasID(got []changefeed.Invalidations, id string) bool {
 }
 
 // runFeed starts a feed; the returned function stops it and waits for it.
-func runFeed(t *testing.T, opts changefeed.Options) (*changefeed.Feed, func()) {
+func runFeed(t testing.TB, opts changefeed.Options) (*changefeed.Feed, func()) {
 	t.Helper()
 	f, err := changefeed.New(opts)
 	if err != nil {
