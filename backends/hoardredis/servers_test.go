@@ -43,7 +43,7 @@ func uniquePrefix(t *testing.T) string {
 
 // deleteUnder deletes every key under prefix (a unique one: no glob
 // characters to escape).
-func deleteUnder(t *testing.T, client *goredis.Client, prefix string) {
+func deleteUnder(t testing.TB, client *goredis.Client, prefix string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	iter := client.Scan(ctx, 0, prefix+"*", 1000).Iterator()

@@ -30,7 +30,7 @@ type trackedInstance struct {
 
 // trackedInstances starts n instances of the application app with
 // Tracking on, on client.
-func trackedInstances(t *testing.T, client goredis.UniversalClient, app string, n int) []*trackedInstance {
+func trackedInstances(t testing.TB, client goredis.UniversalClient, app string, n int) []*trackedInstance {
 	t.Helper()
 	ctx := context.Background()
 	out := make([]*trackedInstance, n)
@@ -61,7 +61,7 @@ func trackedInstances(t *testing.T, client goredis.UniversalClient, app string, 
 }
 
 // randomApp returns an application name no other run uses.
-func randomApp(t *testing.T) string {
+func randomApp(t testing.TB) string {
 	var r [6]byte
 	if _, err := rand.Read(r[:]); err != nil {
 		t.Fatal(err)
@@ -72,7 +72,7 @@ func randomApp(t *testing.T) string {
 // barrier writes a key under the application's prefix and waits until
 // every instance's tracker reported it: every write made before on the
 // same master was reported too.
-func barrier(t *testing.T, other goredis.Cmdable, app string, ins []*trackedInstance, n int) {
+func barrier(t testing.TB, other goredis.Cmdable, app string, ins []*trackedInstance, n int) {
 	t.Helper()
 	key := app + ":barrier:" + strconv.Itoa(n)
 	if err := other.Set(context.Background(), key, "x", time.Minute).Err(); err != nil {
@@ -84,7 +84,7 @@ func barrier(t *testing.T, other goredis.Cmdable, app string, ins []*trackedInst
 }
 
 // inMemory reports whether in's memory tier holds key.
-func (in *trackedInstance) inMemory(t *testing.T, key string) bool {
+func (in *trackedInstance) inMemory(t testing.TB, key string) bool {
 	_, err := in.mem.Get(context.Background(), key)
 	if err != nil && !errors.Is(err, hoard.ErrNotFound) {
 		t.Fatal(err)

@@ -17,7 +17,7 @@ import (
 )
 
 // trackerEvents subscribes to tr and returns the channel its events go to.
-func trackerEvents(t *testing.T, tr *hoardredis.Tracker) chan hoard.Invalidation {
+func trackerEvents(t testing.TB, tr *hoardredis.Tracker) chan hoard.Invalidation {
 	t.Helper()
 	ch := make(chan hoard.Invalidation, 1024)
 	unsubscribe := tr.Subscribe(func(events []hoard.Invalidation) {
@@ -54,7 +54,7 @@ func newTracker(t *testing.T, client goredis.UniversalClient, opts *hoardredis.T
 
 // waitEvent waits for an event that matches want, skipping others, and
 // returns the events it skipped.
-func waitEvent(t *testing.T, ch chan hoard.Invalidation, want hoard.Invalidation) []hoard.Invalidation {
+func waitEvent(t testing.TB, ch chan hoard.Invalidation, want hoard.Invalidation) []hoard.Invalidation {
 	t.Helper()
 	timeout := time.After(10 * time.Second)
 	var skipped []hoard.Invalidation
