@@ -142,18 +142,26 @@ func (a *Aside[V]) keyIn(ns, id string) string {
 // flight group and the fail-safe go on working while Redis is down; an
 // error only when no version was ever known (or the bus dropped it).
 func (a *Aside[V]) namespaceText(ctx context.Context) (string, error) {
+	ns, _, err := a.namespaceRead(ctx)
+	return ns, err
+}
+
+// namespaceRead is namespaceText that also reports whether the version's
+// read ran past the shared tier's hard timeout: the rest of a Get then
+// skips the tier, as after an entry read past it.
+func (a *Aside[V]) namespaceRead(ctx context.Context) (ns string, spent bool, err error) {
 	if a.opts.Namespace == "" {
-		return "", nil
+		return "", false, nil
 	}
 	v, err := a.opts.Invalidator.namespaceVersion(ctx, a.opts.Namespace)
 	if errors.Is(err, errVersionUnconfirmed) {
 		a.opts.Metrics.Add(EventBackendError, TierShared, 1)
-		return v.text, nil
+		return v.text, errors.As(err, new(errHardTimeout)), nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("hoard: aside %q: %w", a.opts.Name, err)
+		return "", false, fmt.Errorf("hoard: aside %q: %w", a.opts.Name, err)
 	}
-	return v.text, nil
+	return v.text, false, nil
 }
 
 // usable reports whether an entry may be served: no tag of it was
@@ -179,9 +187,10 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 // ctx to the load).
 func (a *Aside[V]) get(ctx context.Context, id string, loader Loader[V], src *Source, skipMemory bool) (V, error) {
 	var ns string
+	var spent bool // the namespace's read ran past the hard timeout
 	if a.opts.Namespace != "" {
 		var err error
-		if ns, err = a.namespaceText(ctx); err != nil {
+		if ns, spent, err = a.namespaceRead(ctx); err != nil {
 			return a.getUnversioned(ctx, id, loader, src)
 		}
 	}
@@ -193,7 +202,7 @@ func (a *Aside[V]) get(ctx context.Context, id string, loader Loader[V], src *So
 			return v, err
 		}
 	}
-	return a.getPast(ctx, ns, id, loader, src, now, stale)
+	return a.getPast(ctx, ns, id, loader, src, now, stale, spent)
 }
 
 // getUnversioned answers Get while no version of the namespace is known:
@@ -212,8 +221,9 @@ func (a *Aside[V]) getUnversioned(ctx context.Context, id string, loader Loader[
 // getPast is Get past the memory tier: the shared tier, then the load. It
 // is apart from get so that a hit from memory, get's common case, runs in
 // a small frame. now is the clock's reading when memoryHit took one (else
-// zero), stale the memory entry it found past its freshness.
-func (a *Aside[V]) getPast(ctx context.Context, ns, id string, loader Loader[V], src *Source, now time.Time, stale *Entry[V]) (V, error) {
+// zero), stale the memory entry it found past its freshness; spent says
+// that the namespace's read ran past the shared tier's hard timeout.
+func (a *Aside[V]) getPast(ctx context.Context, ns, id string, loader Loader[V], src *Source, now time.Time, stale *Entry[V], spent bool) (V, error) {
 	if now.IsZero() {
 		now = a.opts.Clock.Now()
 	}
@@ -223,7 +233,7 @@ func (a *Aside[V]) getPast(ctx context.Context, ns, id string, loader Loader[V],
 		if a.guarded {
 			// One shared-tier call past its hard timeout makes the rest of
 			// this Get skip the tier, leaving the loader its time.
-			ctx = withSharedSkip(ctx)
+			ctx = withSharedSkip(ctx, spent)
 		}
 		// Read before the tiers: a load of key by this process that ends
 		// after it may have filled them since.

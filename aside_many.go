@@ -71,7 +71,7 @@ func (b *batchAnswers[V]) answer(id string, e *Entry[V]) bool {
 // as Get's do. Unlike Get, concurrent GetMany calls are not deduplicated
 // per key.
 func (a *Aside[V]) GetMany(ctx context.Context, ids []string, loader BatchLoader[V]) (map[string]V, error) {
-	ns, err := a.namespaceText(ctx)
+	ns, spent, err := a.namespaceRead(ctx)
 	if err != nil {
 		// Without the namespace's version there are no keys: answer from
 		// the source, uncached.
@@ -84,6 +84,12 @@ func (a *Aside[V]) GetMany(ctx context.Context, ids []string, loader BatchLoader
 		if rest = a.memoryHits(ctx, ns, ids, ans); len(rest) == 0 {
 			return ans.out, nil
 		}
+	}
+	if a.guarded {
+		// As in Get: once a shared-tier call of this GetMany ran past the
+		// hard timeout (the namespace's read included), the rest of it
+		// skips the tier, leaving the loader its time.
+		ctx = withSharedSkip(ctx, spent)
 	}
 	return a.getManyRest(ctx, ns, rest, ans, loader)
 }

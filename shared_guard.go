@@ -80,12 +80,19 @@ func guardShared[V any](name string, c Cache[V], budget *SharedBudget, b *Circui
 // skips the shared tier once a call of it ran past the hard timeout.
 type sharedSkipKey struct{}
 
-// withSharedSkip returns ctx with a fresh skip mark.
-func withSharedSkip(ctx context.Context) context.Context {
-	if _, ok := ctx.Value(sharedSkipKey{}).(*atomic.Bool); ok {
+// withSharedSkip returns ctx with a skip mark, set already when spent (an
+// earlier call of the read, made before the mark existed, ran past the
+// hard timeout).
+func withSharedSkip(ctx context.Context, spent bool) context.Context {
+	if mark, ok := ctx.Value(sharedSkipKey{}).(*atomic.Bool); ok {
+		if spent {
+			mark.Store(true)
+		}
 		return ctx
 	}
-	return context.WithValue(ctx, sharedSkipKey{}, new(atomic.Bool))
+	mark := new(atomic.Bool)
+	mark.Store(spent)
+	return context.WithValue(ctx, sharedSkipKey{}, mark)
 }
 
 // errSkippedShared is a shared-tier call skipped because an earlier call of
