@@ -88,16 +88,21 @@ func (b *backing) deleteRedisKeys(t *testing.T) {
 }
 
 // instance starts one instance of the service on b: its own Redis client,
-// caches and registry, served by an httptest server.
-func (b *backing) instance(t *testing.T, name string) (*service, *httptest.Server) {
+// caches and registry, served by an httptest server. Each option changes
+// the instance's config.
+func (b *backing) instance(t *testing.T, name string, options ...func(*serviceConfig)) (*service, *httptest.Server) {
 	t.Helper()
 	ctx := context.Background()
 	client := goredis.NewClient(&goredis.Options{Addr: b.redisAddr})
 	t.Cleanup(func() { _ = client.Close() })
-	svc, err := newService(ctx, serviceConfig{
+	cfg := serviceConfig{
 		repo: b.repo, redis: client, prefix: b.prefix, instanceID: name,
 		log: slog.New(slog.DiscardHandler),
-	})
+	}
+	for _, o := range options {
+		o(&cfg)
+	}
+	svc, err := newService(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
