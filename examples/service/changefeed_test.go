@@ -84,18 +84,6 @@ func dropSlot(t *testing.T, url, slot string) {
 	}
 }
 
-// pollUntil polls cond until it holds, failing the test after within.
-func pollUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", within, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // outsider is psql: a connection of its own to the service's database,
 // changing the table behind the service's back.
 func outsider(t *testing.T, url string) func(sql string, args ...any) time.Time {
@@ -112,52 +100,6 @@ func outsider(t *testing.T, url string) func(sql string, args ...any) time.Time 
 			t.Fatalf("%s: %v, %d rows", sql, err, tag.RowsAffected())
 		}
 		return time.Now() // committed: a statement outside a transaction commits before it returns
-	}
-}
-
-// cachedEverywhere GETs each path on each instance until one pass finds
-// every page in the page cache: the memory tiers and the page caches of
-// all instances hold what the outside change will make stale.
-func cachedEverywhere(t *testing.T, instances []string, paths ...string) {
-	t.Helper()
-	pollUntil(t, 10*time.Second, "every page cached on every instance", func() bool {
-		all := true
-		for _, srv := range instances {
-			for _, p := range paths {
-				res := fetch(t, http.MethodGet, srv+p, "")
-				if res.status != http.StatusOK {
-					t.Fatalf("GET %s: %d %s", srv+p, res.status, res.body)
-				}
-				all = all && res.header.Get("X-Cache") == "HIT"
-			}
-		}
-		return all
-	})
-}
-
-// converge polls every instance with serves until each does, and returns
-// how long after since the last one did.
-func converge(t *testing.T, instances []string, since time.Time, what string, serves func(srv string) bool) time.Duration {
-	t.Helper()
-	pending := slices.Clone(instances)
-	var last time.Duration
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		pending = slices.DeleteFunc(pending, func(srv string) bool {
-			if !serves(srv) {
-				return false
-			}
-			last = time.Since(since)
-			t.Logf("%s: %s after %v", srv, what, last)
-			return true
-		})
-		if len(pending) == 0 {
-			return last
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after 10s: %s on %d of %d instances; still not on %v", what, len(instances)-len(pending), len(instances), pending)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -217,7 +159,7 @@ func TestChangesFromOutsideReachEveryInstance(t *testing.T) {
 			!slices.Contains(categoryIDs(srv, "kettles"), 2) &&
 			slices.Contains(teapots, want)
 	}
-	took := converge(t, instances, committed, "the UPDATE served", updated)
+	took := converge(t, instances, 10*time.Second, committed, "the UPDATE served", updated)
 	t.Logf("UPDATE: from commit to every instance serving the new row: %v", took)
 	// Applied again after the feed's Repeat (1s), then confirmed: the new
 	// row stays.
@@ -235,7 +177,7 @@ func TestChangesFromOutsideReachEveryInstance(t *testing.T) {
 	// kettles) is gone everywhere.
 	cachedEverywhere(t, instances, "/products/3", batch, "/categories/kettles/products")
 	committed = psql("DELETE FROM " + b.repo.table + " WHERE id = 3")
-	took = converge(t, instances, committed, "the DELETE served", func(srv string) bool {
+	took = converge(t, instances, 10*time.Second, committed, "the DELETE served", func(srv string) bool {
 		code, _ := do(t, http.MethodGet, srv+"/products/3", "")
 		return code == http.StatusNotFound &&
 			slices.Equal(decodeJSON[productsPage](t, get(t, srv+batch, http.StatusOK)).Missing, []string{"3"}) &&
