@@ -125,10 +125,9 @@ func startFeed(feed *changefeed.Feed) *feedRunner {
 
 // stop stops the feed and waits for it: the lease passes to the next
 // instance in line.
-func (r *feedRunner) stop(context.Context) error {
+func (r *feedRunner) stop() {
 	r.cancel()
 	r.wg.Wait()
-	return nil
 }
 
 // checkLogicalReplication fails, before the feed starts, on a server

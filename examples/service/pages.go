@@ -14,8 +14,9 @@ import (
 // endpoint, each with its own key: the rendered JSON, its ETag and the
 // 304s of conditional requests, in this instance's memory in front of
 // Redis, like the data caches they sit in front of. Every page is tagged
-// with what it was built from, so the PUT's tag invalidations drop the
-// pages along with the data.
+// with what it was built from, so the tag invalidations of a PUT, and of
+// the change feed (changefeed.go) for a change made outside the service,
+// drop the pages along with the data.
 type pages struct {
 	// product is GET /products/{id}, keyed on the path alone. PUT
 	// /products/{id} passes through it too: its success drops the page
