@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -88,16 +89,21 @@ func (b *backing) deleteRedisKeys(t *testing.T) {
 }
 
 // instance starts one instance of the service on b: its own Redis client,
-// caches and registry, served by an httptest server.
-func (b *backing) instance(t *testing.T, name string) (*service, *httptest.Server) {
+// caches and registry, served by an httptest server. Each option changes
+// the instance's config.
+func (b *backing) instance(t *testing.T, name string, options ...func(*serviceConfig)) (*service, *httptest.Server) {
 	t.Helper()
 	ctx := context.Background()
 	client := goredis.NewClient(&goredis.Options{Addr: b.redisAddr})
 	t.Cleanup(func() { _ = client.Close() })
-	svc, err := newService(ctx, serviceConfig{
+	cfg := serviceConfig{
 		repo: b.repo, redis: client, prefix: b.prefix, instanceID: name,
 		log: slog.New(slog.DiscardHandler),
-	})
+	}
+	for _, o := range options {
+		o(&cfg)
+	}
+	svc, err := newService(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,6 +200,64 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("after 5s: %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// pollUntil polls cond until it holds, failing the test after within.
+func pollUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", within, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// cachedEverywhere GETs each path on each instance until one pass finds
+// every page in the page cache: the memory tiers and the page caches of
+// all instances hold what the outside change will make stale.
+func cachedEverywhere(t *testing.T, instances []string, paths ...string) {
+	t.Helper()
+	pollUntil(t, 10*time.Second, "every page cached on every instance", func() bool {
+		all := true
+		for _, srv := range instances {
+			for _, p := range paths {
+				res := fetch(t, http.MethodGet, srv+p, "")
+				if res.status != http.StatusOK {
+					t.Fatalf("GET %s: %d %s", srv+p, res.status, res.body)
+				}
+				all = all && res.header.Get("X-Cache") == "HIT"
+			}
+		}
+		return all
+	})
+}
+
+// converge polls every instance with serves until each does, failing the
+// test after within, and returns how long after since the last one did.
+func converge(t *testing.T, instances []string, within time.Duration, since time.Time, what string, serves func(srv string) bool) time.Duration {
+	t.Helper()
+	pending := slices.Clone(instances)
+	var last time.Duration
+	deadline := time.Now().Add(within)
+	for {
+		pending = slices.DeleteFunc(pending, func(srv string) bool {
+			if !serves(srv) {
+				return false
+			}
+			last = time.Since(since)
+			t.Logf("%s: %s after %v", srv, what, last)
+			return true
+		})
+		if len(pending) == 0 {
+			return last
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s on %d of %d instances; still not on %v", within, what, len(instances)-len(pending), len(instances), pending)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -45,6 +45,7 @@ type cacheConfig struct {
 	instanceID string // this instance on the bus, unique among its peers
 	recorder   hoard.Recorder
 	store      hoard.Store[Product]
+	tracking   bool // Redis's client-side caching tells the memory tiers of outside writes
 }
 
 // categoryTag names the cached list of category c in tags; a change of
@@ -64,6 +65,7 @@ func newCaches(ctx context.Context, cfg cacheConfig) (_ *caches, err error) {
 	// misconfigured Redis fails here, not as a cache that never hits.
 	if c.svc, err = hoardredis.NewService(ctx, cfg.redis, cfg.prefix, &hoardredis.ServiceOptions{
 		InstanceID: cfg.instanceID, Recorder: cfg.recorder, Codec: hoard.MsgPack, MemoryMaxEntries: 10_000,
+		Tracking: cfg.tracking,
 	}); err != nil {
 		return nil, err
 	}
@@ -78,6 +80,7 @@ func newCaches(ctx context.Context, cfg cacheConfig) (_ *caches, err error) {
 		// the database down: serve the last value up to an hour old
 		LoadTimeout: 2 * time.Second, // a stuck query gives way to the fail-safe
 		// the service's Locker: one load per key across all instances
+		Namespace: productsNamespace, // the change feed's flush (changefeed.go)
 	}); err != nil {
 		return nil, err
 	}
@@ -88,6 +91,7 @@ func newCaches(ctx context.Context, cfg cacheConfig) (_ *caches, err error) {
 		MemoryTTL:   10 * time.Second,
 		FailSafe:    &hoard.FailSafe{Window: 10 * time.Minute},
 		LoadTimeout: 2 * time.Second,
+		Namespace:   productsNamespace,
 	}); err != nil {
 		return nil, err
 	}

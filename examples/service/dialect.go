@@ -22,12 +22,24 @@ type dialect struct {
 	// IF NOT EXISTS is not safe against a concurrent one (it fails on a
 	// unique index of the catalogue). SQLite's is.
 	lockDDL string
+
+	// replicaIdentity, when set, is the query that sets the table's
+	// REPLICA IDENTITY FULL (%[1]s the table) unless it is already: see
+	// newRepo.
+	replicaIdentity string
 }
 
 var (
 	sqliteDialect   = dialect{driver: "sqlite", bigint: "INTEGER"}
 	postgresDialect = dialect{driver: "pgx", bigint: "BIGINT", dollar: true,
-		lockDDL: "SELECT pg_advisory_xact_lock(8675309)"} // any number the app reserves for this
+		lockDDL: "SELECT pg_advisory_xact_lock(8675309)", // any number the app reserves for this
+		// A DO block, so that a table already FULL is not locked again
+		// (ALTER TABLE takes an exclusive lock) each time an instance starts.
+		replicaIdentity: `DO $$ BEGIN
+			IF (SELECT relreplident FROM pg_class WHERE oid = '%[1]s'::regclass) <> 'f' THEN
+				ALTER TABLE %[1]s REPLICA IDENTITY FULL;
+			END IF;
+		END $$`}
 )
 
 // rebind rewrites q's ? placeholders as $1, $2, ... when the dialect needs

@@ -12,6 +12,23 @@
 // It runs on PostgreSQL when HOARD_POSTGRES_URL is set, else SQLite (in
 // memory, or the file given by -sqlite), and on the Redis at
 // HOARD_REDIS_ADDR, else an in-process miniredis. See README.md.
+//
+// On PostgreSQL every instance follows the products table's change feed
+// (changefeed.go): an UPDATE or DELETE run with psql, or by any other
+// program, reaches every instance's next read, as a PUT does. The feed
+// reads the logical replication stream, so the server needs
+// wal_level = logical (a restart), a pg_hba.conf line that lets the role
+// open replication connections, and a role allowed to replicate (the
+// REPLICATION attribute, or a superuser); scripts/pg-logical.sh sets up
+// a local server so. The instance fails to start when wal_level is not
+// logical; -changefeed=false turns the feed off.
+//
+// -redis-tracking turns on Redis's server-assisted client-side caching:
+// turn it on when something other than the service writes or deletes its
+// keys in Redis (redis-cli, a script, another service warming the cache),
+// so every memory tier drops them at once rather than within its
+// MemoryTTL. It needs Redis 6 or later (not the in-process miniredis).
+// Changes to the database need no tracking: the change feed covers them.
 package main
 
 import (
@@ -38,6 +55,8 @@ type options struct {
 	instanceID  string
 	postgresURL string
 	redisAddr   string
+	changeFeed  bool // follow the table's changes, on PostgreSQL
+	tracking    bool // Redis's client-side caching
 }
 
 func main() {
@@ -48,6 +67,8 @@ func main() {
 	flag.StringVar(&o.table, "table", "hoard_example_products", "the products `table`, created and seeded when missing")
 	flag.StringVar(&o.prefix, "prefix", "shop", "`prefix` of the service's keys, locks, bus channel and tags in Redis")
 	flag.StringVar(&o.instanceID, "instance", fmt.Sprintf("%s-%d", host, os.Getpid()), "this instance's `id` on the invalidation bus")
+	flag.BoolVar(&o.changeFeed, "changefeed", true, "on PostgreSQL, follow the table's changes made by anyone (needs wal_level = logical: scripts/pg-logical.sh)")
+	flag.BoolVar(&o.tracking, "redis-tracking", false, "evict keys from the memory tiers when anything writes them in Redis (Redis 6+, CLIENT TRACKING)")
 	flag.Parse()
 	o.postgresURL, o.redisAddr = os.Getenv("HOARD_POSTGRES_URL"), os.Getenv("HOARD_REDIS_ADDR")
 
@@ -83,7 +104,15 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	svc, err := newService(ctx, serviceConfig{repo: repo, redis: client, prefix: o.prefix, instanceID: o.instanceID})
+	cfg := serviceConfig{repo: repo, redis: client, prefix: o.prefix, instanceID: o.instanceID, tracking: o.tracking}
+	feedDesc := "off"
+	if o.postgresURL != "" && o.changeFeed {
+		if err := checkLogicalReplication(ctx, db); err != nil {
+			return err
+		}
+		cfg.changeFeed, feedDesc = o.postgresURL, "slot "+slotName(o.prefix, o.table)
+	}
+	svc, err := newService(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -96,7 +125,8 @@ func run(ctx context.Context, o options) error {
 	srv := &http.Server{Addr: o.addr, Handler: svc, ReadHeaderTimeout: 5 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.ListenAndServe() }()
-	slog.Info("serving", "addr", "http://"+o.addr, "database", dbDesc, "table", o.table, "redis", redisDesc, "instance", o.instanceID)
+	slog.Info("serving", "addr", "http://"+o.addr, "database", dbDesc, "table", o.table, "redis", redisDesc, "instance", o.instanceID,
+		"changefeed", feedDesc, "redis-tracking", o.tracking)
 	select {
 	case err := <-served:
 		return err

@@ -14,8 +14,9 @@ import (
 // endpoint, each with its own key: the rendered JSON, its ETag and the
 // 304s of conditional requests, in this instance's memory in front of
 // Redis, like the data caches they sit in front of. Every page is tagged
-// with what it was built from, so the PUT's tag invalidations drop the
-// pages along with the data.
+// with what it was built from, so the tag invalidations of a PUT, and of
+// the change feed (changefeed.go) for a change made outside the service,
+// drop the pages along with the data.
 type pages struct {
 	// product is GET /products/{id}, keyed on the path alone. PUT
 	// /products/{id} passes through it too: its success drops the page
@@ -81,8 +82,9 @@ func newPageCache(c *caches, cfg cacheConfig, name string, key httpcache.Key) (*
 			MemoryTTL: 10 * time.Second,                                                                             // the most a page lags if a bus message is lost
 			FailSafe:  &hoard.FailSafe{Window: 10 * time.Minute}, Stampede: &hoard.Stampede{Locker: c.svc.Locker()}, // a 5xx (database down, data cache empty): the last page
 			// one render per page across all instances
-			Bus:         c.svc.Bus(),
+			Bus:         asideBus(c.svc),
 			Invalidator: c.svc.Invalidator(),
+			Namespace:   productsNamespace, // the change feed's flush (changefeed.go)
 			Metrics:     hoard.NewMetrics(name, cfg.recorder),
 		},
 		Key:          key,

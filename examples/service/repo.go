@@ -54,6 +54,14 @@ func newRepo(ctx context.Context, db *sql.DB, d dialect, table string) (*repo, e
 	if d.lockDDL != "" {
 		ddl = append([]string{d.lockDDL}, ddl...)
 	}
+	if d.replicaIdentity != "" {
+		// The change feed (changefeed.go) maps a row to the category
+		// lists it is in. By default PostgreSQL's log carries only the
+		// primary key of an UPDATE's or a DELETE's old row: FULL makes it
+		// carry the whole row, so a product moved to another category, or
+		// deleted, invalidates the list of the category it left.
+		ddl = append(ddl, fmt.Sprintf(d.replicaIdentity, table))
+	}
 	if err := inTx(ctx, db, ddl); err != nil {
 		return nil, fmt.Errorf("create table %s: %w", table, err)
 	}

@@ -25,6 +25,7 @@ type service struct {
 	registry *prometheus.Registry
 	log      *slog.Logger
 	handler  http.Handler
+	feed     *feedRunner // nil unless serviceConfig.changeFeed
 
 	categoryLoader hoard.Loader[[]Product]
 }
@@ -36,6 +37,15 @@ type serviceConfig struct {
 	prefix     string // of everything the service keeps in Redis; peers share it
 	instanceID string // unique among the peers
 	log        *slog.Logger
+	// changeFeed, when set, is the PostgreSQL database (the repo's) whose
+	// changes to the products table the instance follows (changefeed.go),
+	// by a role allowed to replicate. Default "": no feed, only the
+	// service's own writes invalidate.
+	changeFeed string
+	// tracking turns on Redis's server-assisted client-side caching
+	// (hoardredis.ServiceOptions.Tracking): a write to the service's keys
+	// in Redis by anything else evicts them from every memory tier.
+	tracking bool
 }
 
 func newService(ctx context.Context, cfg serviceConfig) (*service, error) {
@@ -55,8 +65,16 @@ func newService(ctx context.Context, cfg serviceConfig) (*service, error) {
 	}
 	if s.caches, err = newCaches(ctx, cacheConfig{
 		redis: cfg.redis, prefix: cfg.prefix, instanceID: cfg.instanceID, recorder: rec, store: cfg.repo,
+		tracking: cfg.tracking,
 	}); err != nil {
 		return nil, err
+	}
+	if cfg.changeFeed != "" {
+		feed, err := newFeed(feedConfig{url: cfg.changeFeed, prefix: cfg.prefix, table: cfg.repo.table, caches: s.caches, log: s.log})
+		if err != nil {
+			return nil, errors.Join(err, s.caches.Close(context.WithoutCancel(ctx)))
+		}
+		s.feed = startFeed(feed)
 	}
 	s.categoryLoader = hoard.LoaderFunc[[]Product](func(ctx context.Context, category string) ([]Product, error) {
 		hoard.SetTags(ctx, categoryTag(category))
@@ -87,6 +105,11 @@ func (s *service) routes() http.Handler {
 // ServeHTTP serves the API.
 func (s *service) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-// Close stops the caches (the bus, the invalidator, background refreshes).
-// The database and Redis client stay the caller's.
-func (s *service) Close(ctx context.Context) error { return s.caches.Close(ctx) }
+// Close stops the change feed, then the caches (the bus, the invalidator,
+// background refreshes). The database and Redis client stay the caller's.
+func (s *service) Close(ctx context.Context) error {
+	if s.feed != nil {
+		s.feed.stop()
+	}
+	return s.caches.Close(ctx)
+}
