@@ -148,7 +148,7 @@ func asideOptions[V any](s *Service, name string, policy *hoard.AsideOptions[V])
 			hoard.ErrInvalidOption, s.app, name, o.Keys.Prefix(), prefix)
 	}
 	if o.Bus == nil {
-		o.Bus = s.asideBus()
+		o.Bus = s.CacheBus()
 	}
 	if o.Invalidator == nil {
 		o.Invalidator = s.inv

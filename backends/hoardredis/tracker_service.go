@@ -33,9 +33,13 @@ func (s *Service) startTracker(ctx context.Context) error {
 // Tracker returns the service's tracker, nil unless ServiceOptions.Tracking.
 func (s *Service) Tracker() *Tracker { return s.tracker }
 
-// asideBus is the Bus of the Asides the service makes: the bus, and the
-// tracker beside it when there is one.
-func (s *Service) asideBus() hoard.Bus {
+// CacheBus is the Bus to give a cache built outside the Service (an
+// httpcache page cache, an Aside made with hoard.NewAside), the one the
+// Service gives the Asides it makes: it publishes on [Service.Bus] and
+// delivers what the bus delivers and, with ServiceOptions.Tracking, the
+// [Tracker]'s reports of writes to the application's keys by other
+// clients too. Without Tracking it is Service.Bus.
+func (s *Service) CacheBus() hoard.Bus {
 	if s.tracker == nil {
 		return s.bus
 	}

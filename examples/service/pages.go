@@ -82,7 +82,7 @@ func newPageCache(c *caches, cfg cacheConfig, name string, key httpcache.Key) (*
 			MemoryTTL: 10 * time.Second,                                                                             // the most a page lags if a bus message is lost
 			FailSafe:  &hoard.FailSafe{Window: 10 * time.Minute}, Stampede: &hoard.Stampede{Locker: c.svc.Locker()}, // a 5xx (database down, data cache empty): the last page
 			// one render per page across all instances
-			Bus:         asideBus(c.svc),
+			Bus:         c.svc.CacheBus(), // the bus, and with -redis-tracking the Tracker's reports
 			Invalidator: c.svc.Invalidator(),
 			Namespace:   productsNamespace, // the change feed's flush (changefeed.go)
 			Metrics:     hoard.NewMetrics(name, cfg.recorder),
