@@ -29,8 +29,11 @@ type Feed struct {
 
 // Stats are counters of a Feed.
 type Stats struct {
-	Leases       uint64 // times this feed took the lease
-	Transactions uint64 // transactions applied to the Sink and confirmed
+	Leases uint64 // times this feed took the lease
+	// Transactions counts the transactions applied to the Sink (the first
+	// application; with Options.Repeat, a transaction is confirmed only
+	// after its second, see Repeats).
+	Transactions uint64
 	Flushes      uint64 // Sink.Flush calls (slot created or recreated)
 	Active       bool   // whether this feed holds the lease now
 	// Repeats is how many applied transactions wait for their second
