@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/semaphore"
@@ -25,6 +26,7 @@ type Aside[V any] struct {
 	guarded    bool
 	flights    FlightGroup[V]
 	background backgroundLoads
+	releases   atomic.Uint64 // numbers the lock releases retried (retryRelease)
 	backoff    refreshBackoff
 	pacer      *drawPacer // nil without EarlyRefresh
 	// stopListening unsubscribes from the bus, once.
@@ -69,8 +71,9 @@ func NewAside[V any](options *AsideOptions[V]) (*Aside[V], error) {
 }
 
 // Close stops listening to the bus and waits until the loads running in
-// the background (past their soft timeout, or early refreshes) have
-// finished, or ctx ends. The Aside stays usable, without the bus: loads
+// the background (past their soft timeout, or early refreshes) and the
+// retries of lock releases that failed (at most Stampede.LockTTL each)
+// have finished, or ctx ends. The Aside stays usable, without the bus: loads
 // that later calls send to the background are waited for by the next Close.
 func (a *Aside[V]) Close(ctx context.Context) error {
 	a.stopListening()

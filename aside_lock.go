@@ -52,7 +52,7 @@ func (a *Aside[V]) load(ctx context.Context, id, key string, loader Loader[V], s
 		mem, shared := a.readBoth(ctx, key)
 		if v, err, ok := a.freshIn(ctx, key, &mem, &shared); ok {
 			if lock != nil {
-				a.release(ctx, lock)
+				a.release(ctx, key, lock)
 			}
 			if !waitStart.IsZero() {
 				a.opts.Metrics.ObserveLockWait(time.Since(waitStart))
@@ -104,7 +104,7 @@ func (a *Aside[V]) loadLocked(ctx context.Context, id, key string, loader Loader
 	stop := a.keepRefreshed(ctx, lock)
 	return a.loadAndStore(ctx, id, key, loader, mem, shared, func() {
 		stop()
-		a.release(ctx, lock)
+		a.release(ctx, key, lock)
 	})
 }
 
@@ -133,11 +133,18 @@ func (a *Aside[V]) keepRefreshed(ctx context.Context, lock Lock) (stop func()) {
 	}
 }
 
-// release gives lock up. A lock that expired meanwhile is only counted:
-// the write-back already went through compare-and-set.
-func (a *Aside[V]) release(ctx context.Context, lock Lock) {
-	if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
-		a.opts.Metrics.Add(EventBackendError, TierShared, 1)
+// release gives up the lock of key. A lock that expired meanwhile is only
+// counted: the write-back already went through compare-and-set. A release
+// that failed otherwise (Redis unreachable) is retried in the background
+// (see retryRelease).
+func (a *Aside[V]) release(ctx context.Context, key string, lock Lock) {
+	err := lock.Release(context.WithoutCancel(ctx))
+	if err == nil {
+		return
+	}
+	a.opts.Metrics.Add(EventBackendError, TierShared, 1)
+	if !errors.Is(err, ErrLockNotHeld) {
+		a.retryRelease(ctx, key, lock)
 	}
 }
 

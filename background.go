@@ -53,7 +53,10 @@ func (b *backgroundLoads) start(ctx context.Context, key string, fn func(ctx con
 	if len(b.running) == 0 {
 		b.idle = make(chan struct{})
 	}
-	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	// Not the read's skip mark either (see withSharedSkip): the work is
+	// not that read, and a mark set by its hard timeout would keep a
+	// refresh's write-back, or a retried release, from Redis for good.
+	lctx, cancel := context.WithCancel(withoutSharedSkip(context.WithoutCancel(ctx)))
 	b.running[key] = cancel
 	go func() {
 		defer b.done(key, cancel)

@@ -204,7 +204,7 @@ func (a *Aside[V]) refresh(ctx context.Context, id, key string, loader Loader[V]
 		case err != nil:
 			a.opts.Metrics.Add(EventBackendError, TierShared, 1)
 		default:
-			defer a.release(ctx, lock)
+			defer a.release(ctx, key, lock)
 			stop := a.keepRefreshed(ctx, lock)
 			defer stop()
 			// Another process may have refreshed between the read and

@@ -95,6 +95,15 @@ func withSharedSkip(ctx context.Context, spent bool) context.Context {
 	return context.WithValue(ctx, sharedSkipKey{}, mark)
 }
 
+// withoutSharedSkip returns ctx without a skip mark: for work that outlives
+// the read, which starts with a budget of its own.
+func withoutSharedSkip(ctx context.Context) context.Context {
+	if ctx.Value(sharedSkipKey{}) == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, sharedSkipKey{}, nil)
+}
+
 // errSkippedShared is a shared-tier call skipped because an earlier call of
 // the same read ran past the hard timeout.
 var errSkippedShared = fmt.Errorf("%w: skipped: an earlier call of this read ran past the shared tier's hard timeout", ErrUnavailable)
