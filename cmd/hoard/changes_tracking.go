@@ -125,7 +125,7 @@ func runTrackingPart(ctx context.Context, e *env, p progress, d *trackingData) (
 	stop := p.start("redis tracking", func() string { return fmt.Sprintf("keys %d/%d", done.Load(), trackedKeys) })
 	defer stop()
 	for k := range trackedKeys {
-		id := strconv.Itoa(e.cfg.products - 1 - k)
+		id := strconv.Itoa(e.cfg.products - 1 - k) // the feed part leaves these alone
 		key := tf.asides[0].Key(id)
 		// Each instance's first read fills its memory tier; the load's
 		// own write to Redis is tracked too, and may empty them again:

@@ -173,7 +173,7 @@ func runFeedPart(ctx context.Context, e *env, p progress, d *feedData) (err erro
 	})
 	defer stop()
 	steady := func(until time.Time, least int) error {
-		for n := 0; n < least || time.Now().Before(until); n++ {
+		for n := 0; (n < least || time.Now().Before(until)) && c.left(); n++ {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
@@ -257,10 +257,13 @@ type measured struct {
 	bothTags bool          // a move: its old and new category's tags came with it
 }
 
-// product is the product of the n-th change: a different one each time.
-func (c *changer) product(n int) string {
-	return strconv.Itoa((n*7919 + 17) % c.e.cfg.products)
-}
+// product is the product of the n-th change: a different one each time,
+// from the first; the last trackedKeys are the tracking part's.
+func (c *changer) product(n int) string { return strconv.Itoa(n) }
+
+// left reports whether products remain for the steady changes and the
+// takeover's.
+func (c *changer) left() bool { return c.next+takeoverChanges < c.e.cfg.products-trackedKeys }
 
 // warm reads product id on every instance, so each memory tier holds its
 // old row, and returns that row.
