@@ -141,6 +141,24 @@ func (ff *feedFleet) consumer() int {
 	return -1
 }
 
+// leases sums the leases the feeds took.
+func (ff *feedFleet) leases() uint64 {
+	var n uint64
+	for _, f := range ff.feeds {
+		n += f.Stats().Leases
+	}
+	return n
+}
+
+// transactions sums the transactions the feeds applied.
+func (ff *feedFleet) transactions() uint64 {
+	var n uint64
+	for _, f := range ff.feeds {
+		n += f.Stats().Transactions
+	}
+	return n
+}
+
 // flushes sums the Sink.Flush calls of the feeds: one once the slot exists.
 func (ff *feedFleet) flushes() uint64 {
 	var n uint64

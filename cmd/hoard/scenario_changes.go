@@ -41,9 +41,17 @@ type feedData struct {
 // takeoverData is the lease's takeover: the consuming instance's feed
 // stopped, changes made while no feed consumed.
 type takeoverData struct {
-	Stopped    int     `json:"stopped_instance"`
-	TookOver   int     `json:"took_over_instance"`
-	Lease      string  `json:"lease_taken_after"`
+	Stopped  int    `json:"stopped_instance"`
+	TookOver int    `json:"took_over_instance"`
+	Lease    string `json:"lease_taken_after"`
+	// Leases counts the leases the feeds took from the stop until the gap's
+	// changes arrived: more than one when a feed found the slot still held
+	// by the stopped feed's walsender and tried again.
+	Leases uint64 `json:"leases_taken"`
+	// Replayed counts the transactions the new consumer applied before the
+	// gap's: the stopped one had applied them but not confirmed them yet
+	// (each is confirmed after its repeat, changefeed.Options.Repeat).
+	Replayed   uint64  `json:"replayed"`
 	Changes    int     `json:"changes_during_gap"`
 	Reached    summary `json:"every_instance_reads_it"`
 	Missed     int     `json:"changes_missed"`
@@ -91,8 +99,13 @@ func runChanges(ctx context.Context, e *env, p progress) (*result, error) {
 		r.row("UPDATE/DELETE → every instance", f.Updates+f.Moves+f.Deletes, f.Reached.P50, f.Reached.P99, f.Reached.Max, f.Missed, f.StaleReads)
 		if t := f.Takeover; t != nil {
 			r.row("  made during the takeover", t.Changes, t.Reached.P50, t.Reached.P99, t.Reached.Max, t.Missed, t.StaleReads)
-			r.note("feed: slot %s; %d UPDATEs, %d that move a product to another category, %d DELETEs; instance %d's feed stopped, instance %d took the lease %s later",
-				f.Slot, f.Updates, f.Moves, f.Deletes, t.Stopped, t.TookOver, t.Lease)
+			r.note("feed: slot %s; %d UPDATEs, %d that move a product to another category, %d DELETEs", f.Slot, f.Updates, f.Moves, f.Deletes)
+			retried := ""
+			if t.Leases > 1 {
+				retried = fmt.Sprintf(" (%d leases taken until the gap's changes arrived: the slot was still held by the stopped feed's walsender, retried after %v)", t.Leases, feedRetryDelay)
+			}
+			r.note("takeover: instance %d's feed stopped, instance %d took the lease %s later%s, replayed %d transactions applied but not yet confirmed, then the gap's",
+				t.Stopped, t.TookOver, t.Lease, retried, t.Replayed)
 		}
 		r.promise("every change reaches every instance", f.Missed == 0, "%d of %d missed", f.Missed, f.Updates+f.Moves+f.Deletes)
 		r.promise("no stale read once the feed's invalidation arrived and the buses caught up", f.StaleReads == 0,
@@ -377,6 +390,7 @@ func (c *changer) takeover(ctx context.Context, ff *feedFleet) (*takeoverData, e
 	}
 	began := time.Now()
 	ff.stop(stopped)
+	applied := ff.transactions()
 	var changes []*change
 	for _, w := range ws {
 		ch, err := c.commit(ctx, w.id, w.old)
@@ -393,6 +407,7 @@ func (c *changer) takeover(ctx context.Context, ff *feedFleet) (*takeoverData, e
 	if t.TookOver < 0 {
 		t.Lease = "never"
 	}
+	leases := ff.leases()
 	var reached timings
 	for _, ch := range changes {
 		m, err := c.measure(ctx, ch)
@@ -407,5 +422,9 @@ func (c *changer) takeover(ctx context.Context, ff *feedFleet) (*takeoverData, e
 		t.StaleReads += m.stale
 	}
 	t.Reached = reached.summary()
+	t.Leases = ff.leases() - leases + 1
+	if n := ff.transactions() - applied; n > uint64(t.Changes) {
+		t.Replayed = n - uint64(t.Changes)
+	}
 	return t, nil
 }
