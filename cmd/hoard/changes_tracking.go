@@ -22,7 +22,7 @@ type trackingData struct {
 	Keys    int    `json:"keys_deleted"`
 	// Dropped is the time from the DEL until every instance's memory tier
 	// had dropped the key.
-	Dropped    summary `json:"every_memory_tier_dropped_it"`
+	Dropped    summary `json:"every_memory_tier_dropped_it,omitzero"`
 	Missed     int     `json:"missed"`
 	StaleReads int     `json:"stale_reads"`
 }

@@ -28,7 +28,7 @@ type feedData struct {
 	Deletes int    `json:"deletes"`
 	// Reached is the time from a change's commit until every instance's
 	// next read served it.
-	Reached      summary `json:"every_instance_reads_it"`
+	Reached      summary `json:"every_instance_reads_it,omitzero"`
 	Missed       int     `json:"changes_missed"`
 	ReadsChecked int     `json:"reads_checked"`
 	StaleReads   int     `json:"stale_reads"`
@@ -53,7 +53,7 @@ type takeoverData struct {
 	// (each is confirmed after its repeat, changefeed.Options.Repeat).
 	Replayed   uint64  `json:"replayed"`
 	Changes    int     `json:"changes_during_gap"`
-	Reached    summary `json:"every_instance_reads_it"`
+	Reached    summary `json:"every_instance_reads_it,omitzero"`
 	Missed     int     `json:"changes_missed"`
 	StaleReads int     `json:"stale_reads"`
 }
