@@ -142,10 +142,10 @@ func (e *env) Close() {
 }
 
 // deleteKeys removes what the run left in a real Redis: the keys of its
-// caches (entries expire, version counters would not), its locks, and the
-// stamps of its tags. Best effort: the demo's result stands either way.
+// caches (entries expire, version counters would not), its locks, the
+// stamps of its tags and the counters of its namespaces. Best effort: the demo's result stands either way.
 func (e *env) deleteKeys(ctx context.Context, client *goredis.Client) {
-	for _, pattern := range []string{"demo-" + e.run + "-*", "hoard-demo:" + e.run + ":*", "{hoard:tags}:tag:demo-" + e.run + ":*"} {
+	for _, pattern := range []string{"demo-" + e.run + "-*", "hoard-demo:" + e.run + ":*", "{hoard:tags}:tag:demo-" + e.run + ":*", "hoard:ns:demo-" + e.run + "-*"} {
 		iter := client.Scan(ctx, 0, pattern, 1000).Iterator()
 		var batch []string
 		for iter.Next(ctx) {

@@ -15,9 +15,13 @@ type result struct {
 	Title    string    `json:"title"`
 	Data     any       `json:"results"`
 	Promises []promise `json:"promises"`
+	// Skipped says why the scenario did not run, on this demo's setup;
+	// a skipped scenario breaks no promise.
+	Skipped string `json:"skipped,omitempty"`
 
 	header []string
 	rows   [][]string
+	notes  []string // printed under the table
 }
 
 // promise is something a pattern promises, checked by a scenario; a broken
@@ -97,9 +101,19 @@ func fmtDuration(d time.Duration) string {
 	}
 }
 
-// print writes the result as a table, then its promises.
+// note adds a line printed under the table.
+func (r *result) note(format string, args ...any) {
+	r.notes = append(r.notes, fmt.Sprintf(format, args...))
+}
+
+// print writes the result as a table, its notes, then its promises; a
+// skipped scenario, its title and why.
 func (r *result) print(w io.Writer) {
 	fmt.Fprintf(w, "\n%s\n", r.Title)
+	if r.Skipped != "" {
+		fmt.Fprintf(w, "  skipped: %s\n", r.Skipped)
+		return
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	line := func(cells []string) {
 		fmt.Fprintf(tw, "  %s\t\n", strings.Join(cells, "\t"))
@@ -114,6 +128,9 @@ func (r *result) print(w io.Writer) {
 		line(row)
 	}
 	_ = tw.Flush()
+	for _, n := range r.notes {
+		fmt.Fprintf(w, "  %s\n", n)
+	}
 	for _, p := range r.Promises {
 		mark := "ok    "
 		if !p.Kept {
