@@ -27,6 +27,8 @@ type Aside[V any] struct {
 	flights    FlightGroup[V]
 	background backgroundLoads
 	releases   atomic.Uint64 // numbers the lock releases retried (retryRelease)
+	closing    chan struct{} // closed by the first Close: release retries end
+	closeOnce  sync.Once
 	backoff    refreshBackoff
 	pacer      *drawPacer // nil without EarlyRefresh
 	// stopListening unsubscribes from the bus, once.
@@ -47,7 +49,7 @@ func NewAside[V any](options *AsideOptions[V]) (*Aside[V], error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Aside[V]{opts: o, stopListening: func() {}}
+	a := &Aside[V]{opts: o, stopListening: func() {}, closing: make(chan struct{})}
 	_, a.guarded = o.Shared.(*guardedTier[V])
 	a.background.panicked = func(p *PanicError) {
 		a.opts.Metrics.Add(EventLoadError, TierNone, 1)
@@ -70,12 +72,13 @@ func NewAside[V any](options *AsideOptions[V]) (*Aside[V], error) {
 	return a, nil
 }
 
-// Close stops listening to the bus and waits until the loads running in
-// the background (past their soft timeout, or early refreshes) and the
-// retries of lock releases that failed (at most Stampede.LockTTL each)
-// have finished, or ctx ends. The Aside stays usable, without the bus: loads
+// Close stops listening to the bus, ends the retries of lock releases
+// that failed (after one last attempt each: see retryRelease), and waits
+// until the loads running in the background (past their soft timeout, or
+// early refreshes) have finished, or ctx ends. The Aside stays usable, without the bus: loads
 // that later calls send to the background are waited for by the next Close.
 func (a *Aside[V]) Close(ctx context.Context) error {
+	a.closeOnce.Do(func() { close(a.closing) })
 	a.stopListening()
 	return a.background.wait(ctx)
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/hoard-cache/hoard"
@@ -18,6 +19,44 @@ import (
 // TTL: readers of the key would otherwise wait for a lock nobody holds,
 // up to Stampede.Wait each, after Redis came back.
 func TestFailedLockReleaseIsRetriedWhenRedisReturns(t *testing.T) {
+	a, mr, proxy := newLockReleaseAside(t)
+	locks := lockKeys(mr)
+	if v, err := a.Get(context.Background(), "1", blackHolingLoader(t, locks, proxy)); v != "v" || err != nil {
+		t.Fatalf("Get = %q, %v; want v from the loader", v, err)
+	}
+	if len(locks()) != 1 {
+		t.Fatalf("locks after a release that could not reach Redis: %v; want the one left", locks())
+	}
+	proxy.Heal()
+	deadline := time.Now().Add(20 * time.Second)
+	for len(locks()) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("lock %v still held 20s after Redis came back (its TTL is an hour)", locks())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Close ends the retries of a failed release (after one last attempt)
+// rather than waiting for Redis up to the lock's TTL: a process shutting
+// down during an outage leaves the lock to its TTL, as before the retries.
+func TestCloseEndsLockReleaseRetries(t *testing.T) {
+	a, mr, proxy := newLockReleaseAside(t)
+	if v, err := a.Get(context.Background(), "1", blackHolingLoader(t, lockKeys(mr), proxy)); v != "v" || err != nil {
+		t.Fatalf("Get = %q, %v; want v from the loader", v, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := a.Close(ctx); err != nil {
+		t.Fatalf("Close with a release retried against a black-holed Redis: %v; want it to end the retry", err)
+	}
+}
+
+// newLockReleaseAside is an Aside with a shared tier and a Redis locker
+// (locks under "lock:", an hour's TTL) on miniredis behind a proxy that
+// can black-hole it, with a 100 ms hard timeout.
+func newLockReleaseAside(t *testing.T) (*hoard.Aside[string], *miniredis.Miniredis, *redistest.Proxy) {
+	t.Helper()
 	mr, _ := redistest.Miniredis(t)
 	proxy := redistest.NewProxy(t, mr.Addr())
 	client := goredis.NewClient(&goredis.Options{Addr: proxy.Addr(), ContextTimeoutEnabled: true, MaxRetries: -1})
@@ -42,7 +81,12 @@ func TestFailedLockReleaseIsRetriedWhenRedisReturns(t *testing.T) {
 		proxy.Heal()
 		_ = a.Close(context.Background())
 	})
-	locks := func() []string {
+	return a, mr, proxy
+}
+
+// lockKeys lists the locks held in mr.
+func lockKeys(mr *miniredis.Miniredis) func() []string {
+	return func() []string {
 		var out []string
 		for _, k := range mr.Keys() {
 			if strings.HasPrefix(k, "lock:") {
@@ -51,25 +95,16 @@ func TestFailedLockReleaseIsRetriedWhenRedisReturns(t *testing.T) {
 		}
 		return out
 	}
-	loader := hoard.LoaderFunc[string](func(ctx context.Context, id string) (string, error) {
+}
+
+// blackHolingLoader loads "v" under the load's own lock, then black-holes
+// Redis: the write-back and the lock's release fail.
+func blackHolingLoader(t *testing.T, locks func() []string, proxy *redistest.Proxy) hoard.Loader[string] {
+	return hoard.LoaderFunc[string](func(ctx context.Context, id string) (string, error) {
 		if len(locks()) != 1 {
 			t.Errorf("locks held during the load: %v; want the load's own", locks())
 		}
-		proxy.BlackHole() // the write-back and the release fail
+		proxy.BlackHole()
 		return "v", nil
 	})
-	if v, err := a.Get(context.Background(), "1", loader); v != "v" || err != nil {
-		t.Fatalf("Get = %q, %v; want v from the loader", v, err)
-	}
-	if len(locks()) != 1 {
-		t.Fatalf("locks after a release that could not reach Redis: %v; want the one left", locks())
-	}
-	proxy.Heal()
-	deadline := time.Now().Add(20 * time.Second)
-	for len(locks()) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("lock %v still held 20s after Redis came back (its TTL is an hour)", locks())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
