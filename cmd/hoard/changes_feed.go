@@ -23,6 +23,7 @@ import (
 type feedFleet struct {
 	e     *env
 	slot  string // also the publication's name
+	dsn   string // the feeds' connection string (search_path: the run's schema)
 	feeds []*changefeed.Feed
 	stops []context.CancelFunc
 	dones []chan struct{}
@@ -87,7 +88,7 @@ func (e *env) startFeeds(ctx context.Context, f *fleet, namespace string) (*feed
 	if err != nil {
 		return nil, err
 	}
-	ff := &feedFleet{e: e, slot: e.db.schema, acks: newAckBook()}
+	ff := &feedFleet{e: e, slot: e.db.schema, dsn: conn, acks: newAckBook()}
 	table := changefeed.Table{
 		Name: e.db.table,
 		IDs:  func(r changefeed.Row) []string { return []string{r["id"]} },
@@ -191,31 +192,7 @@ func (ff *feedFleet) Close() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	db := ff.e.db.db
-	// The walsender of a stopped feed ends a moment after it: a slot in
-	// use cannot be dropped.
-	inactive, err := waitFor(ctx, 10*time.Second, func() bool {
-		var active bool
-		err := db.QueryRowContext(ctx, "select coalesce(bool_or(active), false) from pg_replication_slots where slot_name = $1", ff.slot).Scan(&active)
-		return err == nil && !active
-	})
-	var errs []error
-	if err != nil || !inactive {
-		errs = append(errs, fmt.Errorf("replication slot %s still in use", ff.slot))
-	}
-	for _, q := range []string{
-		"select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1",
-		"drop publication if exists " + ff.slot,
-	} {
-		args := []any{ff.slot}
-		if !strings.Contains(q, "$1") {
-			args = nil
-		}
-		if _, err := db.ExecContext(ctx, q, args...); err != nil {
-			errs = append(errs, fmt.Errorf("drop %s: %w", ff.slot, err))
-		}
-	}
-	return errors.Join(errs...)
+	return changefeed.Drop(ctx, ff.dsn, ff.slot)
 }
 
 // demoSink applies a feed's invalidations on its instance: Aside.Delete

@@ -11,6 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/hoard-cache/hoard/stores/postgres/changefeed"
 )
 
 // feedURL returns HOARD_POSTGRES_URL when the server there can serve a
@@ -51,33 +53,22 @@ func feedURL(t *testing.T) string {
 }
 
 // dropSlot removes what the feeds of slot left on the server, once they
-// stopped: the slot (which would retain WAL forever), the publication and
-// the feed's record of the slot; then checks the slot is gone.
+// stopped (changefeed.Drop: the slot, which would retain WAL forever, the
+// publication and the feed's record of the slot); then checks the slot is
+// gone.
 func dropSlot(t *testing.T, url, slot string) {
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := changefeed.Drop(ctx, url, slot); err != nil {
+		t.Error(err)
+		return
+	}
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
-		t.Errorf("drop slot %s: %v", slot, err)
+		t.Errorf("check slot %s: %v", slot, err)
 		return
 	}
 	defer conn.Close(ctx)
-	// The walsender of a stopped feed ends on its own, a moment later.
-	pollUntil(t, 30*time.Second, "slot "+slot+" inactive", func() bool {
-		var active bool
-		err := conn.QueryRow(ctx, "SELECT coalesce(bool_or(active), false) FROM pg_replication_slots WHERE slot_name = $1", slot).Scan(&active)
-		return err == nil && !active
-	})
-	for _, q := range []string{
-		"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1",
-		"DELETE FROM hoard_changefeed_slots WHERE slot = $1",
-	} {
-		if _, err := conn.Exec(ctx, q, slot); err != nil {
-			t.Errorf("%s: %v", q, err)
-		}
-	}
-	if _, err := conn.Exec(ctx, "DROP PUBLICATION IF EXISTS "+pgx.Identifier{slot}.Sanitize()); err != nil {
-		t.Errorf("drop publication %s: %v", slot, err)
-	}
 	var left int
 	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", slot).Scan(&left); err != nil || left != 0 {
 		t.Errorf("pg_replication_slots holds %d slots named %s after the cleanup (%v)", left, slot, err)

@@ -211,3 +211,32 @@ func TestSinkFuncs(t *testing.T) {
 		t.Errorf("Flush with no FlushAll: %v", err)
 	}
 }
+
+// Drop removes the slot, the publication and the state row of a stopped
+// feed; dropping again, or a slot that never existed, is not an error.
+func TestDrop(t *testing.T) {
+	fx := newFixture(t)
+	rec := newRecorder()
+	_, stop := runFeed(t, fx.options(rec))
+	rec.waitFor(t, "the slot's first flush", func(_ []changefeed.Invalidations, flushes int) bool { return flushes > 0 })
+	stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := range 2 {
+		if err := changefeed.Drop(ctx, fx.url, fx.slot); err != nil {
+			t.Fatalf("Drop %d: %v", i+1, err)
+		}
+	}
+	var slots, pubs, rows int
+	if err := fx.pool.QueryRow(ctx, `select (select count(*) from pg_replication_slots where slot_name = $1),
+		(select count(*) from pg_publication where pubname = $1),
+		(select count(*) from hoard_changefeed_slots where slot = $1)`, fx.slot).Scan(&slots, &pubs, &rows); err != nil {
+		t.Fatal(err)
+	}
+	if slots+pubs+rows != 0 {
+		t.Fatalf("after Drop: %d slots, %d publications, %d state rows; want none", slots, pubs, rows)
+	}
+	if err := changefeed.Drop(ctx, fx.url, ""); err == nil {
+		t.Fatal("Drop of an empty slot name: no error")
+	}
+}

@@ -77,23 +77,14 @@ func newFixture(t testing.TB) *fixture {
 	fx := &fixture{url: url, pool: pool, table: name, slot: name}
 	exec(t, pool, "create table "+name+" (id int primary key, name text not null, team text)")
 	t.Cleanup(func() {
-		ctx := context.Background()
-		// The walsender of a stopped feed ends on its own, a moment later.
-		waitUntil(t, "slot "+name+" inactive", func() bool {
-			var active bool
-			err := pool.QueryRow(ctx, "select coalesce(bool_or(active), false) from pg_replication_slots where slot_name = $1", name).Scan(&active)
-			return err == nil && !active
-		})
-		for _, sql := range []string{
-			"select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = '" + name + "'",
-			"drop publication if exists " + name,
-			"delete from hoard_changefeed_slots where slot = '" + name + "'",
-			"drop table if exists " + name,
-		} {
-			if _, err := pool.Exec(ctx, sql); err != nil {
-				t.Errorf("cleanup %q: %v", sql, err)
-			}
+		// Feeds stop before (their cleanups were registered later, and run
+		// first); Drop waits for the walsender, which ends a moment later.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := changefeed.Drop(ctx, url, name); err != nil {
+			t.Errorf("cleanup: %v", err)
 		}
+		exec(t, pool, "drop table if exists "+name)
 	})
 	return fx
 }
