@@ -30,6 +30,10 @@
 //     follows the slot's first creation, since changes made before it are
 //     unknown.
 //
+// Retiring a feed: a slot retains WAL until it is dropped, so a service
+// that stops caching the tables, or a test with a slot of its own, calls
+// [Drop] once its feeds stopped.
+//
 // Keys of deleted rows: with REPLICA IDENTITY DEFAULT, a DELETE carries only
 // the primary key columns of the old row, and an UPDATE the old key only
 // when the key changed. Map rows from key columns, or run
