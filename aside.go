@@ -248,7 +248,7 @@ func (a *Aside[V]) getPast(ctx context.Context, ns, id string, loader Loader[V],
 		// so an invalidation in between keeps the value out of memory.
 		mem := a.read(ctx, a.opts.Memory, TierMemory, key)
 		sctx := ctx
-		if stale != nil && a.opts.SoftShared > 0 {
+		if stale != nil && a.opts.SoftShared > 0 && a.opts.FailSafe > 0 { // a stale copy only within a fail-safe window
 			if stale.Negative || !stale.IsKept(now) || !a.usable(ctx, stale) {
 				stale = nil
 			} else {
