@@ -132,10 +132,11 @@ func (ff *feedFleet) stop(i int) {
 	<-ff.dones[i]
 }
 
-// consumer returns the instance whose feed holds the lease, or -1.
+// consumer returns the instance whose feed reads the slot (it holds the
+// lease, and the server streams to it), or -1.
 func (ff *feedFleet) consumer() int {
 	for i, f := range ff.feeds {
-		if f.Stats().Active {
+		if f.Stats().Streaming {
 			return i
 		}
 	}

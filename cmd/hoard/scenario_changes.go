@@ -43,7 +43,7 @@ type feedData struct {
 type takeoverData struct {
 	Stopped  int    `json:"stopped_instance"`
 	TookOver int    `json:"took_over_instance"`
-	Lease    string `json:"lease_taken_after"`
+	Lease    string `json:"streaming_after"` // from the stop until the next feed read the slot
 	// Leases counts the leases the feeds took from the stop until the gap's
 	// changes arrived: more than one when a feed found the slot still held
 	// by the stopped feed's walsender and tried again.
@@ -104,7 +104,7 @@ func runChanges(ctx context.Context, e *env, p progress) (*result, error) {
 			if t.Leases > 1 {
 				retried = fmt.Sprintf(" (%d leases taken until the gap's changes arrived: the slot was still held by the stopped feed's walsender, retried after %v)", t.Leases, feedRetryDelay)
 			}
-			r.note("takeover: instance %d's feed stopped, instance %d took the lease %s later%s, replayed %d transactions applied but not yet confirmed, then the gap's",
+			r.note("takeover: instance %d's feed stopped, instance %d took the lease and streamed %s later%s, replayed %d transactions applied but not yet confirmed, then the gap's",
 				t.Stopped, t.TookOver, t.Lease, retried, t.Replayed)
 		}
 		r.promise("every change reaches every instance", f.Missed == 0, "%d of %d missed", f.Missed, f.Updates+f.Moves+f.Deletes)

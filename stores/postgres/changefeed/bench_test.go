@@ -50,9 +50,7 @@ func BenchmarkFeed(b *testing.B) {
 	opts.Tables = []changefeed.Table{{Name: fx.table, IDs: func(r changefeed.Row) []string { return []string{r["id"] + "/" + r["name"]} }}}
 	f, stop := runFeed(b, opts)
 	defer stop()
-	// The feed flushes right after it created its slot: changes from then
-	// on are kept for it. A first change seen means it streams.
-	waitUntil(b, "the feed's slot", func() bool { return f.Stats().Flushes > 0 })
+	waitUntil(b, "the feed streaming", func() bool { return f.Stats().Streaming })
 	exec(b, fx.pool, "update "+fx.table+" set name = 'warm' where id = 1")
 	sink.wait(b, "1/warm", 0)
 

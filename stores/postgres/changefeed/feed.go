@@ -20,11 +20,12 @@ type Feed struct {
 	tables map[string]*Table
 	lease  int64 // the advisory lock's key
 
-	leases  atomic.Uint64
-	txns    atomic.Uint64
-	flushes atomic.Uint64
-	active  atomic.Bool
-	pending atomic.Int64
+	leases    atomic.Uint64
+	txns      atomic.Uint64
+	flushes   atomic.Uint64
+	active    atomic.Bool
+	streaming atomic.Bool
+	pending   atomic.Int64
 }
 
 // Stats are counters of a Feed.
@@ -36,6 +37,11 @@ type Stats struct {
 	Transactions uint64
 	Flushes      uint64 // Sink.Flush calls (slot created or recreated)
 	Active       bool   // whether this feed holds the lease now
+	// Streaming is whether this feed reads the slot now: it holds the
+	// lease, the publication and the slot are ready and the server
+	// accepted START_REPLICATION. Changes committed from then on reach
+	// the Sink without a wait for a lease or a slot (a readiness check).
+	Streaming bool
 	// Repeats is how many applied transactions wait for their second
 	// application (Options.Repeat), unconfirmed until then.
 	Repeats int
@@ -57,7 +63,7 @@ func New(opts Options) (*Feed, error) {
 
 // Stats returns the feed's counters.
 func (f *Feed) Stats() Stats {
-	return Stats{Leases: f.leases.Load(), Transactions: f.txns.Load(), Flushes: f.flushes.Load(), Active: f.active.Load(), Repeats: int(f.pending.Load())}
+	return Stats{Leases: f.leases.Load(), Transactions: f.txns.Load(), Flushes: f.flushes.Load(), Active: f.active.Load(), Streaming: f.streaming.Load(), Repeats: int(f.pending.Load())}
 }
 
 // Run waits for the lease, then consumes the slot until ctx is done,

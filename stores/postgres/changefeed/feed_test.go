@@ -102,15 +102,19 @@ func TestFeedTakeover(t *testing.T) {
 	rec := newRecorder()
 	a, stopA := runFeed(t, fx.options(rec))
 	rec.waitFor(t, "the first flush", func(_ []changefeed.Invalidations, n int) bool { return n == 1 })
+	waitUntil(t, "a streaming", func() bool { return a.Stats().Streaming })
 	b, _ := runFeed(t, fx.options(rec))
-	if !a.Stats().Active || b.Stats().Active {
+	if !a.Stats().Active || b.Stats().Active || b.Stats().Streaming {
 		t.Fatalf("a %+v, b %+v: want a active, b waiting", a.Stats(), b.Stats())
 	}
 	stopA()
+	if s := a.Stats(); s.Active || s.Streaming {
+		t.Fatalf("a stopped: %+v; want neither active nor streaming", s)
+	}
 	exec(t, fx.pool, "insert into "+fx.table+" values (9, 'ida', 'red')")
 	rec.waitFor(t, "the change, through b", func(got []changefeed.Invalidations, _ int) bool { return hasID(got, "user:9") })
-	if s := b.Stats(); s.Leases != 1 {
-		t.Errorf("b: %+v, want the lease taken once", s)
+	if s := b.Stats(); s.Leases != 1 || !s.Streaming {
+		t.Errorf("b: %+v, want the lease taken once, streaming", s)
 	}
 }
 

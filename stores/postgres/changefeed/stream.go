@@ -49,6 +49,8 @@ func (f *Feed) stream(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("hoard: changefeed: start replication on slot %s: %w", f.opts.Slot, err)
 	}
+	f.streaming.Store(true)
+	defer f.streaming.Store(false)
 	s := &session{f: f, conn: conn, relations: map[uint32]*pglogrepl.RelationMessage{}}
 	return s.run(ctx)
 }
