@@ -289,6 +289,9 @@ func (a *Aside[V]) getPast(ctx context.Context, ns, id string, loader Loader[V],
 		// Every load of key running now began after this Get did.
 		v, _, _, err = a.flights.doSince(ctx, key, s, load)
 	}
+	if err != nil && a.guarded && !errors.Is(err, ErrNotFound) {
+		err = sharedSkippedIn(ctx, err, a.opts.HardShared)
+	}
 	answered(src, SourceLoader, err)
 	return v, err
 }

@@ -90,6 +90,11 @@ func (a *Aside[V]) GetMany(ctx context.Context, ids []string, loader BatchLoader
 		// hard timeout (the namespace's read included), the rest of it
 		// skips the tier, leaving the loader its time.
 		ctx = withSharedSkip(ctx, spent)
+		out, err := a.getManyRest(ctx, ns, rest, ans, loader)
+		if err != nil {
+			err = sharedSkippedIn(ctx, err, a.opts.HardShared)
+		}
+		return out, err
 	}
 	return a.getManyRest(ctx, ns, rest, ans, loader)
 }

@@ -2,6 +2,8 @@ package hoard_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -142,4 +144,27 @@ func newNamespacedGuardedAside(t *testing.T) (*hoard.Aside[string], *readCountin
 		_ = a.Close(context.Background())
 	})
 	return a, shared, clock, proxy
+}
+
+// A Get that found nothing and whose loader failed, after its shared-tier
+// read ran past the hard timeout, says where its time went: the error
+// names the loader's error and the hard timeout, and matches
+// ErrUnavailable (a reliability run saw `load "cold-1": source down` after
+// 5 s, with no word of the shared tier).
+func TestLoadErrorAfterAHardTimeoutNamesIt(t *testing.T) {
+	a, _, _, proxy := newNamespacedGuardedAside(t)
+	ctx := context.Background()
+	ok := hoard.LoaderFunc[string](func(context.Context, string) (string, error) { return "v", nil })
+	if _, err := a.Get(ctx, "known", ok); err != nil { // learns the version
+		t.Fatal(err)
+	}
+	proxy.BlackHole()
+	errDown := errors.New("source down")
+	_, err := a.Get(ctx, "cold", hoard.LoaderFunc[string](func(context.Context, string) (string, error) { return "", errDown }))
+	if !errors.Is(err, errDown) || !errors.Is(err, hoard.ErrUnavailable) || !strings.Contains(err.Error(), "hard timeout") {
+		t.Fatalf("Get with Redis black-holed and the source down: %v; want the source's error, naming the shared tier's hard timeout, matching ErrUnavailable", err)
+	}
+	if _, err := a.Get(ctx, "cold2", ok); err != nil {
+		t.Fatalf("a Get whose load succeeds after the hard timeout: %v; want no error", err)
+	}
 }

@@ -104,6 +104,29 @@ func withoutSharedSkip(ctx context.Context) context.Context {
 	return context.WithValue(ctx, sharedSkipKey{}, nil)
 }
 
+// sharedSkippedIn returns err, saying also that the shared tier was
+// skipped past its hard timeout when a call of ctx's read ran past it: the
+// caller learns where the time went, and the error matches ErrUnavailable.
+func sharedSkippedIn(ctx context.Context, err error, hard time.Duration) error {
+	if mark, _ := ctx.Value(sharedSkipKey{}).(*atomic.Bool); mark == nil || !mark.Load() {
+		return err
+	}
+	return &skippedSharedError{err: err, hard: hard}
+}
+
+// skippedSharedError is a read's error after its shared-tier calls ran
+// past the hard timeout.
+type skippedSharedError struct {
+	err  error
+	hard time.Duration
+}
+
+func (e *skippedSharedError) Error() string {
+	return fmt.Sprintf("%v (the shared tier did not answer within its hard timeout of %v; the rest of the read skipped it)", e.err, e.hard)
+}
+
+func (e *skippedSharedError) Unwrap() []error { return []error{e.err, ErrUnavailable} }
+
 // errSkippedShared is a shared-tier call skipped because an earlier call of
 // the same read ran past the hard timeout.
 var errSkippedShared = fmt.Errorf("%w: skipped: an earlier call of this read ran past the shared tier's hard timeout", ErrUnavailable)
