@@ -28,7 +28,7 @@ const (
 	OpRead     Op = "read"      // Get, GetWithToken, GetBytes, GetMany, GetManyWithTokens
 	OpWrite    Op = "write"     // Set, SetMany, CompareAndSet, CompareAndSetMany
 	OpDelete   Op = "delete"    // Delete, DeletePrefix, Clear
-	OpCounter  Op = "counter"   // IncrBy (namespace versions, write versions)
+	OpCounter  Op = "counter"   // IncrBy, IncrAtLeast (namespace versions, write versions)
 	OpTagClock Op = "tag-clock" // Epoch, InvalidateTags, TagEpochs
 	OpLock     Op = "lock"      // TryLock, Refresh, Release
 )
@@ -38,7 +38,7 @@ type Call struct {
 	Method string   // the method: "Get", "CompareAndSet", "IncrBy", "TagEpochs", "TryLock", ...
 	Op     Op       // its kind
 	Keys   []string // the keys it touches: entry keys, the prefix, the counter, the tags, the lock's key
-	Delta  int64    // IncrBy's delta (0 reads the counter)
+	Delta  int64    // IncrBy's delta (0 reads the counter), IncrAtLeast's floor
 }
 
 // Fault is what happens to one call.
@@ -89,6 +89,7 @@ type Cache[V any] interface {
 	hoard.ManyCompareAndSetter[V]
 	hoard.PrefixDeleter
 	hoard.Counter
+	hoard.FloorCounter
 	hoard.TagClock
 }
 
@@ -339,6 +340,19 @@ func (f *faultyCache[V]) IncrBy(ctx context.Context, key string, delta int64) (i
 	_, err := around(ctx, f.opts.Inject, Call{Method: "IncrBy", Op: OpCounter, Keys: []string{key}, Delta: delta}, func() error {
 		var err error
 		n, err = f.inner.IncrBy(ctx, key, delta)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+func (f *faultyCache[V]) IncrAtLeast(ctx context.Context, key string, floor int64) (int64, error) {
+	var n int64
+	_, err := around(ctx, f.opts.Inject, Call{Method: "IncrAtLeast", Op: OpCounter, Keys: []string{key}, Delta: floor}, func() error {
+		var err error
+		n, err = f.inner.IncrAtLeast(ctx, key, floor)
 		return err
 	})
 	if err != nil {
