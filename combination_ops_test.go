@@ -35,6 +35,10 @@ type opPlan struct {
 	interfereAt  string        // the call (method, "load" or "Save") after which another op runs
 	interfereN   int           // which such call of the op
 	burst        *burstGate
+	// callTags: the loader leaves the key's own tag to the call
+	// (GetWith's CallOptions.Tags); noLock: the call skips the locker
+	// (CallOptions.NoLock).
+	callTags, noLock bool
 }
 
 // opCtx is one operation, in its ctx.
@@ -173,6 +177,7 @@ func (w *comboWorld) endRead(r readRec, v comboRow, err error) string {
 	case errors.Is(err, hoard.ErrServedStale):
 		w.m.checkValue(r, v, true)
 		w.count("stale serves", 1)
+		w.checkStaleReason(r, err)
 		return fmt.Sprintf("stale rev %d (value %d)", v.Rev, v.Load)
 	case errors.Is(err, hoard.ErrNotFound):
 		w.m.checkAbsent(r, false)
@@ -184,6 +189,36 @@ func (w *comboWorld) endRead(r readRec, v comboRow, err error) string {
 		msg = msg[:i] // a panic's stack
 	}
 	return "error: " + msg
+}
+
+// checkStaleReason checks why a read was served a stale value: the
+// loader failed (an error beside ErrServedStale), or a wait the options
+// bound ran out: the load's (FailSafe.SoftTimeout), the lock's, or the
+// shared tier's read (SharedBudget.SoftTimeout, the trade-off M: the
+// source did not fail).
+func (w *comboWorld) checkStaleReason(r readRec, err error) {
+	tc := w.cfg.tables[r.tk.table]
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "did not answer within the soft timeout"):
+		if tc.budget == nil || tc.budget.SoftTimeout <= 0 {
+			w.m.violate("op %d: stale serve of %v on instance %d past the shared tier's soft timeout, but table %d has no SharedBudget.SoftTimeout (%v)",
+				r.op, r.tk, r.inst, r.tk.table, firstLine(err))
+			return
+		}
+		w.m.excuse("M", fmt.Sprintf("op %d: stale serve of %v on instance %d: the shared tier's read ran past SharedBudget.SoftTimeout", r.op, r.tk, r.inst))
+	case strings.Contains(msg, "ran past the soft timeout"):
+		if tc.softTimeout <= 0 {
+			w.m.violate("op %d: stale serve of %v on instance %d past the load's soft timeout, but table %d has no FailSafe.SoftTimeout (%v)",
+				r.op, r.tk, r.inst, r.tk.table, firstLine(err))
+		}
+	case errors.Is(err, hoard.ErrLockTimeout):
+		if w.locker == nil {
+			w.m.violate("op %d: stale serve of %v on instance %d after a lock wait, without a locker (%v)", r.op, r.tk, r.inst, firstLine(err))
+		}
+	case msg == hoard.ErrServedStale.Error():
+		w.m.violate("op %d: stale serve of %v on instance %d with no reason: no load failed, no wait ran out", r.op, r.tk, r.inst)
+	}
 }
 
 func (w *comboWorld) opGet(inst, table int, id string, plan opPlan) *opCtx {
@@ -198,6 +233,85 @@ func (w *comboWorld) opGet(inst, table int, id string, plan opPlan) *opCtx {
 	w.count("gets", 1)
 	w.trace.add("op %d i%d get %v%s floor=%d t0=%s → %s", oc.id, inst, tk, plan, r.floor, stamp(r.t0), got)
 	return oc
+}
+
+// opGetWith is a read through Aside.GetWith with drawn CallOptions: the
+// value is checked as a Get's, and Source against it and the options (a
+// call that skips a tier never hears from it; a stale serve says stale;
+// a value or a "not found" names a tier or the loader). With call tags,
+// the loader leaves the key's own tag to CallOptions.Tags: a call that
+// dropped them would leave a value a tag invalidation misses.
+func (w *comboWorld) opGetWith(r *rand.Rand, inst, table int, id string, plan opPlan) *opCtx {
+	tk := tkey{table, id}
+	var src hoard.Source = 99 // not a Source: GetWith must set it
+	o := &hoard.CallOptions{Source: &src}
+	switch r.IntN(4) {
+	case 0:
+		o.SkipMemory = true
+	case 1:
+		o.SkipShared = true
+	case 2:
+		o.SkipMemory, o.SkipShared = true, true
+	}
+	if r.IntN(3) == 0 {
+		o.NoLock = true
+		plan.noLock = true
+	}
+	if r.IntN(3) == 0 {
+		o.TTL = pick(r, time.Second, 2*w.cfg.tables[table].ttl)
+	}
+	if r.IntN(2) == 0 {
+		o.Tags = tagsOf(tk)[:1]
+		plan.callTags = true
+	}
+	oc := w.newOp("get-with", inst, plan, tk)
+	ctx, done := w.context(oc)
+	defer done()
+	rd := w.beginRead(oc, inst, tk)
+	v, err := w.getWith(ctx, inst, tk, o)
+	w.m.ended(oc.id, plan.precancel || plan.cancelCaller)
+	got := w.endRead(rd, v, err)
+	w.count("get-withs", 1)
+	w.count("get-with source "+src.String(), 1)
+	var want []hoard.Source
+	switch {
+	case errors.Is(err, hoard.ErrServedStale):
+		want = []hoard.Source{hoard.SourceStale}
+	case err == nil || errors.Is(err, hoard.ErrNotFound):
+		want = []hoard.Source{hoard.SourceLoader}
+		if !o.SkipMemory {
+			want = append(want, hoard.SourceMemory)
+		}
+		if !o.SkipShared {
+			want = append(want, hoard.SourceShared)
+		}
+	default:
+		want = []hoard.Source{hoard.SourceNone}
+	}
+	if !slices.Contains(want, src) {
+		w.m.violate("op %d: GetWith of %v on instance %d (SkipMemory=%v SkipShared=%v NoLock=%v TTL=%v Tags=%v) answered %s (err %v) with Source %q (%d), want one of %v",
+			oc.id, tk, inst, o.SkipMemory, o.SkipShared, o.NoLock, o.TTL, o.Tags, got, firstLine(err), src, src, want)
+	}
+	w.trace.add("op %d i%d get-with %v%s skipMemory=%v skipShared=%v ttl=%v floor=%d t0=%s → %s from %s",
+		oc.id, inst, tk, plan, o.SkipMemory, o.SkipShared, o.TTL, rd.floor, stamp(rd.t0), got, src)
+	return oc
+}
+
+// getWith is Aside.GetWith; a loader's panic must reach the caller as an
+// error, as with get.
+func (w *comboWorld) getWith(ctx context.Context, inst int, tk tkey, o *hoard.CallOptions) (v comboRow, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			w.m.violate("GetWith of %v on instance %d panicked (%v): a loader's panic must reach the caller as an error", tk, inst, p)
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return w.tab(inst, tk.table).aside.GetWith(ctx, tk.id, w.loader(inst, tk.table), o)
+}
+
+// budgets reports whether a table has a SharedBudget.
+func (w *comboWorld) budgets() bool {
+	return slices.ContainsFunc(w.cfg.tables, func(tc tableConfig) bool { return tc.budget != nil })
 }
 
 // peek checks the entry a Get of tk on inst would serve now without
@@ -339,6 +453,12 @@ func (p opPlan) String() string {
 	if p.burst != nil {
 		parts = append(parts, "burst")
 	}
+	if p.callTags {
+		parts = append(parts, "call-tags")
+	}
+	if p.noLock {
+		parts = append(parts, "no-lock")
+	}
 	if len(parts) == 0 {
 		return ""
 	}
@@ -385,7 +505,7 @@ func (w *comboWorld) load(ctx context.Context, inst, table int, id string) (comb
 	// as the locker is fault-free and every instance uses the same key:
 	// not while instances may know different namespace versions.
 	sharp := w.locker != nil && !w.cfg.faults && !(w.cfg.tables[table].namespace && w.cfg.busLoss)
-	end := w.m.loadBegins(tk, inst, oc.id, oc.nsBumps, oc.lockFaults, sharp, w.lockTimeouts())
+	end := w.m.loadBegins(tk, inst, oc.id, oc.nsBumps, oc.lockFaults, sharp, plan.noLock, w.lockTimeouts())
 	defer end()
 	w.count("loads", 1)
 	// The database is read first: what follows happens after the read, as
@@ -393,7 +513,9 @@ func (w *comboWorld) load(ctx context.Context, inst, table int, id string) (comb
 	row := w.m.read(tk)
 	setTags := func() {
 		if row.present {
-			hoard.SetTags(ctx, tagsOf(tk)[:1]...) // TagsOf adds the group's
+			if !plan.callTags { // else CallOptions.Tags sets it
+				hoard.SetTags(ctx, tagsOf(tk)[:1]...) // TagsOf adds the group's
+			}
 		} else {
 			hoard.SetTags(ctx, tagsOf(tk)...) // TagsOf tags values only
 		}
@@ -599,7 +721,7 @@ func (w *comboWorld) writeFn(inst int, tier string) func(context.Context, hoardt
 			opID = oc.id
 		}
 		who := fmt.Sprintf("op %d's %s %s of %q on instance %d", opID, tier, c.Method, key, inst)
-		stored := w.m.writing(&e, w.clock.Now(), who, inst)
+		stored := w.m.writing(&e, w.clock.Now(), who, inst, opID, tier)
 		return func(err error) {
 			what := fmt.Sprintf("rev %d value %d", e.Value.Rev, e.Value.Load)
 			if e.Negative {
@@ -691,7 +813,7 @@ func (w *comboWorld) opWrite(r *rand.Rand, kind string, inst, table int, id stri
 	case strings.HasPrefix(kind, "wt") && w.blind(inst, table, sight):
 		w.count("writes by an instance blind to the namespace", 1)
 	case strings.HasPrefix(kind, "wt"):
-		w.m.raise(inst, start, false, []tkey{tk}, []uint64{version}, w.busStates(), time.Time{})
+		w.m.raise(inst, raise{start: start}, []tkey{tk}, []uint64{version}, w.busStates(), time.Time{})
 		defer w.peekAll([]tkey{tk})
 	default:
 		w.m.acked(tk, oc.rev)
@@ -736,7 +858,7 @@ func (w *comboWorld) opChange(r *rand.Rand, parent *opCtx, inst int, kind string
 	}
 	var affected []tkey
 	switch kind {
-	case "delete":
+	case "delete", "expire":
 		affected = tks
 	case "tag":
 		affected = w.keysTagged(tag)
@@ -756,6 +878,7 @@ func (w *comboWorld) opChange(r *rand.Rand, parent *opCtx, inst int, kind string
 		}
 	}
 	floors := w.m.versions(affected)
+	at := w.clock.Now()
 	in := w.insts[inst]
 	sight := w.sight(inst)
 	var err error
@@ -768,6 +891,12 @@ func (w *comboWorld) opChange(r *rand.Rand, parent *opCtx, inst int, kind string
 			ids[i] = tk.id
 		}
 		err = w.tab(inst, tks[0].table).aside.Delete(ctx, ids...)
+	case "expire":
+		ids := make([]string, len(tks))
+		for i, tk := range tks {
+			ids[i] = tk.id
+		}
+		err = w.tab(inst, tks[0].table).aside.Expire(ctx, ids...)
 	case "tag":
 		err = in.inv.InvalidateTags(ctx, tag)
 		byTime = w.clock.Now().Add(w.cfg.maxStaleness)
@@ -796,10 +925,13 @@ func (w *comboWorld) opChange(r *rand.Rand, parent *opCtx, inst int, kind string
 		}
 	}
 	switch {
-	case err == nil && kind == "delete" && w.blind(inst, tks[0].table, sight):
-		w.count("deletes by an instance blind to the namespace", 1)
+	case err == nil && (kind == "delete" || kind == "expire") && w.blind(inst, tks[0].table, sight):
+		w.count(kind+"s by an instance blind to the namespace", 1)
 	case err == nil:
-		w.m.raise(inst, start, kind == "tag", affected, floors, busStates, byTime)
+		// An Expire with a fail-safe window keeps the value for it: a
+		// soft raise, which the fail-safe may pass once the source fails.
+		soft := kind == "expire" && w.cfg.tables[tks[0].table].failSafe > 0
+		w.m.raise(inst, raise{start: start, tag: kind == "tag", soft: soft, at: at}, affected, floors, busStates, byTime)
 		defer w.peekAll(affected)
 	default:
 		w.count(kind+" errors", 1)
@@ -871,6 +1003,9 @@ func (w *comboWorld) interfere(oc *opCtx, inst int, c hoardtest.Call) {
 			return
 		}
 		kinds := []string{"delete", "tag", "wt-put"}
+		if w.cfg.expire {
+			kinds = append(kinds, "expire")
+		}
 		if tks[0].table == 0 && w.cfg.tables[0].namespace {
 			kinds = append(kinds, "bump", "bump")
 		}
@@ -908,7 +1043,7 @@ func (w *comboWorld) opWriteNested(parent *opCtx, inst int, tk tkey) {
 	if err != nil {
 		w.m.failRev(oc.rev)
 	} else if !w.blind(inst, tk.table, sight) {
-		w.m.raise(inst, start, false, []tkey{tk}, []uint64{version}, w.busStates(), time.Time{})
+		w.m.raise(inst, raise{start: start}, []tkey{tk}, []uint64{version}, w.busStates(), time.Time{})
 	}
 	w.trace.add("op %d i%d wt-put %v (inside op %d) rev %d version %d → %v", oc.id, inst, tk, parent.id, oc.rev, version, firstLine(err))
 }
@@ -1011,6 +1146,8 @@ func (w *comboWorld) randomOp(r *rand.Rand) {
 	id := ids[r.IntN(len(ids))]
 	var oc *opCtx
 	switch x := r.IntN(100); {
+	case x < 36 && w.cfg.getWith && r.IntN(3) == 0:
+		oc = w.opGetWith(r, inst, table, id, w.drawPlan(r))
 	case x < 36:
 		oc = w.opGet(inst, table, id, w.drawPlan(r))
 	case x < 46:
@@ -1030,6 +1167,9 @@ func (w *comboWorld) randomOp(r *rand.Rand) {
 		oc = w.opWrite(r, "wb-delete", inst, table, id, w.writePlan(r))
 	case x < 77:
 		kind := pick(r, "delete", "tag", "tag", "bump")
+		if w.cfg.expire && r.IntN(3) == 0 {
+			kind = "expire"
+		}
 		n := 1 + r.IntN(3)
 		tks := make([]tkey, n)
 		for i := range tks {
@@ -1094,8 +1234,12 @@ func (w *comboWorld) toggleFault(r *rand.Rand, inst int) {
 		f.SetErrorRate(0.15, 0.5)
 		w.trace.add("faults: instance %d's Redis fails 15%% of calls", inst)
 	case 2:
-		f.SetDelay(2 * time.Millisecond)
-		w.trace.add("faults: instance %d's Redis is slow", inst)
+		d := 2 * time.Millisecond
+		if w.budgets() {
+			d = 10 * time.Millisecond // past every SharedBudget.SoftTimeout, often
+		}
+		f.SetDelay(d)
+		w.trace.add("faults: instance %d's Redis is slow (up to %v a call)", inst, d)
 	case 3:
 		table := r.IntN(len(w.stores))
 		w.stores[table].failNext.Store(int32(1 + r.IntN(3)))
