@@ -807,6 +807,11 @@ func (w *comboWorld) opWrite(r *rand.Rand, kind string, inst, table int, id stri
 	w.m.writeDone(v, oc.rev)
 	version := w.m.versionOf(oc.rev)
 	switch {
+	case err != nil && errors.Is(err, hoard.ErrDeferred) && strings.HasPrefix(kind, "wt") && version != 0 && !w.blind(inst, table, sight):
+		// Stored; the cache's invalidation waits for Redis.
+		w.m.failRev(oc.rev)
+		w.count(kind+" deferred", 1)
+		w.deferChange(inst, raise{start: start}, []tkey{tk}, []uint64{version})
 	case err != nil:
 		w.m.failRev(oc.rev)
 		w.count(kind+" errors", 1)
@@ -907,6 +912,9 @@ func (w *comboWorld) opChange(r *rand.Rand, parent *opCtx, inst int, kind string
 		byTime = w.clock.Now().Add(w.cfg.maxStaleness)
 	}
 	busStates := w.busStates()
+	// An Expire with a fail-safe window keeps the value for it: a soft
+	// raise, which the fail-safe may pass once the source fails.
+	soft := kind == "expire" && w.cfg.tables[tks[0].table].failSafe > 0
 	if kind == "bump" && err != nil {
 		// The counter may have moved without anyone being told (a fault
 		// after the increment): until the local copies lapse, instances
@@ -928,11 +936,13 @@ func (w *comboWorld) opChange(r *rand.Rand, parent *opCtx, inst int, kind string
 	case err == nil && (kind == "delete" || kind == "expire") && w.blind(inst, tks[0].table, sight):
 		w.count(kind+"s by an instance blind to the namespace", 1)
 	case err == nil:
-		// An Expire with a fail-safe window keeps the value for it: a
-		// soft raise, which the fail-safe may pass once the source fails.
-		soft := kind == "expire" && w.cfg.tables[tks[0].table].failSafe > 0
 		w.m.raise(inst, raise{start: start, tag: kind == "tag", soft: soft, at: at}, affected, floors, busStates, byTime)
 		defer w.peekAll(affected)
+	case errors.Is(err, hoard.ErrDeferred) && (kind == "delete" || kind == "expire") && w.blind(inst, tks[0].table, sight):
+		w.count("deferred "+kind+"s by an instance blind to the namespace", 1)
+	case errors.Is(err, hoard.ErrDeferred):
+		w.count("deferred "+kind, 1)
+		w.deferChange(opInst, raise{start: start, tag: kind == "tag", soft: soft, at: at}, affected, floors)
 	default:
 		w.count(kind+" errors", 1)
 	}
@@ -1187,6 +1197,8 @@ func (w *comboWorld) randomOp(r *rand.Rand) {
 		d := pick(r, 10*time.Millisecond, 200*time.Millisecond, time.Second, 3*time.Second, 11*time.Second)
 		w.clock.Advance(d)
 		w.trace.add("clock +%v → %s", d, stamp(w.clock.Now()))
+	case x < 86 && w.cfg.breaker:
+		w.outage(r, inst, table)
 	case x < 88 && w.cfg.faults:
 		w.toggleFault(r, inst)
 	case x < 91 && w.cfg.busLoss:
@@ -1251,6 +1263,49 @@ func (w *comboWorld) toggleFault(r *rand.Rand, inst int) {
 	w.count("fault toggles", 1)
 }
 
+// outage takes instance inst's Redis down (every call fails) for a
+// stretch and makes changes there, which its breaker defers (ErrDeferred):
+// deletes, expires, tag invalidations, bumps, write-throughs; others read
+// meanwhile. Then Redis comes back; once the breaker has replayed the
+// changes and closed, every instance owes them (after their bus messages,
+// or MaxStaleness for tags and bumps), and reads them on every instance.
+func (w *comboWorld) outage(r *rand.Rand, inst, table int) {
+	in := w.insts[inst]
+	in.faults.SetDown(true)
+	w.trace.add("faults: instance %d's Redis is down (an outage)", inst)
+	w.count("outages", 1)
+	ids := w.ids[table]
+	var changed []tkey
+	for range 1 + r.IntN(3) {
+		id := ids[r.IntN(len(ids))]
+		tk := tkey{table, id}
+		switch kind := pick(r, "delete", "expire", "tag", "bump", "wt-put", "wt-delete"); kind {
+		case "wt-put", "wt-delete":
+			w.opWrite(r, kind, inst, table, id, opPlan{})
+		case "expire", "delete", "tag":
+			w.opChange(r, nil, inst, kind, []tkey{tk}, "")
+		case "bump":
+			tk.table = 0
+			w.opChange(r, nil, inst, kind, []tkey{tk}, "")
+		}
+		changed = append(changed, tk)
+		// Another instance reads it meanwhile: its own Redis answers.
+		w.opGet(r.IntN(len(w.insts)), tk.table, tk.id, opPlan{})
+	}
+	in.faults.Reset()
+	w.trace.add("faults: instance %d's Redis is back", inst)
+	if !w.breakerSettled(inst) {
+		w.count("outages overlapped by another", 1)
+		return // quiesce waits for it
+	}
+	w.applyDeferred(inst)
+	for _, tk := range changed {
+		for i := range w.insts {
+			w.opGet(i, tk.table, tk.id, opPlan{})
+		}
+	}
+}
+
 // quiesce turns faults off and makes up for lost bus messages.
 func (w *comboWorld) quiesce() {
 	w.jumps.Store(false)
@@ -1261,11 +1316,92 @@ func (w *comboWorld) quiesce() {
 		s.failNext.Store(0)
 	}
 	w.network.Heal()
+	w.awaitBreakers()
+	w.applyDeferred()
 	// A bump whose answer was lost (the counter moved, nobody was told)
 	// leaves the instances on different versions until their local copies
 	// lapse: let them.
 	w.clock.Advance(w.cfg.maxStaleness + time.Millisecond)
-	w.trace.add("quiet: faults off, bus healed, local version copies lapsed")
+	w.trace.add("quiet: faults off, bus healed, breakers closed and deferred changes replayed, local version copies lapsed")
+}
+
+// deferredRaise is a change whose caller got ErrDeferred: the breaker
+// replays it once Redis is back, and from then on (the replay's bus
+// messages delivered, MaxStaleness passed) every instance owes it.
+type deferredRaise struct {
+	inst int // whose breaker deferred it
+	rz   raise
+	tks  []tkey
+	vs   []uint64
+}
+
+// deferChange records a change instance inst's breaker deferred.
+func (w *comboWorld) deferChange(inst int, rz raise, tks []tkey, vs []uint64) {
+	w.deferredMu.Lock()
+	defer w.deferredMu.Unlock()
+	w.deferred = append(w.deferred, deferredRaise{inst: inst, rz: rz, tks: tks, vs: vs})
+}
+
+// awaitBreakers waits until every breaker is closed with nothing deferred
+// left: Redis is back, and every deferred change was replayed.
+func (w *comboWorld) awaitBreakers() {
+	deadline := time.Now().Add(10 * time.Second)
+	for _, in := range w.insts {
+		for in.breaker != nil && (in.breaker.State() != hoard.BreakerClosed || in.breaker.Deferred() > 0) {
+			if time.Now().After(deadline) {
+				w.m.violate("breaker of instance %d still %v with %d deferred changes 10s after Redis came back",
+					in.idx, in.breaker.State(), in.breaker.Deferred())
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+// applyDeferred makes every instance owe the changes the breakers of
+// insts (nil: every instance) deferred, once those breakers have replayed
+// them: at once where the replay's bus messages were delivered, else once
+// the bus recovered, or (tags, bumps) once MaxStaleness passed.
+func (w *comboWorld) applyDeferred(insts ...int) {
+	w.deferredMu.Lock()
+	var ds []deferredRaise
+	keep := w.deferred[:0]
+	for _, d := range w.deferred {
+		if insts == nil || slices.Contains(insts, d.inst) {
+			ds = append(ds, d)
+		} else {
+			keep = append(keep, d)
+		}
+	}
+	w.deferred = keep
+	w.deferredMu.Unlock()
+	buses := w.busStates()
+	byTime := w.clock.Now().Add(w.cfg.maxStaleness)
+	for _, d := range ds {
+		until := time.Time{}
+		if d.rz.tag || d.tks[0].table == 0 && w.cfg.tables[0].namespace {
+			until = byTime
+		}
+		w.m.raise(-1, d.rz, d.tks, d.vs, buses, until)
+	}
+	if len(ds) > 0 {
+		w.trace.add("deferred changes replayed: %d now owed (instances %v)", len(ds), insts)
+	}
+}
+
+// breakerSettled waits a while for instance inst's breaker to close with
+// nothing deferred, and reports whether it did (another op may have taken
+// its Redis down again meanwhile).
+func (w *comboWorld) breakerSettled(inst int) bool {
+	b := w.insts[inst].breaker
+	deadline := time.Now().Add(2 * time.Second)
+	for b.State() != hoard.BreakerClosed || b.Deferred() > 0 {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return true
 }
 
 // checkAll reads every key on every instance: once the bus has delivered

@@ -81,6 +81,7 @@ var (
 // 17's notes call them A to K) are fixed, each with a regression test of
 // its own; none is excused.
 var comboTradeOffs = map[string]string{
+	"M": "a read that finds a stale copy in memory (within FailSafe.Window) waits for Redis at most SharedBudget.SoftTimeout, then gets that copy with ErrServedStale while a refresh runs in the background (README, \"When Redis is slow or down\"): served stale though the source did not fail",
 	"L": "while an instance cannot read the namespace's version (its Redis failing) it keeps the last version it knew, so its memory tier, load sharing and fail-safe go on (README, \"What reaches whom\"); a bump whose bus message it lost is missed until Redis answers or the bus flushes",
 }
 
@@ -126,6 +127,12 @@ type comboConfig struct {
 	panics       bool
 	tables       []tableConfig
 	bursts       []string
+	expire       bool // Aside.Expire among the changes
+	getWith      bool // Aside.GetWith among the reads
+	// breaker gives each instance a CircuitBreaker (for its Asides and
+	// its Invalidator): a Redis outage defers its changes (ErrDeferred),
+	// replayed once Redis is back. Only with faults (the outages).
+	breaker bool
 }
 
 type tableConfig struct {
@@ -142,15 +149,21 @@ type tableConfig struct {
 	beta         float64
 	mode         hoard.WriteMode
 	batchStore   bool
+	// budget is the table's SharedBudget, nil for none: a soft timeout on
+	// the shared-tier read (real time) met by the latency faults.
+	budget *hoard.SharedBudget
 }
 
 func (c comboConfig) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d instances, %d workers × %d rounds × %d ops, locker=%q, MaxStaleness=%v, faults=%v, busLoss=%v, clockJumps=%v, interference=%v, panics=%v, bursts=%v",
-		c.instances, c.workers, c.rounds, c.opsPerWorker, c.locker, c.maxStaleness, c.faults, c.busLoss, c.clockJumps, c.interference, c.panics, c.bursts)
+	fmt.Fprintf(&b, "%d instances, %d workers × %d rounds × %d ops, locker=%q, MaxStaleness=%v, faults=%v, busLoss=%v, clockJumps=%v, interference=%v, panics=%v, bursts=%v, expire=%v, getWith=%v, breaker=%v",
+		c.instances, c.workers, c.rounds, c.opsPerWorker, c.locker, c.maxStaleness, c.faults, c.busLoss, c.clockJumps, c.interference, c.panics, c.bursts, c.expire, c.getWith, c.breaker)
 	for i, tc := range c.tables {
 		fmt.Fprintf(&b, "\n    table %d: namespace=%v TTL=%v MemoryTTL=%v Jitter=%v NegativeTTL=%v FailSafe=%v Throttle=%v LoadTimeout=%v SoftTimeout=%v EarlyRefresh=%v Beta=%v Mode=%d BatchStore=%v",
 			i, tc.namespace, tc.ttl, tc.memoryTTL, tc.jitter, tc.negativeTTL, tc.failSafe, tc.throttle, tc.loadTimeout, tc.softTimeout, tc.earlyRefresh, tc.beta, tc.mode, tc.batchStore)
+		if sb := tc.budget; sb != nil {
+			fmt.Fprintf(&b, " SharedBudget={Soft=%v Hard=%v BackgroundWrites=%v}", sb.SoftTimeout, sb.HardTimeout, sb.BackgroundWrites)
+		}
 	}
 	return b.String()
 }
@@ -250,7 +263,64 @@ func comboConfigFor(seed uint64) comboConfig {
 			c.tables[i].softTimeout = 0
 		}
 	}
+	comboDrawLater(seed, &c)
 	return c
+}
+
+// comboDrawLater draws the features added after issue 17 (Expire,
+// GetWith, SharedBudget) from a stream of their own, so that the draws
+// above, and each seed's configuration of the older features, stay as
+// they were. The CI seeds are given them where they meet the most: Expire
+// with fail-safe windows, GetWith with a locker (NoLock), budgets with
+// latency faults.
+func comboDrawLater(seed uint64, c *comboConfig) {
+	r := rand.New(rand.NewPCG(seed, 0x1a7e))
+	c.expire = r.IntN(2) == 0
+	c.getWith = r.IntN(2) == 0
+	for i := range c.tables {
+		if r.IntN(3) == 0 {
+			c.tables[i].budget = comboBudget(r)
+		}
+	}
+	c.breaker = r.IntN(3) == 0
+	switch seed {
+	case 1:
+		c.expire, c.getWith = false, true
+		c.tables[0].budget, c.tables[1].budget = nil, nil
+	case 2:
+		c.expire, c.getWith = true, false
+		c.tables[0].budget, c.tables[1].budget = nil, nil
+	case 3:
+		c.expire, c.getWith = true, true
+		c.tables[0].budget, c.tables[1].budget = nil, comboBudget(r)
+	case 4:
+		c.expire, c.getWith = false, true
+		c.tables[0].budget, c.tables[1].budget = nil, nil
+	case 5:
+		c.expire, c.getWith = true, true
+		c.tables[0].budget, c.tables[1].budget = comboBudget(r), comboBudget(r)
+		c.breaker = true
+	case 6:
+		c.expire, c.getWith = true, true
+		c.tables[0].budget, c.tables[1].budget = nil, nil
+	}
+	if seed >= 1 && seed <= 6 && seed != 5 {
+		c.breaker = false
+	}
+	c.breaker = c.breaker && c.faults
+}
+
+// comboBudget draws a SharedBudget: a soft timeout the latency faults
+// (up to 10ms a call, see toggleFault) often pass; a hard timeout so long
+// it never fires (one firing in the middle of a write that then lands
+// anyway would make the model retract an entry Redis holds), so that the
+// guard is in the way of every shared-tier call.
+func comboBudget(r *rand.Rand) *hoard.SharedBudget {
+	return &hoard.SharedBudget{
+		SoftTimeout:      pick(r, time.Millisecond, 3*time.Millisecond),
+		HardTimeout:      pick(r, 0, 5*time.Second),
+		BackgroundWrites: r.IntN(2) == 0,
+	}
 }
 
 // comboWorld is one run: the instances, the shared Redis, the model.
@@ -285,7 +355,9 @@ type comboWorld struct {
 	// nsDoubt is the fake time until which instances may use different
 	// namespace versions, after a bump that failed (perhaps after it
 	// moved the counter); nil: none.
-	nsDoubt atomic.Pointer[time.Time]
+	nsDoubt    atomic.Pointer[time.Time]
+	deferredMu sync.Mutex // guards deferred
+	deferred   []deferredRaise
 	// traceAtFailure is the trace as it was at the first violation.
 	traceAtFailure *atomic.Pointer[string]
 	counts         sync.Map // string → *atomic.Int64: what the run did
@@ -297,6 +369,7 @@ type comboInst struct {
 	faults    *hoardtest.Faults // on its Redis connection (cache, counters, tag clock, locker)
 	memRaw    *memory.Cache[comboRow]
 	sharedRaw *hoardredis.Cache[comboRow]
+	breaker   *hoard.CircuitBreaker // nil without cfg.breaker
 	mem       hoard.Cache[comboRow]
 	shared    hoard.Cache[comboRow]
 	bus       *hoardtest.LocalBus
@@ -550,9 +623,17 @@ func (w *comboWorld) newInstance(i int, tagPrefix, prefix string) *comboInst {
 		Inject: hoardtest.Chain(w.tracer(i, "redis"), faults, w.interferer(i)), Write: w.writeFn(i, "redis"),
 	})
 	in.bus = w.network.NewBus()
+	if w.cfg.breaker {
+		// Real time: OpenFor short, so that a run sees outages end.
+		if in.breaker, err = hoard.NewCircuitBreaker(&hoard.BreakerOptions{
+			Name: fmt.Sprintf("i%d", i), OpenFor: 20 * time.Millisecond, ProbeTimeout: time.Second,
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if in.inv, err = hoard.NewInvalidator(&hoard.InvalidatorOptions{
 		Counter: in.shared.(hoard.Counter), TagClock: in.shared.(hoard.TagClock), Bus: in.bus,
-		MaxStaleness: w.cfg.maxStaleness, NamespacePrefix: w.nsPrefix(), Clock: w.clock,
+		MaxStaleness: w.cfg.maxStaleness, NamespacePrefix: w.nsPrefix(), Clock: w.clock, Breaker: in.breaker,
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -582,6 +663,8 @@ func (w *comboWorld) newInstance(i int, tagPrefix, prefix string) *comboInst {
 			// after taking effect) frees its key within LockTTL.
 			o.Stampede = &hoard.Stampede{Locker: locker, Wait: 2 * time.Second, LockTTL: time.Second}
 		}
+		o.SharedBudget = tc.budget
+		o.Breaker = in.breaker
 		if tc.earlyRefresh {
 			o.EarlyRefresh = &hoard.EarlyRefresh{Beta: tc.beta}
 		}
@@ -658,6 +741,7 @@ func (w *comboWorld) tearDown() {
 		in.faults.Reset()
 	}
 	w.network.Heal()
+	w.awaitBreakers()
 	for _, in := range w.insts {
 		for _, tab := range in.tabs {
 			if err := tab.wb.Flush(ctx); err != nil {
@@ -675,6 +759,11 @@ func (w *comboWorld) tearDown() {
 			}
 		}
 		_ = in.inv.Close()
+		if in.breaker != nil {
+			if err := in.breaker.Close(); err != nil {
+				w.m.violate("breaker of instance %d: %v", in.idx, err)
+			}
+		}
 		_ = in.memRaw.Close()
 	}
 	_ = w.client.Close()
