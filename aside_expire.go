@@ -53,7 +53,10 @@ func (a *Aside[V]) Expire(ctx context.Context, ids ...string) error {
 // its value afterwards, even where the tier held nothing (a delete then)
 // or an entry stale already (written back as it is).
 func (a *Aside[V]) expireIn(ctx context.Context, c Cache[V], key string) error {
-	if cas, ok := c.(CompareAndSetter[V]); ok {
+	// Without a fail-safe window there is nothing to keep the value for,
+	// though a memory entry carries a StaleUntil (the shared tier's
+	// expiry, see forMemory): a delete.
+	if cas, ok := c.(CompareAndSetter[V]); ok && a.opts.FailSafe > 0 {
 		for range maxExpireRounds {
 			e, tok, err := cas.GetWithToken(ctx, key)
 			if err != nil {
