@@ -201,8 +201,9 @@ func (w *comboWorld) checkStaleReason(r readRec, err error) {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "did not answer within the soft timeout"):
-		if tc.budget == nil || tc.budget.SoftTimeout <= 0 {
-			w.m.violate("op %d: stale serve of %v on instance %d past the shared tier's soft timeout, but table %d has no SharedBudget.SoftTimeout (%v)",
+		if tc.budget == nil || tc.budget.SoftTimeout <= 0 || tc.failSafe <= 0 {
+			// The trade-off M is a stale copy within FailSafe.Window.
+			w.m.violate("op %d: stale serve of %v on instance %d past the shared tier's soft timeout, but table %d has no SharedBudget.SoftTimeout or no fail-safe window (%v)",
 				r.op, r.tk, r.inst, r.tk.table, firstLine(err))
 			return
 		}
