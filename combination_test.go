@@ -43,6 +43,11 @@ import (
 // and the local version copies must survive). A reference model of the
 // database (combination_model_test.go) checks every answer; bursts of
 // readers check the load counts. Each seed draws its own configuration.
+// Since issue 18 a seed may also draw Aside.Expire among the changes,
+// Aside.GetWith among the reads (its Source checked), a SharedBudget on
+// a table (a soft timeout met by latency faults), and a CircuitBreaker
+// per instance with Redis outages whose deferred changes must all be
+// owed once the breaker has replayed them (see comboDrawLater).
 //
 // It runs the CI seeds (comboCISeeds) by default, in about 15s under
 // -race; -short skips it. Long: -combo.long (or HOARD_COMBO_LONG=1) runs
