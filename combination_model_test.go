@@ -138,7 +138,7 @@ type activeLoad struct {
 	inst       int
 	op         uint64
 	lockFaults int64  // locker faults injected when its op began
-	nsBumps    uint64 // namespace bumps made when its op began
+	nsBumps    uint64 // namespace bumps returned when its op began
 	lockWaits  int64  // lock timeouts when it began
 	noLock     bool   // its call skipped the locker (GetWith's NoLock)
 }
@@ -158,11 +158,13 @@ type comboModel struct {
 	pending   [][]pendingFloor   // per instance
 	active    map[tkey][]activeLoad
 	justified map[tkey]time.Time // when a load of the key last failed at the source or confirmed its value
-	nsBumps   uint64
-	loads     map[tkey][]int // loads per key per instance
-	most      map[tkey][]int // the most loads per key per instance at once
-	wbAcked   map[tkey]uint64
-	saves     int
+	nsBumps   uint64             // bumps begun
+	// nsBumpsDone counts the bumps that returned.
+	nsBumpsDone uint64
+	loads       map[tkey][]int // loads per key per instance
+	most        map[tkey][]int // the most loads per key per instance at once
+	wbAcked     map[tkey]uint64
+	saves       int
 
 	lockFaults atomic.Int64
 	failure    atomic.Pointer[string] // the first violation
@@ -641,8 +643,10 @@ func (m *comboModel) checkAbsent(r readRec, stale bool) {
 //
 // Two loads clash only if nothing can excuse them: no locker fault since
 // the earlier's op began (both took their locks after), no lock wait that
-// ran out since the earlier load began, and no namespace bump since the
-// earlier's op began (the two may then lock different keys).
+// ran out since the earlier load began, and no namespace bump begun but
+// for those that had returned when the earlier's op began (the two may
+// then lock different keys: a bump under way as the earlier began may
+// have moved the counter after it read it).
 func (m *comboModel) loadBegins(tk tkey, inst int, op, opBumps uint64, opLockFaults int64, locker, noLock bool, lockWaits int64) func() {
 	m.mu.Lock()
 	a := activeLoad{inst: inst, op: op, lockFaults: opLockFaults, nsBumps: opBumps, lockWaits: lockWaits, noLock: noLock}
@@ -697,17 +701,27 @@ func (m *comboModel) loadCounts(tk tkey) (loads, most []int) {
 	return loads, most
 }
 
+// bumped records that a namespace bump begins; bumpDone, that its call
+// returned.
 func (m *comboModel) bumped() {
 	m.mu.Lock()
 	m.nsBumps++
 	m.mu.Unlock()
 }
 
-// bumps is how many namespace bumps began so far.
+func (m *comboModel) bumpDone() {
+	m.mu.Lock()
+	m.nsBumpsDone++
+	m.mu.Unlock()
+}
+
+// bumps is how many namespace bumps had returned so far: an op that
+// begins now uses the version of the last of them, or a later one (a
+// bump under way may or may not have moved the counter yet).
 func (m *comboModel) bumps() uint64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.nsBumps
+	return m.nsBumpsDone
 }
 
 // writeDone records that the write-behind or write-through Put of value

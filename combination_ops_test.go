@@ -50,7 +50,7 @@ type opCtx struct {
 	plan   opPlan
 	tks    []tkey
 	rev    uint64 // the database state a write makes
-	// nsBumps counts the namespace bumps made before the op began: its
+	// nsBumps counts the namespace bumps returned before the op began: its
 	// loads use that version or a later one. lockFaults counts the locker
 	// faults injected before it began: its lock attempts come after.
 	nsBumps    uint64
@@ -910,6 +910,7 @@ func (w *comboWorld) opChange(r *rand.Rand, parent *opCtx, inst int, kind string
 		w.m.bumped()
 		w.lastBump.Store(w.m.next())
 		_, err = in.inv.BumpNamespace(ctx, w.namespace())
+		w.m.bumpDone()
 		byTime = w.clock.Now().Add(w.cfg.maxStaleness)
 	}
 	busStates := w.busStates()

@@ -51,7 +51,8 @@ import (
 //
 // It runs the CI seeds (comboCISeeds) by default, in about 15s under
 // -race; -short skips it. Long: -combo.long (or HOARD_COMBO_LONG=1) runs
-// random seeds for -combo.duration. Replay: HOARD_COMBO_SEED=n[,m...].
+// random seeds for -combo.duration. Replay: HOARD_COMBO_SEED=n[,m...]
+// (with HOARD_COMBO_LONG=1 for a seed of a long run).
 // On a failure the test prints the seed, the configuration, the broken
 // promise and the last events. HOARD_REDIS_ADDR puts the shared tier on a
 // real Redis (keys under a prefix of the run; nothing else is touched).
@@ -476,7 +477,7 @@ func runCombo(t *testing.T, seed uint64) {
 	w.traceAtFailure = &traceAtFailure
 	// Printed at once to stderr (go test shows it only for a failing
 	// package), so that even a crash in another goroutine names its seed.
-	fmt.Fprintf(os.Stderr, "combo: seed %d (replay: HOARD_COMBO_SEED=%d go test -race -run 'TestCombination$' .)\n", seed, seed)
+	fmt.Fprintf(os.Stderr, "combo: seed %d (replay: %s)\n", seed, comboReplay(seed))
 	start := time.Now()
 	w.setUp()
 	finished := false
@@ -497,6 +498,16 @@ func runCombo(t *testing.T, seed uint64) {
 	}
 }
 
+// comboReplay is the command that replays seed: a long run's seed needs
+// HOARD_COMBO_LONG=1 too, for its rounds and ops.
+func comboReplay(seed uint64) string {
+	long := ""
+	if *comboLong {
+		long = "HOARD_COMBO_LONG=1 "
+	}
+	return fmt.Sprintf("%sHOARD_COMBO_SEED=%d go test -race -run 'TestCombination$' .", long, seed)
+}
+
 // report fails the test with everything needed to replay it, when a
 // promise was broken.
 func (w *comboWorld) report(why string) {
@@ -510,9 +521,9 @@ func (w *comboWorld) report(why string) {
 	if s := w.traceAtFailure.Load(); s != nil {
 		trace = *s
 	}
-	w.t.Errorf("combination test failed: seed %d (replay: HOARD_COMBO_SEED=%d go test -race -run 'TestCombination$' .)\n"+
+	w.t.Errorf("combination test failed: seed %d (replay: %s)\n"+
 		"configuration: %v\n%s\nbroken promises:\n  %s\ncounts: %s\nlast events before the first broken promise, oldest first:\n%s",
-		w.seed, w.seed, w.cfg, why, strings.Join(violations, "\n  "), w.countsString(), trace)
+		w.seed, comboReplay(w.seed), w.cfg, why, strings.Join(violations, "\n  "), w.countsString(), trace)
 }
 
 // setUp builds the instances.
