@@ -49,7 +49,7 @@ import (
 // per instance with Redis outages whose deferred changes must all be
 // owed once the breaker has replayed them (see comboDrawLater).
 //
-// It runs the CI seeds (comboCISeeds) by default, in about 15s under
+// It runs the CI seeds (comboCISeeds) by default, in about 20s under
 // -race; -short skips it. Long: -combo.long (or HOARD_COMBO_LONG=1) runs
 // random seeds for -combo.duration. Replay: HOARD_COMBO_SEED=n[,m...]
 // (with HOARD_COMBO_LONG=1 for a seed of a long run).
