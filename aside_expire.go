@@ -48,25 +48,27 @@ func (a *Aside[V]) Expire(ctx context.Context, ids ...string) error {
 // expireIn rewrites key's entry in c as expired now, keeping its fail-safe
 // window, with compare-and-set so a newer write is never replaced by an
 // older value. A key that keeps changing, an entry that cannot be read, or
-// a tier without tokens gets a delete instead.
+// a tier without tokens gets a delete instead. Either way the key's token
+// moves, as with Delete: a load that took it before Expire cannot write
+// its value afterwards, even where the tier held nothing (a delete then)
+// or an entry stale already (written back as it is).
 func (a *Aside[V]) expireIn(ctx context.Context, c Cache[V], key string) error {
-	if cas, ok := c.(CompareAndSetter[V]); ok {
+	// Without a fail-safe window there is nothing to keep the value for,
+	// though a memory entry carries a StaleUntil (the shared tier's
+	// expiry, see forMemory): a delete.
+	if cas, ok := c.(CompareAndSetter[V]); ok && a.opts.FailSafe > 0 {
 		for range maxExpireRounds {
 			e, tok, err := cas.GetWithToken(ctx, key)
-			if errors.Is(err, ErrNotFound) {
-				return nil
-			}
 			if err != nil {
-				break
+				break // nothing to keep (ErrNotFound), or unreadable: a delete
 			}
 			now := a.opts.Clock.Now()
-			if !e.IsFresh(now) {
-				return nil // stale already
-			}
 			if !e.StaleUntil.After(now) {
 				break // no fail-safe window to keep it for: a delete
 			}
-			e.ExpiresAt = now
+			if e.IsFresh(now) {
+				e.ExpiresAt = now
+			}
 			err = cas.CompareAndSet(ctx, key, tok, e)
 			if err == nil {
 				return nil

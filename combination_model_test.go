@@ -90,6 +90,7 @@ type valueInfo struct {
 
 type tierWrite struct {
 	expires   time.Time
+	tier      string // "memory" or "redis"
 	retracted bool
 }
 
@@ -115,6 +116,12 @@ type raise struct {
 	version uint64
 	start   uint64
 	tag     bool // made by a tag invalidation
+	// soft: made by an Expire that keeps the value for the fail-safe. A
+	// stale serve (ErrServedStale) need not honour it, nor a read once a
+	// load of the key failed at the source since at (the fail-safe
+	// serves the kept value, and its throttle makes it fresh again).
+	soft bool
+	at   time.Time // fake time when the change began
 }
 
 // pendingFloor is a floor that an instance owes once it has heard of an
@@ -131,8 +138,9 @@ type activeLoad struct {
 	inst       int
 	op         uint64
 	lockFaults int64  // locker faults injected when its op began
-	nsBumps    uint64 // namespace bumps made when its op began
+	nsBumps    uint64 // namespace bumps returned when its op began
 	lockWaits  int64  // lock timeouts when it began
+	noLock     bool   // its call skipped the locker (GetWith's NoLock)
 }
 
 type comboModel struct {
@@ -150,11 +158,13 @@ type comboModel struct {
 	pending   [][]pendingFloor   // per instance
 	active    map[tkey][]activeLoad
 	justified map[tkey]time.Time // when a load of the key last failed at the source or confirmed its value
-	nsBumps   uint64
-	loads     map[tkey][]int // loads per key per instance
-	most      map[tkey][]int // the most loads per key per instance at once
-	wbAcked   map[tkey]uint64
-	saves     int
+	nsBumps   uint64             // bumps begun
+	// nsBumpsDone counts the bumps that returned.
+	nsBumpsDone uint64
+	loads       map[tkey][]int // loads per key per instance
+	most        map[tkey][]int // the most loads per key per instance at once
+	wbAcked     map[tkey]uint64
+	saves       int
 
 	lockFaults atomic.Int64
 	failure    atomic.Pointer[string] // the first violation
@@ -380,7 +390,12 @@ func (m *comboModel) justify(tk tkey, now time.Time) {
 // beyond every entry of it so far, once it had gone stale, is a revival
 // (the fail-safe's throttle, or a "not modified"): a load of the key must
 // have failed at the source, or confirmed the value, since it went stale.
-func (m *comboModel) writing(e *hoard.Entry[comboRow], now time.Time, who string, inst int) func(stored, current bool) {
+//
+// A load's own first write of its value to a tier is no revival, however
+// late it lands: with SharedBudget.BackgroundWrites the shared tier's
+// write-back may come after the memory tier's shorter entry expired, and
+// it keeps the expiry the load gave the value.
+func (m *comboModel) writing(e *hoard.Entry[comboRow], now time.Time, who string, inst int, op uint64, tier string) func(stored, current bool) {
 	if e.Negative || e.ExpiresAt.IsZero() {
 		return func(bool, bool) {}
 	}
@@ -392,17 +407,18 @@ func (m *comboModel) writing(e *hoard.Entry[comboRow], now time.Time, who string
 		return func(bool, bool) {}
 	}
 	prev, had := vi.maxExpires()
-	revival := had && e.ExpiresAt.After(prev) && !now.Before(prev) && e.ExpiresAt.After(now)
+	own := op != 0 && op == vi.loadOp && !slices.ContainsFunc(vi.writes, func(w *tierWrite) bool { return w.tier == tier })
+	revival := had && !own && e.ExpiresAt.After(prev) && !now.Before(prev) && e.ExpiresAt.After(now)
 	justified := !m.justified[vi.tk].Before(prev)
 	// A revival of a value an invalidation that returned has made stale:
 	// the fail-safe must never serve it again.
 	var version, floor uint64
 	if revival {
 		version = m.revs[vi.rev].version
-		floor = floorOf(m.floors[inst][vi.tk], vi.behindEnd)
+		floor = hardFloorOf(m.floors[inst][vi.tk], vi.behindEnd)
 	}
 	invalid := revival && version < floor
-	w := &tierWrite{expires: e.ExpiresAt}
+	w := &tierWrite{expires: e.ExpiresAt, tier: tier}
 	vi.writes = append(vi.writes, w)
 	tk := vi.tk
 	m.mu.Unlock()
@@ -434,18 +450,20 @@ func (m *comboModel) writing(e *hoard.Entry[comboRow], now time.Time, who string
 // changed) and on the instances whose bus delivered it; on the others once
 // their bus has recovered, or, for tags and namespaces (byTime), once
 // MaxStaleness has passed.
-func (m *comboModel) raise(inst int, start uint64, tag bool, tks []tkey, vs []uint64, buses []busState, byTime time.Time) {
+func (m *comboModel) raise(inst int, rz raise, tks []tkey, vs []uint64, buses []busState, byTime time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i := range m.floors {
 		if i != inst && buses[i].pending { // inst -1: every instance may owe it
 			for j, tk := range tks {
-				m.pending[i] = append(m.pending[i], pendingFloor{tk: tk, raise: raise{vs[j], start, tag}, mark: buses[i].mark, until: byTime})
+				rz.version = vs[j]
+				m.pending[i] = append(m.pending[i], pendingFloor{tk: tk, raise: rz, mark: buses[i].mark, until: byTime})
 			}
 			continue
 		}
 		for j, tk := range tks {
-			m.floors[i][tk] = append(m.floors[i][tk], raise{vs[j], start, tag})
+			rz.version = vs[j]
+			m.floors[i][tk] = append(m.floors[i][tk], rz)
 		}
 	}
 }
@@ -489,6 +507,40 @@ func floorOf(rs []raise, after uint64) uint64 {
 	return v
 }
 
+// hardFloorOf is floorOf without the soft raises (Expire's): what the
+// fail-safe, reviving a kept value, must still honour.
+func hardFloorOf(rs []raise, after uint64) uint64 {
+	var v uint64
+	for _, r := range rs {
+		if r.start > after && !r.soft {
+			v = max(v, r.version)
+		}
+	}
+	return v
+}
+
+// readFloorLocked is the version a read of tk must reach, given its
+// raises, for a value whose write returned at seq after: a stale serve
+// need not honour the soft raises, nor any read once a load of tk failed
+// at the source since the Expire began (the fail-safe may serve the
+// kept value, and its throttle serve it as fresh).
+func (m *comboModel) readFloorLocked(tk tkey, rs []raise, after uint64, stale bool) (floor uint64, soft bool) {
+	for _, r := range rs {
+		if r.start <= after {
+			continue
+		}
+		if r.soft && (stale || !m.justified[tk].Before(r.at)) {
+			continue
+		}
+		if r.version > floor {
+			floor, soft = r.version, r.soft
+		} else if r.version == floor && !r.soft {
+			soft = false
+		}
+	}
+	return floor, soft
+}
+
 // readRec is one read under way.
 type readRec struct {
 	inst  int
@@ -519,12 +571,16 @@ func (m *comboModel) checkValue(r readRec, v comboRow, stale bool) {
 		vic = *vi
 		expires, written = vi.maxExpires()
 	}
+	floor, soft := m.readFloorLocked(r.tk, r.rs, vic.behindEnd, stale)
 	m.mu.Unlock()
 	how := "read"
 	if stale {
 		how = "stale serve (ErrServedStale)"
 	}
-	floor := floorOf(r.rs, vic.behindEnd)
+	expired := ""
+	if soft {
+		expired = " (an Expire's: no load of it failed since, so the fail-safe may not serve the kept value)"
+	}
 	switch {
 	case ri == nil || vi == nil || ric.tk != r.tk || vic.rev != v.Rev || v.ID != r.tk.id:
 		m.violate("op %d: %s of %v on instance %d returned %+v, which is not a value of that key", r.op, how, r.tk, r.inst, v)
@@ -536,8 +592,8 @@ func (m *comboModel) checkValue(r readRec, v comboRow, stale bool) {
 		m.violate("op %d: %s of %v on instance %d returned %+v, written by op %d, which failed and left the store without it",
 			r.op, how, r.tk, r.inst, v, ric.op)
 	case ric.version < floor:
-		what := fmt.Sprintf("op %d: STALE %s of %v on instance %d: got %+v at version %d, but a write or invalidation that returned before the read began guarantees version ≥ %d",
-			r.op, how, r.tk, r.inst, v, ric.version, floor)
+		what := fmt.Sprintf("op %d: STALE %s of %v on instance %d: got %+v at version %d, but a write or invalidation that returned before the read began guarantees version ≥ %d%s",
+			r.op, how, r.tk, r.inst, v, ric.version, floor, expired)
 		switch {
 		case r.versionUnread && m.excuse("L", what):
 		default:
@@ -562,7 +618,11 @@ func (m *comboModel) checkAbsent(r readRec, stale bool) {
 	ok := false
 	for _, a := range m.absents[r.tk] {
 		newest = max(newest, a.version)
-		ok = ok || a.version >= floorOf(r.rs, a.behindEnd)
+		floor, _ := m.readFloorLocked(r.tk, r.rs, a.behindEnd, stale)
+		ok = ok || a.version >= floor
+	}
+	if floor, _ := m.readFloorLocked(r.tk, r.rs, 0, stale); floor == 0 {
+		ok = true // only soft raises, passed
 	}
 	m.mu.Unlock()
 	if !ok && r.versionUnread && m.excuse("L", fmt.Sprintf("op %d: \"not found\" of %v on instance %d under an old namespace version", r.op, r.tk, r.inst)) {
@@ -583,15 +643,17 @@ func (m *comboModel) checkAbsent(r readRec, stale bool) {
 //
 // Two loads clash only if nothing can excuse them: no locker fault since
 // the earlier's op began (both took their locks after), no lock wait that
-// ran out since the earlier load began, and no namespace bump since the
-// earlier's op began (the two may then lock different keys).
-func (m *comboModel) loadBegins(tk tkey, inst int, op, opBumps uint64, opLockFaults int64, locker bool, lockWaits int64) func() {
+// ran out since the earlier load began, and no namespace bump begun but
+// for those that had returned when the earlier's op began (the two may
+// then lock different keys: a bump under way as the earlier began may
+// have moved the counter after it read it).
+func (m *comboModel) loadBegins(tk tkey, inst int, op, opBumps uint64, opLockFaults int64, locker, noLock bool, lockWaits int64) func() {
 	m.mu.Lock()
-	a := activeLoad{inst: inst, op: op, lockFaults: opLockFaults, nsBumps: opBumps, lockWaits: lockWaits}
+	a := activeLoad{inst: inst, op: op, lockFaults: opLockFaults, nsBumps: opBumps, lockWaits: lockWaits, noLock: noLock}
 	var clash *activeLoad
-	if locker {
+	if locker && !noLock {
 		for _, o := range m.active[tk] {
-			if o.lockFaults == m.lockFaults.Load() && o.nsBumps == m.nsBumps && o.lockWaits == a.lockWaits {
+			if !o.noLock && o.lockFaults == m.lockFaults.Load() && o.nsBumps == m.nsBumps && o.lockWaits == a.lockWaits {
 				clash = &o
 				break
 			}
@@ -639,17 +701,27 @@ func (m *comboModel) loadCounts(tk tkey) (loads, most []int) {
 	return loads, most
 }
 
+// bumped records that a namespace bump begins; bumpDone, that its call
+// returned.
 func (m *comboModel) bumped() {
 	m.mu.Lock()
 	m.nsBumps++
 	m.mu.Unlock()
 }
 
-// bumps is how many namespace bumps began so far.
+func (m *comboModel) bumpDone() {
+	m.mu.Lock()
+	m.nsBumpsDone++
+	m.mu.Unlock()
+}
+
+// bumps is how many namespace bumps had returned so far: an op that
+// begins now uses the version of the last of them, or a later one (a
+// bump under way may or may not have moved the counter yet).
 func (m *comboModel) bumps() uint64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.nsBumps
+	return m.nsBumpsDone
 }
 
 // writeDone records that the write-behind or write-through Put of value

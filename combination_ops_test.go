@@ -35,6 +35,10 @@ type opPlan struct {
 	interfereAt  string        // the call (method, "load" or "Save") after which another op runs
 	interfereN   int           // which such call of the op
 	burst        *burstGate
+	// callTags: the loader leaves the key's own tag to the call
+	// (GetWith's CallOptions.Tags); noLock: the call skips the locker
+	// (CallOptions.NoLock).
+	callTags, noLock bool
 }
 
 // opCtx is one operation, in its ctx.
@@ -46,7 +50,7 @@ type opCtx struct {
 	plan   opPlan
 	tks    []tkey
 	rev    uint64 // the database state a write makes
-	// nsBumps counts the namespace bumps made before the op began: its
+	// nsBumps counts the namespace bumps returned before the op began: its
 	// loads use that version or a later one. lockFaults counts the locker
 	// faults injected before it began: its lock attempts come after.
 	nsBumps    uint64
@@ -173,6 +177,7 @@ func (w *comboWorld) endRead(r readRec, v comboRow, err error) string {
 	case errors.Is(err, hoard.ErrServedStale):
 		w.m.checkValue(r, v, true)
 		w.count("stale serves", 1)
+		w.checkStaleReason(r, err)
 		return fmt.Sprintf("stale rev %d (value %d)", v.Rev, v.Load)
 	case errors.Is(err, hoard.ErrNotFound):
 		w.m.checkAbsent(r, false)
@@ -184,6 +189,37 @@ func (w *comboWorld) endRead(r readRec, v comboRow, err error) string {
 		msg = msg[:i] // a panic's stack
 	}
 	return "error: " + msg
+}
+
+// checkStaleReason checks why a read was served a stale value: the
+// loader failed (an error beside ErrServedStale), or a wait the options
+// bound ran out: the load's (FailSafe.SoftTimeout), the lock's, or the
+// shared tier's read (SharedBudget.SoftTimeout, the trade-off M: the
+// source did not fail).
+func (w *comboWorld) checkStaleReason(r readRec, err error) {
+	tc := w.cfg.tables[r.tk.table]
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "did not answer within the soft timeout"):
+		if tc.budget == nil || tc.budget.SoftTimeout <= 0 || tc.failSafe <= 0 {
+			// The trade-off M is a stale copy within FailSafe.Window.
+			w.m.violate("op %d: stale serve of %v on instance %d past the shared tier's soft timeout, but table %d has no SharedBudget.SoftTimeout or no fail-safe window (%v)",
+				r.op, r.tk, r.inst, r.tk.table, firstLine(err))
+			return
+		}
+		w.m.excuse("M", fmt.Sprintf("op %d: stale serve of %v on instance %d: the shared tier's read ran past SharedBudget.SoftTimeout", r.op, r.tk, r.inst))
+	case strings.Contains(msg, "ran past the soft timeout"):
+		if tc.softTimeout <= 0 {
+			w.m.violate("op %d: stale serve of %v on instance %d past the load's soft timeout, but table %d has no FailSafe.SoftTimeout (%v)",
+				r.op, r.tk, r.inst, r.tk.table, firstLine(err))
+		}
+	case errors.Is(err, hoard.ErrLockTimeout):
+		if w.locker == nil {
+			w.m.violate("op %d: stale serve of %v on instance %d after a lock wait, without a locker (%v)", r.op, r.tk, r.inst, firstLine(err))
+		}
+	case msg == hoard.ErrServedStale.Error():
+		w.m.violate("op %d: stale serve of %v on instance %d with no reason: no load failed, no wait ran out", r.op, r.tk, r.inst)
+	}
 }
 
 func (w *comboWorld) opGet(inst, table int, id string, plan opPlan) *opCtx {
@@ -198,6 +234,85 @@ func (w *comboWorld) opGet(inst, table int, id string, plan opPlan) *opCtx {
 	w.count("gets", 1)
 	w.trace.add("op %d i%d get %v%s floor=%d t0=%s → %s", oc.id, inst, tk, plan, r.floor, stamp(r.t0), got)
 	return oc
+}
+
+// opGetWith is a read through Aside.GetWith with drawn CallOptions: the
+// value is checked as a Get's, and Source against it and the options (a
+// call that skips a tier never hears from it; a stale serve says stale;
+// a value or a "not found" names a tier or the loader). With call tags,
+// the loader leaves the key's own tag to CallOptions.Tags: a call that
+// dropped them would leave a value a tag invalidation misses.
+func (w *comboWorld) opGetWith(r *rand.Rand, inst, table int, id string, plan opPlan) *opCtx {
+	tk := tkey{table, id}
+	var src hoard.Source = 99 // not a Source: GetWith must set it
+	o := &hoard.CallOptions{Source: &src}
+	switch r.IntN(4) {
+	case 0:
+		o.SkipMemory = true
+	case 1:
+		o.SkipShared = true
+	case 2:
+		o.SkipMemory, o.SkipShared = true, true
+	}
+	if r.IntN(3) == 0 {
+		o.NoLock = true
+		plan.noLock = true
+	}
+	if r.IntN(3) == 0 {
+		o.TTL = pick(r, time.Second, 2*w.cfg.tables[table].ttl)
+	}
+	if r.IntN(2) == 0 {
+		o.Tags = tagsOf(tk)[:1]
+		plan.callTags = true
+	}
+	oc := w.newOp("get-with", inst, plan, tk)
+	ctx, done := w.context(oc)
+	defer done()
+	rd := w.beginRead(oc, inst, tk)
+	v, err := w.getWith(ctx, inst, tk, o)
+	w.m.ended(oc.id, plan.precancel || plan.cancelCaller)
+	got := w.endRead(rd, v, err)
+	w.count("get-withs", 1)
+	w.count("get-with source "+src.String(), 1)
+	var want []hoard.Source
+	switch {
+	case errors.Is(err, hoard.ErrServedStale):
+		want = []hoard.Source{hoard.SourceStale}
+	case err == nil || errors.Is(err, hoard.ErrNotFound):
+		want = []hoard.Source{hoard.SourceLoader}
+		if !o.SkipMemory {
+			want = append(want, hoard.SourceMemory)
+		}
+		if !o.SkipShared {
+			want = append(want, hoard.SourceShared)
+		}
+	default:
+		want = []hoard.Source{hoard.SourceNone}
+	}
+	if !slices.Contains(want, src) {
+		w.m.violate("op %d: GetWith of %v on instance %d (SkipMemory=%v SkipShared=%v NoLock=%v TTL=%v Tags=%v) answered %s (err %v) with Source %q (%d), want one of %v",
+			oc.id, tk, inst, o.SkipMemory, o.SkipShared, o.NoLock, o.TTL, o.Tags, got, firstLine(err), src, src, want)
+	}
+	w.trace.add("op %d i%d get-with %v%s skipMemory=%v skipShared=%v ttl=%v floor=%d t0=%s → %s from %s",
+		oc.id, inst, tk, plan, o.SkipMemory, o.SkipShared, o.TTL, rd.floor, stamp(rd.t0), got, src)
+	return oc
+}
+
+// getWith is Aside.GetWith; a loader's panic must reach the caller as an
+// error, as with get.
+func (w *comboWorld) getWith(ctx context.Context, inst int, tk tkey, o *hoard.CallOptions) (v comboRow, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			w.m.violate("GetWith of %v on instance %d panicked (%v): a loader's panic must reach the caller as an error", tk, inst, p)
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return w.tab(inst, tk.table).aside.GetWith(ctx, tk.id, w.loader(inst, tk.table), o)
+}
+
+// budgets reports whether a table has a SharedBudget.
+func (w *comboWorld) budgets() bool {
+	return slices.ContainsFunc(w.cfg.tables, func(tc tableConfig) bool { return tc.budget != nil })
 }
 
 // peek checks the entry a Get of tk on inst would serve now without
@@ -339,6 +454,12 @@ func (p opPlan) String() string {
 	if p.burst != nil {
 		parts = append(parts, "burst")
 	}
+	if p.callTags {
+		parts = append(parts, "call-tags")
+	}
+	if p.noLock {
+		parts = append(parts, "no-lock")
+	}
 	if len(parts) == 0 {
 		return ""
 	}
@@ -385,7 +506,7 @@ func (w *comboWorld) load(ctx context.Context, inst, table int, id string) (comb
 	// as the locker is fault-free and every instance uses the same key:
 	// not while instances may know different namespace versions.
 	sharp := w.locker != nil && !w.cfg.faults && !(w.cfg.tables[table].namespace && w.cfg.busLoss)
-	end := w.m.loadBegins(tk, inst, oc.id, oc.nsBumps, oc.lockFaults, sharp, w.lockTimeouts())
+	end := w.m.loadBegins(tk, inst, oc.id, oc.nsBumps, oc.lockFaults, sharp, plan.noLock, w.lockTimeouts())
 	defer end()
 	w.count("loads", 1)
 	// The database is read first: what follows happens after the read, as
@@ -393,7 +514,9 @@ func (w *comboWorld) load(ctx context.Context, inst, table int, id string) (comb
 	row := w.m.read(tk)
 	setTags := func() {
 		if row.present {
-			hoard.SetTags(ctx, tagsOf(tk)[:1]...) // TagsOf adds the group's
+			if !plan.callTags { // else CallOptions.Tags sets it
+				hoard.SetTags(ctx, tagsOf(tk)[:1]...) // TagsOf adds the group's
+			}
 		} else {
 			hoard.SetTags(ctx, tagsOf(tk)...) // TagsOf tags values only
 		}
@@ -599,7 +722,7 @@ func (w *comboWorld) writeFn(inst int, tier string) func(context.Context, hoardt
 			opID = oc.id
 		}
 		who := fmt.Sprintf("op %d's %s %s of %q on instance %d", opID, tier, c.Method, key, inst)
-		stored := w.m.writing(&e, w.clock.Now(), who, inst)
+		stored := w.m.writing(&e, w.clock.Now(), who, inst, opID, tier)
 		return func(err error) {
 			what := fmt.Sprintf("rev %d value %d", e.Value.Rev, e.Value.Load)
 			if e.Negative {
@@ -685,13 +808,18 @@ func (w *comboWorld) opWrite(r *rand.Rand, kind string, inst, table int, id stri
 	w.m.writeDone(v, oc.rev)
 	version := w.m.versionOf(oc.rev)
 	switch {
+	case err != nil && errors.Is(err, hoard.ErrDeferred) && strings.HasPrefix(kind, "wt") && version != 0 && !w.blind(inst, table, sight):
+		// Stored; the cache's invalidation waits for Redis.
+		w.m.failRev(oc.rev)
+		w.count(kind+" deferred", 1)
+		w.deferChange(inst, raise{start: start}, []tkey{tk}, []uint64{version})
 	case err != nil:
 		w.m.failRev(oc.rev)
 		w.count(kind+" errors", 1)
 	case strings.HasPrefix(kind, "wt") && w.blind(inst, table, sight):
 		w.count("writes by an instance blind to the namespace", 1)
 	case strings.HasPrefix(kind, "wt"):
-		w.m.raise(inst, start, false, []tkey{tk}, []uint64{version}, w.busStates(), time.Time{})
+		w.m.raise(inst, raise{start: start}, []tkey{tk}, []uint64{version}, w.busStates(), time.Time{})
 		defer w.peekAll([]tkey{tk})
 	default:
 		w.m.acked(tk, oc.rev)
@@ -736,7 +864,7 @@ func (w *comboWorld) opChange(r *rand.Rand, parent *opCtx, inst int, kind string
 	}
 	var affected []tkey
 	switch kind {
-	case "delete":
+	case "delete", "expire":
 		affected = tks
 	case "tag":
 		affected = w.keysTagged(tag)
@@ -756,6 +884,7 @@ func (w *comboWorld) opChange(r *rand.Rand, parent *opCtx, inst int, kind string
 		}
 	}
 	floors := w.m.versions(affected)
+	at := w.clock.Now()
 	in := w.insts[inst]
 	sight := w.sight(inst)
 	var err error
@@ -768,6 +897,12 @@ func (w *comboWorld) opChange(r *rand.Rand, parent *opCtx, inst int, kind string
 			ids[i] = tk.id
 		}
 		err = w.tab(inst, tks[0].table).aside.Delete(ctx, ids...)
+	case "expire":
+		ids := make([]string, len(tks))
+		for i, tk := range tks {
+			ids[i] = tk.id
+		}
+		err = w.tab(inst, tks[0].table).aside.Expire(ctx, ids...)
 	case "tag":
 		err = in.inv.InvalidateTags(ctx, tag)
 		byTime = w.clock.Now().Add(w.cfg.maxStaleness)
@@ -775,9 +910,13 @@ func (w *comboWorld) opChange(r *rand.Rand, parent *opCtx, inst int, kind string
 		w.m.bumped()
 		w.lastBump.Store(w.m.next())
 		_, err = in.inv.BumpNamespace(ctx, w.namespace())
+		w.m.bumpDone()
 		byTime = w.clock.Now().Add(w.cfg.maxStaleness)
 	}
 	busStates := w.busStates()
+	// An Expire with a fail-safe window keeps the value for it: a soft
+	// raise, which the fail-safe may pass once the source fails.
+	soft := kind == "expire" && w.cfg.tables[tks[0].table].failSafe > 0
 	if kind == "bump" && err != nil {
 		// The counter may have moved without anyone being told (a fault
 		// after the increment): until the local copies lapse, instances
@@ -796,11 +935,16 @@ func (w *comboWorld) opChange(r *rand.Rand, parent *opCtx, inst int, kind string
 		}
 	}
 	switch {
-	case err == nil && kind == "delete" && w.blind(inst, tks[0].table, sight):
-		w.count("deletes by an instance blind to the namespace", 1)
+	case err == nil && (kind == "delete" || kind == "expire") && w.blind(inst, tks[0].table, sight):
+		w.count(kind+"s by an instance blind to the namespace", 1)
 	case err == nil:
-		w.m.raise(inst, start, kind == "tag", affected, floors, busStates, byTime)
+		w.m.raise(inst, raise{start: start, tag: kind == "tag", soft: soft, at: at}, affected, floors, busStates, byTime)
 		defer w.peekAll(affected)
+	case errors.Is(err, hoard.ErrDeferred) && (kind == "delete" || kind == "expire") && w.blind(inst, tks[0].table, sight):
+		w.count("deferred "+kind+"s by an instance blind to the namespace", 1)
+	case errors.Is(err, hoard.ErrDeferred):
+		w.count("deferred "+kind, 1)
+		w.deferChange(opInst, raise{start: start, tag: kind == "tag", soft: soft, at: at}, affected, floors)
 	default:
 		w.count(kind+" errors", 1)
 	}
@@ -871,6 +1015,9 @@ func (w *comboWorld) interfere(oc *opCtx, inst int, c hoardtest.Call) {
 			return
 		}
 		kinds := []string{"delete", "tag", "wt-put"}
+		if w.cfg.expire {
+			kinds = append(kinds, "expire")
+		}
 		if tks[0].table == 0 && w.cfg.tables[0].namespace {
 			kinds = append(kinds, "bump", "bump")
 		}
@@ -908,7 +1055,7 @@ func (w *comboWorld) opWriteNested(parent *opCtx, inst int, tk tkey) {
 	if err != nil {
 		w.m.failRev(oc.rev)
 	} else if !w.blind(inst, tk.table, sight) {
-		w.m.raise(inst, start, false, []tkey{tk}, []uint64{version}, w.busStates(), time.Time{})
+		w.m.raise(inst, raise{start: start}, []tkey{tk}, []uint64{version}, w.busStates(), time.Time{})
 	}
 	w.trace.add("op %d i%d wt-put %v (inside op %d) rev %d version %d → %v", oc.id, inst, tk, parent.id, oc.rev, version, firstLine(err))
 }
@@ -1011,6 +1158,8 @@ func (w *comboWorld) randomOp(r *rand.Rand) {
 	id := ids[r.IntN(len(ids))]
 	var oc *opCtx
 	switch x := r.IntN(100); {
+	case x < 36 && w.cfg.getWith && r.IntN(3) == 0:
+		oc = w.opGetWith(r, inst, table, id, w.drawPlan(r))
 	case x < 36:
 		oc = w.opGet(inst, table, id, w.drawPlan(r))
 	case x < 46:
@@ -1030,6 +1179,9 @@ func (w *comboWorld) randomOp(r *rand.Rand) {
 		oc = w.opWrite(r, "wb-delete", inst, table, id, w.writePlan(r))
 	case x < 77:
 		kind := pick(r, "delete", "tag", "tag", "bump")
+		if w.cfg.expire && r.IntN(3) == 0 {
+			kind = "expire"
+		}
 		n := 1 + r.IntN(3)
 		tks := make([]tkey, n)
 		for i := range tks {
@@ -1047,6 +1199,8 @@ func (w *comboWorld) randomOp(r *rand.Rand) {
 		d := pick(r, 10*time.Millisecond, 200*time.Millisecond, time.Second, 3*time.Second, 11*time.Second)
 		w.clock.Advance(d)
 		w.trace.add("clock +%v → %s", d, stamp(w.clock.Now()))
+	case x < 86 && w.cfg.breaker:
+		w.outage(r, inst, table)
 	case x < 88 && w.cfg.faults:
 		w.toggleFault(r, inst)
 	case x < 91 && w.cfg.busLoss:
@@ -1094,8 +1248,12 @@ func (w *comboWorld) toggleFault(r *rand.Rand, inst int) {
 		f.SetErrorRate(0.15, 0.5)
 		w.trace.add("faults: instance %d's Redis fails 15%% of calls", inst)
 	case 2:
-		f.SetDelay(2 * time.Millisecond)
-		w.trace.add("faults: instance %d's Redis is slow", inst)
+		d := 2 * time.Millisecond
+		if w.budgets() {
+			d = 10 * time.Millisecond // past every SharedBudget.SoftTimeout, often
+		}
+		f.SetDelay(d)
+		w.trace.add("faults: instance %d's Redis is slow (up to %v a call)", inst, d)
 	case 3:
 		table := r.IntN(len(w.stores))
 		w.stores[table].failNext.Store(int32(1 + r.IntN(3)))
@@ -1105,6 +1263,49 @@ func (w *comboWorld) toggleFault(r *rand.Rand, inst int) {
 		w.trace.add("faults: instance %d's Redis is healthy", inst)
 	}
 	w.count("fault toggles", 1)
+}
+
+// outage takes instance inst's Redis down (every call fails) for a
+// stretch and makes changes there, which its breaker defers (ErrDeferred):
+// deletes, expires, tag invalidations, bumps, write-throughs; others read
+// meanwhile. Then Redis comes back; once the breaker has replayed the
+// changes and closed, every instance owes them (after their bus messages,
+// or MaxStaleness for tags and bumps), and reads them on every instance.
+func (w *comboWorld) outage(r *rand.Rand, inst, table int) {
+	in := w.insts[inst]
+	in.faults.SetDown(true)
+	w.trace.add("faults: instance %d's Redis is down (an outage)", inst)
+	w.count("outages", 1)
+	ids := w.ids[table]
+	var changed []tkey
+	for range 1 + r.IntN(3) {
+		id := ids[r.IntN(len(ids))]
+		tk := tkey{table, id}
+		switch kind := pick(r, "delete", "expire", "tag", "bump", "wt-put", "wt-delete"); kind {
+		case "wt-put", "wt-delete":
+			w.opWrite(r, kind, inst, table, id, opPlan{})
+		case "expire", "delete", "tag":
+			w.opChange(r, nil, inst, kind, []tkey{tk}, "")
+		case "bump":
+			tk.table = 0
+			w.opChange(r, nil, inst, kind, []tkey{tk}, "")
+		}
+		changed = append(changed, tk)
+		// Another instance reads it meanwhile: its own Redis answers.
+		w.opGet(r.IntN(len(w.insts)), tk.table, tk.id, opPlan{})
+	}
+	in.faults.Reset()
+	w.trace.add("faults: instance %d's Redis is back", inst)
+	if !w.breakerSettled(inst) {
+		w.count("outages overlapped by another", 1)
+		return // quiesce waits for it
+	}
+	w.applyDeferred(inst)
+	for _, tk := range changed {
+		for i := range w.insts {
+			w.opGet(i, tk.table, tk.id, opPlan{})
+		}
+	}
 }
 
 // quiesce turns faults off and makes up for lost bus messages.
@@ -1117,11 +1318,92 @@ func (w *comboWorld) quiesce() {
 		s.failNext.Store(0)
 	}
 	w.network.Heal()
+	w.awaitBreakers()
+	w.applyDeferred()
 	// A bump whose answer was lost (the counter moved, nobody was told)
 	// leaves the instances on different versions until their local copies
 	// lapse: let them.
 	w.clock.Advance(w.cfg.maxStaleness + time.Millisecond)
-	w.trace.add("quiet: faults off, bus healed, local version copies lapsed")
+	w.trace.add("quiet: faults off, bus healed, breakers closed and deferred changes replayed, local version copies lapsed")
+}
+
+// deferredRaise is a change whose caller got ErrDeferred: the breaker
+// replays it once Redis is back, and from then on (the replay's bus
+// messages delivered, MaxStaleness passed) every instance owes it.
+type deferredRaise struct {
+	inst int // whose breaker deferred it
+	rz   raise
+	tks  []tkey
+	vs   []uint64
+}
+
+// deferChange records a change instance inst's breaker deferred.
+func (w *comboWorld) deferChange(inst int, rz raise, tks []tkey, vs []uint64) {
+	w.deferredMu.Lock()
+	defer w.deferredMu.Unlock()
+	w.deferred = append(w.deferred, deferredRaise{inst: inst, rz: rz, tks: tks, vs: vs})
+}
+
+// awaitBreakers waits until every breaker is closed with nothing deferred
+// left: Redis is back, and every deferred change was replayed.
+func (w *comboWorld) awaitBreakers() {
+	deadline := time.Now().Add(10 * time.Second)
+	for _, in := range w.insts {
+		for in.breaker != nil && (in.breaker.State() != hoard.BreakerClosed || in.breaker.Deferred() > 0) {
+			if time.Now().After(deadline) {
+				w.m.violate("breaker of instance %d still %v with %d deferred changes 10s after Redis came back",
+					in.idx, in.breaker.State(), in.breaker.Deferred())
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+// applyDeferred makes every instance owe the changes the breakers of
+// insts (nil: every instance) deferred, once those breakers have replayed
+// them: at once where the replay's bus messages were delivered, else once
+// the bus recovered, or (tags, bumps) once MaxStaleness passed.
+func (w *comboWorld) applyDeferred(insts ...int) {
+	w.deferredMu.Lock()
+	var ds []deferredRaise
+	keep := w.deferred[:0]
+	for _, d := range w.deferred {
+		if insts == nil || slices.Contains(insts, d.inst) {
+			ds = append(ds, d)
+		} else {
+			keep = append(keep, d)
+		}
+	}
+	w.deferred = keep
+	w.deferredMu.Unlock()
+	buses := w.busStates()
+	byTime := w.clock.Now().Add(w.cfg.maxStaleness)
+	for _, d := range ds {
+		until := time.Time{}
+		if d.rz.tag || d.tks[0].table == 0 && w.cfg.tables[0].namespace {
+			until = byTime
+		}
+		w.m.raise(-1, d.rz, d.tks, d.vs, buses, until)
+	}
+	if len(ds) > 0 {
+		w.trace.add("deferred changes replayed: %d now owed (instances %v)", len(ds), insts)
+	}
+}
+
+// breakerSettled waits a while for instance inst's breaker to close with
+// nothing deferred, and reports whether it did (another op may have taken
+// its Redis down again meanwhile).
+func (w *comboWorld) breakerSettled(inst int) bool {
+	b := w.insts[inst].breaker
+	deadline := time.Now().Add(2 * time.Second)
+	for b.State() != hoard.BreakerClosed || b.Deferred() > 0 {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return true
 }
 
 // checkAll reads every key on every instance: once the bus has delivered

@@ -43,10 +43,16 @@ import (
 // and the local version copies must survive). A reference model of the
 // database (combination_model_test.go) checks every answer; bursts of
 // readers check the load counts. Each seed draws its own configuration.
+// Since issue 18 a seed may also draw Aside.Expire among the changes,
+// Aside.GetWith among the reads (its Source checked), a SharedBudget on
+// a table (a soft timeout met by latency faults), and a CircuitBreaker
+// per instance with Redis outages whose deferred changes must all be
+// owed once the breaker has replayed them (see comboDrawLater).
 //
-// It runs the CI seeds (comboCISeeds) by default, in about 15s under
+// It runs the CI seeds (comboCISeeds) by default, in about 20s under
 // -race; -short skips it. Long: -combo.long (or HOARD_COMBO_LONG=1) runs
-// random seeds for -combo.duration. Replay: HOARD_COMBO_SEED=n[,m...].
+// random seeds for -combo.duration. Replay: HOARD_COMBO_SEED=n[,m...]
+// (with HOARD_COMBO_LONG=1 for a seed of a long run).
 // On a failure the test prints the seed, the configuration, the broken
 // promise and the last events. HOARD_REDIS_ADDR puts the shared tier on a
 // real Redis (keys under a prefix of the run; nothing else is touched).
@@ -81,6 +87,7 @@ var (
 // 17's notes call them A to K) are fixed, each with a regression test of
 // its own; none is excused.
 var comboTradeOffs = map[string]string{
+	"M": "a read that finds a stale copy in memory (within FailSafe.Window) waits for Redis at most SharedBudget.SoftTimeout, then gets that copy with ErrServedStale while a refresh runs in the background (README, \"When Redis is slow or down\"): served stale though the source did not fail",
 	"L": "while an instance cannot read the namespace's version (its Redis failing) it keeps the last version it knew, so its memory tier, load sharing and fail-safe go on (README, \"What reaches whom\"); a bump whose bus message it lost is missed until Redis answers or the bus flushes",
 }
 
@@ -126,6 +133,12 @@ type comboConfig struct {
 	panics       bool
 	tables       []tableConfig
 	bursts       []string
+	expire       bool // Aside.Expire among the changes
+	getWith      bool // Aside.GetWith among the reads
+	// breaker gives each instance a CircuitBreaker (for its Asides and
+	// its Invalidator): a Redis outage defers its changes (ErrDeferred),
+	// replayed once Redis is back. Only with faults (the outages).
+	breaker bool
 }
 
 type tableConfig struct {
@@ -142,15 +155,21 @@ type tableConfig struct {
 	beta         float64
 	mode         hoard.WriteMode
 	batchStore   bool
+	// budget is the table's SharedBudget, nil for none: a soft timeout on
+	// the shared-tier read (real time) met by the latency faults.
+	budget *hoard.SharedBudget
 }
 
 func (c comboConfig) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d instances, %d workers × %d rounds × %d ops, locker=%q, MaxStaleness=%v, faults=%v, busLoss=%v, clockJumps=%v, interference=%v, panics=%v, bursts=%v",
-		c.instances, c.workers, c.rounds, c.opsPerWorker, c.locker, c.maxStaleness, c.faults, c.busLoss, c.clockJumps, c.interference, c.panics, c.bursts)
+	fmt.Fprintf(&b, "%d instances, %d workers × %d rounds × %d ops, locker=%q, MaxStaleness=%v, faults=%v, busLoss=%v, clockJumps=%v, interference=%v, panics=%v, bursts=%v, expire=%v, getWith=%v, breaker=%v",
+		c.instances, c.workers, c.rounds, c.opsPerWorker, c.locker, c.maxStaleness, c.faults, c.busLoss, c.clockJumps, c.interference, c.panics, c.bursts, c.expire, c.getWith, c.breaker)
 	for i, tc := range c.tables {
 		fmt.Fprintf(&b, "\n    table %d: namespace=%v TTL=%v MemoryTTL=%v Jitter=%v NegativeTTL=%v FailSafe=%v Throttle=%v LoadTimeout=%v SoftTimeout=%v EarlyRefresh=%v Beta=%v Mode=%d BatchStore=%v",
 			i, tc.namespace, tc.ttl, tc.memoryTTL, tc.jitter, tc.negativeTTL, tc.failSafe, tc.throttle, tc.loadTimeout, tc.softTimeout, tc.earlyRefresh, tc.beta, tc.mode, tc.batchStore)
+		if sb := tc.budget; sb != nil {
+			fmt.Fprintf(&b, " SharedBudget={Soft=%v Hard=%v BackgroundWrites=%v}", sb.SoftTimeout, sb.HardTimeout, sb.BackgroundWrites)
+		}
 	}
 	return b.String()
 }
@@ -250,7 +269,64 @@ func comboConfigFor(seed uint64) comboConfig {
 			c.tables[i].softTimeout = 0
 		}
 	}
+	comboDrawLater(seed, &c)
 	return c
+}
+
+// comboDrawLater draws the features added after issue 17 (Expire,
+// GetWith, SharedBudget) from a stream of their own, so that the draws
+// above, and each seed's configuration of the older features, stay as
+// they were. The CI seeds are given them where they meet the most: Expire
+// with fail-safe windows, GetWith with a locker (NoLock), budgets with
+// latency faults.
+func comboDrawLater(seed uint64, c *comboConfig) {
+	r := rand.New(rand.NewPCG(seed, 0x1a7e))
+	c.expire = r.IntN(2) == 0
+	c.getWith = r.IntN(2) == 0
+	for i := range c.tables {
+		if r.IntN(3) == 0 {
+			c.tables[i].budget = comboBudget(r)
+		}
+	}
+	c.breaker = r.IntN(3) == 0
+	switch seed {
+	case 1:
+		c.expire, c.getWith = false, true
+		c.tables[0].budget, c.tables[1].budget = nil, nil
+	case 2:
+		c.expire, c.getWith = true, false
+		c.tables[0].budget, c.tables[1].budget = nil, nil
+	case 3:
+		c.expire, c.getWith = true, true
+		c.tables[0].budget, c.tables[1].budget = nil, comboBudget(r)
+	case 4:
+		c.expire, c.getWith = false, true
+		c.tables[0].budget, c.tables[1].budget = nil, nil
+	case 5:
+		c.expire, c.getWith = true, true
+		c.tables[0].budget, c.tables[1].budget = comboBudget(r), comboBudget(r)
+		c.breaker = true
+	case 6:
+		c.expire, c.getWith = true, true
+		c.tables[0].budget, c.tables[1].budget = nil, nil
+	}
+	if seed >= 1 && seed <= 6 && seed != 5 {
+		c.breaker = false
+	}
+	c.breaker = c.breaker && c.faults
+}
+
+// comboBudget draws a SharedBudget: a soft timeout the latency faults
+// (up to 10ms a call, see toggleFault) often pass; a hard timeout so long
+// it never fires (one firing in the middle of a write that then lands
+// anyway would make the model retract an entry Redis holds), so that the
+// guard is in the way of every shared-tier call.
+func comboBudget(r *rand.Rand) *hoard.SharedBudget {
+	return &hoard.SharedBudget{
+		SoftTimeout:      pick(r, time.Millisecond, 3*time.Millisecond),
+		HardTimeout:      pick(r, 0, 5*time.Second),
+		BackgroundWrites: r.IntN(2) == 0,
+	}
 }
 
 // comboWorld is one run: the instances, the shared Redis, the model.
@@ -285,7 +361,9 @@ type comboWorld struct {
 	// nsDoubt is the fake time until which instances may use different
 	// namespace versions, after a bump that failed (perhaps after it
 	// moved the counter); nil: none.
-	nsDoubt atomic.Pointer[time.Time]
+	nsDoubt    atomic.Pointer[time.Time]
+	deferredMu sync.Mutex // guards deferred
+	deferred   []deferredRaise
 	// traceAtFailure is the trace as it was at the first violation.
 	traceAtFailure *atomic.Pointer[string]
 	counts         sync.Map // string → *atomic.Int64: what the run did
@@ -297,6 +375,7 @@ type comboInst struct {
 	faults    *hoardtest.Faults // on its Redis connection (cache, counters, tag clock, locker)
 	memRaw    *memory.Cache[comboRow]
 	sharedRaw *hoardredis.Cache[comboRow]
+	breaker   *hoard.CircuitBreaker // nil without cfg.breaker
 	mem       hoard.Cache[comboRow]
 	shared    hoard.Cache[comboRow]
 	bus       *hoardtest.LocalBus
@@ -398,7 +477,7 @@ func runCombo(t *testing.T, seed uint64) {
 	w.traceAtFailure = &traceAtFailure
 	// Printed at once to stderr (go test shows it only for a failing
 	// package), so that even a crash in another goroutine names its seed.
-	fmt.Fprintf(os.Stderr, "combo: seed %d (replay: HOARD_COMBO_SEED=%d go test -race -run 'TestCombination$' .)\n", seed, seed)
+	fmt.Fprintf(os.Stderr, "combo: seed %d (replay: %s)\n", seed, comboReplay(seed))
 	start := time.Now()
 	w.setUp()
 	finished := false
@@ -419,6 +498,16 @@ func runCombo(t *testing.T, seed uint64) {
 	}
 }
 
+// comboReplay is the command that replays seed: a long run's seed needs
+// HOARD_COMBO_LONG=1 too, for its rounds and ops.
+func comboReplay(seed uint64) string {
+	long := ""
+	if *comboLong {
+		long = "HOARD_COMBO_LONG=1 "
+	}
+	return fmt.Sprintf("%sHOARD_COMBO_SEED=%d go test -race -run 'TestCombination$' .", long, seed)
+}
+
 // report fails the test with everything needed to replay it, when a
 // promise was broken.
 func (w *comboWorld) report(why string) {
@@ -432,9 +521,9 @@ func (w *comboWorld) report(why string) {
 	if s := w.traceAtFailure.Load(); s != nil {
 		trace = *s
 	}
-	w.t.Errorf("combination test failed: seed %d (replay: HOARD_COMBO_SEED=%d go test -race -run 'TestCombination$' .)\n"+
+	w.t.Errorf("combination test failed: seed %d (replay: %s)\n"+
 		"configuration: %v\n%s\nbroken promises:\n  %s\ncounts: %s\nlast events before the first broken promise, oldest first:\n%s",
-		w.seed, w.seed, w.cfg, why, strings.Join(violations, "\n  "), w.countsString(), trace)
+		w.seed, comboReplay(w.seed), w.cfg, why, strings.Join(violations, "\n  "), w.countsString(), trace)
 }
 
 // setUp builds the instances.
@@ -550,9 +639,17 @@ func (w *comboWorld) newInstance(i int, tagPrefix, prefix string) *comboInst {
 		Inject: hoardtest.Chain(w.tracer(i, "redis"), faults, w.interferer(i)), Write: w.writeFn(i, "redis"),
 	})
 	in.bus = w.network.NewBus()
+	if w.cfg.breaker {
+		// Real time: OpenFor short, so that a run sees outages end.
+		if in.breaker, err = hoard.NewCircuitBreaker(&hoard.BreakerOptions{
+			Name: fmt.Sprintf("i%d", i), OpenFor: 20 * time.Millisecond, ProbeTimeout: time.Second,
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if in.inv, err = hoard.NewInvalidator(&hoard.InvalidatorOptions{
 		Counter: in.shared.(hoard.Counter), TagClock: in.shared.(hoard.TagClock), Bus: in.bus,
-		MaxStaleness: w.cfg.maxStaleness, NamespacePrefix: w.nsPrefix(), Clock: w.clock,
+		MaxStaleness: w.cfg.maxStaleness, NamespacePrefix: w.nsPrefix(), Clock: w.clock, Breaker: in.breaker,
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -582,6 +679,8 @@ func (w *comboWorld) newInstance(i int, tagPrefix, prefix string) *comboInst {
 			// after taking effect) frees its key within LockTTL.
 			o.Stampede = &hoard.Stampede{Locker: locker, Wait: 2 * time.Second, LockTTL: time.Second}
 		}
+		o.SharedBudget = tc.budget
+		o.Breaker = in.breaker
 		if tc.earlyRefresh {
 			o.EarlyRefresh = &hoard.EarlyRefresh{Beta: tc.beta}
 		}
@@ -658,6 +757,7 @@ func (w *comboWorld) tearDown() {
 		in.faults.Reset()
 	}
 	w.network.Heal()
+	w.awaitBreakers()
 	for _, in := range w.insts {
 		for _, tab := range in.tabs {
 			if err := tab.wb.Flush(ctx); err != nil {
@@ -675,6 +775,11 @@ func (w *comboWorld) tearDown() {
 			}
 		}
 		_ = in.inv.Close()
+		if in.breaker != nil {
+			if err := in.breaker.Close(); err != nil {
+				w.m.violate("breaker of instance %d: %v", in.idx, err)
+			}
+		}
 		_ = in.memRaw.Close()
 	}
 	_ = w.client.Close()
