@@ -35,9 +35,17 @@ type versioned struct {
 	version int
 	fail    error
 	calls   atomic.Int64
+	// gate, when set, holds every load until it is closed.
+	gate chan struct{}
 }
 
 func (s *versioned) Load(ctx context.Context, _ string) (string, error) {
+	s.mu.Lock()
+	gate := s.gate
+	s.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
 	s.calls.Add(1)
 	s.clock.Advance(s.delta)
 	s.mu.Lock()
@@ -300,6 +308,14 @@ func TestEarlyRefreshDistributed(t *testing.T) {
 	ctx := context.Background()
 	getAll := func(want string) {
 		t.Helper()
+		// The loads (the background refreshes) wait until every Get of the
+		// round returned: a refresh that ended first would reach the other
+		// instances through the bus before some of them read, and those
+		// would find the new value instead of deciding on the old one.
+		gate := make(chan struct{})
+		src.mu.Lock()
+		src.gate = gate
+		src.mu.Unlock()
 		var wg sync.WaitGroup
 		for _, r := range instances {
 			wg.Go(func() {
@@ -308,7 +324,13 @@ func TestEarlyRefreshDistributed(t *testing.T) {
 				}
 			})
 		}
+		if want != "" {
+			close(gate) // these Gets wait for the load they answer with
+		}
 		wg.Wait()
+		if want == "" {
+			close(gate)
+		}
 		for _, r := range instances {
 			waitBackground(t, r.aside)
 		}
