@@ -282,7 +282,7 @@ func (a *Aside[V]) getPast(ctx context.Context, ns, id string, loader Loader[V],
 		// key detaches its load instead, so a Get begun after it never
 		// joins it.)
 		mem, shared := a.readBoth(ctx, key)
-		if v, err, from := a.freshIn(ctx, key, &mem, &shared); from != SourceNone {
+		if v, from, err := a.freshIn(ctx, key, &mem, &shared); from != SourceNone {
 			answered(src, from, err)
 			return v, err
 		}
@@ -475,17 +475,17 @@ func (a *Aside[V]) readBoth(ctx context.Context, key string) (mem, shared tierRe
 // freshIn answers from what the tiers hold when it is fresh, filling the
 // memory tier from the shared one, and says which tier answered
 // (SourceNone: neither holds a fresh entry).
-func (a *Aside[V]) freshIn(ctx context.Context, key string, mem, shared *tierRead[V]) (V, error, Source) {
+func (a *Aside[V]) freshIn(ctx context.Context, key string, mem, shared *tierRead[V]) (V, Source, error) {
 	now := a.opts.Clock.Now()
 	if mem.found && mem.entry.IsFresh(now) {
 		v, err := a.answer(&mem.entry, TierMemory)
-		return v, err, SourceMemory
+		return v, SourceMemory, err
 	}
 	if shared.found && shared.entry.IsFresh(now) {
 		a.writeBack(ctx, a.opts.Memory, mem, key, a.forMemory(shared.entry, now))
 		v, err := a.answer(&shared.entry, TierShared)
-		return v, err, SourceShared
+		return v, SourceShared, err
 	}
 	var zero V
-	return zero, nil, SourceNone
+	return zero, SourceNone, nil
 }

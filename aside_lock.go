@@ -31,7 +31,7 @@ func (a *Aside[V]) load(ctx context.Context, id, key string, loader Loader[V], s
 		} else {
 			mem, shared = a.readBoth(ctx, key)
 		}
-		if v, err, from := a.freshIn(ctx, key, &mem, &shared); from != SourceNone {
+		if v, from, err := a.freshIn(ctx, key, &mem, &shared); from != SourceNone {
 			return v, err
 		}
 		return a.loadAndStore(ctx, id, key, loader, &mem, &shared, nil)
@@ -50,7 +50,7 @@ func (a *Aside[V]) load(ctx context.Context, id, key string, loader Loader[V], s
 		// Read after taking the lock: a holder that wrote and released
 		// just before is seen, and not loaded again.
 		mem, shared := a.readBoth(ctx, key)
-		if v, err, from := a.freshIn(ctx, key, &mem, &shared); from != SourceNone {
+		if v, from, err := a.freshIn(ctx, key, &mem, &shared); from != SourceNone {
 			if lock != nil {
 				a.release(ctx, key, lock)
 			}

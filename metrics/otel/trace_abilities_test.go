@@ -28,6 +28,7 @@ var abilityTypes = [abilityCount]reflect.Type{
 	reflect.TypeFor[hoard.TagClock](),
 	reflect.TypeFor[hoard.Clearer](),
 	reflect.TypeFor[hoard.KeyBytesGetter[int]](),
+	reflect.TypeFor[hoard.FloorCounter](),
 }
 
 // implemented returns the abilities c's type implements, found with
@@ -83,8 +84,8 @@ func TestTraceCacheKeepsAbilities(t *testing.T) {
 			inners["mix "+m.String()] = w
 		}
 	}
-	if n := len(inners); n != 7+16+4 {
-		t.Fatalf("%d inner caches, want 7 and the 20 mixes", n)
+	if n := len(inners); n != 7+16+8 {
+		t.Fatalf("%d inner caches, want 7 and the 24 mixes", n)
 	}
 	for name, inner := range inners {
 		w, err := TraceCache(tr, hoard.TierShared, inner)

@@ -64,6 +64,7 @@ func TraceCache[V any](t *Tracer, tier hoard.Tier, c hoard.Cache[V]) (hoard.Cach
 	tc.prefix, _ = c.(hoard.PrefixDeleter)
 	tc.clearer, _ = c.(hoard.Clearer)
 	tc.counter, _ = c.(hoard.Counter)
+	tc.floor, _ = c.(hoard.FloorCounter)
 	tc.tagClock, _ = c.(hoard.TagClock)
 	m := abilitiesOf(c)
 	w, ok := withAbilities(tc, m)
@@ -91,6 +92,7 @@ const (
 	opDeletePrefix
 	opClear
 	opIncrBy
+	opIncrAtLeast
 	opEpoch
 	opInvalidateTags
 	opTagEpochs
@@ -101,7 +103,7 @@ var opNames = [opCount]string{
 	opGet: "get", opGetWithToken: "get_with_token", opGetBytes: "get_bytes", opGetMany: "get_many",
 	opGetManyWithTokens: "get_many_with_tokens", opSet: "set", opSetMany: "set_many",
 	opCompareAndSet: "compare_and_set", opCompareAndSetMany: "compare_and_set_many", opDelete: "delete",
-	opDeletePrefix: "delete_prefix", opClear: "clear", opIncrBy: "incr_by", opEpoch: "epoch",
+	opDeletePrefix: "delete_prefix", opClear: "clear", opIncrBy: "incr_by", opIncrAtLeast: "incr_at_least", opEpoch: "epoch",
 	opInvalidateTags: "invalidate_tags", opTagEpochs: "tag_epochs",
 }
 
@@ -135,6 +137,7 @@ type tracedCache[V any] struct {
 	prefix     hoard.PrefixDeleter
 	clearer    hoard.Clearer
 	counter    hoard.Counter
+	floor      hoard.FloorCounter
 	tagClock   hoard.TagClock
 }
 

@@ -21,6 +21,7 @@ type (
 	prefixPart[V any]     struct{ c *tracedCache[V] } // hoard.PrefixDeleter
 	clearPart[V any]      struct{ c *tracedCache[V] } // hoard.Clearer
 	counterPart[V any]    struct{ c *tracedCache[V] } // hoard.Counter
+	floorPart[V any]      struct{ c *tracedCache[V] } // hoard.FloorCounter
 	tagClockPart[V any]   struct{ c *tracedCache[V] } // hoard.TagClock
 )
 
@@ -141,6 +142,15 @@ func (p clearPart[V]) Clear(ctx context.Context) error {
 func (p counterPart[V]) IncrBy(ctx context.Context, key string, delta int64) (int64, error) {
 	ctx, span := p.c.startKey(ctx, opIncrBy, key)
 	n, err := p.c.counter.IncrBy(ctx, key, delta)
+	endWith(span, err)
+	return n, err
+}
+
+// IncrAtLeast adds 1 to the counter under key in the traced cache, raising
+// it to floor first when it is below.
+func (p floorPart[V]) IncrAtLeast(ctx context.Context, key string, floor int64) (int64, error) {
+	ctx, span := p.c.startKey(ctx, opIncrAtLeast, key)
+	n, err := p.c.floor.IncrAtLeast(ctx, key, floor)
 	endWith(span, err)
 	return n, err
 }

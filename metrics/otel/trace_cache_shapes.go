@@ -20,12 +20,13 @@ const (
 	abTagClock                       // hoard.TagClock
 	abClear                          // hoard.Clearer
 	abBytes                          // hoard.KeyBytesGetter
+	abFloor                          // hoard.FloorCounter
 	abilityCount = iota
 )
 
 var abilityNames = [abilityCount]string{
 	"CompareAndSetter", "ManyGetter", "PrefixDeleter", "Counter", "ManySetter",
-	"ManyTokenGetter", "ManyCompareAndSetter", "TagClock", "Clearer", "KeyBytesGetter",
+	"ManyTokenGetter", "ManyCompareAndSetter", "TagClock", "Clearer", "KeyBytesGetter", "FloorCounter",
 }
 
 // The mixes TraceCache keeps: any of mixable, or all of backendCore with
@@ -33,7 +34,7 @@ var abilityNames = [abilityCount]string{
 const (
 	mixable      = abCAS | abGetMany | abPrefix | abCounter
 	backendCore  = mixable | abSetMany | abManyTokens | abCASMany | abTagClock
-	backendExtra = abClear | abBytes
+	backendExtra = abClear | abBytes | abFloor
 )
 
 // String lists the abilities in m by their interface names.
@@ -78,12 +79,14 @@ func abilitiesOf[V any](c hoard.Cache[V]) ability {
 	has(ok, abClear)
 	_, ok = c.(hoard.KeyBytesGetter[V])
 	has(ok, abBytes)
+	_, ok = c.(hoard.FloorCounter)
+	has(ok, abFloor)
 	return m
 }
 
 // The wrapper types, one per mix of abilities TraceCache keeps: mix plus
 // the letters of the abilities of mixable it has (CAS, GetMany, Prefix,
-// Counter), and backend plus those of backendExtra (Clear, Bytes). The
+// Counter), and backend plus those of backendExtra (Clear, Bytes, Floor). The
 // mix with none is *tracedCache itself.
 type (
 	mixC[V any] struct {
@@ -195,6 +198,30 @@ type (
 		clearPart[V]
 		bytesPart[V]
 	}
+	backendF[V any] struct {
+		*tracedCache[V]
+		backendParts[V]
+		floorPart[V]
+	}
+	backendCF[V any] struct {
+		*tracedCache[V]
+		backendParts[V]
+		clearPart[V]
+		floorPart[V]
+	}
+	backendBF[V any] struct {
+		*tracedCache[V]
+		backendParts[V]
+		bytesPart[V]
+		floorPart[V]
+	}
+	backendCBF[V any] struct {
+		*tracedCache[V]
+		backendParts[V]
+		clearPart[V]
+		bytesPart[V]
+		floorPart[V]
+	}
 )
 
 // withAbilities returns the wrapper of c that has the abilities m, or
@@ -208,15 +235,24 @@ func withAbilities[V any](c *tracedCache[V], m ability) (hoard.Cache[V], bool) {
 			casPart[V]{c}, getManyPart[V]{c}, prefixPart[V]{c}, counterPart[V]{c},
 			setManyPart[V]{c}, manyTokensPart[V]{c}, casManyPart[V]{c}, tagClockPart[V]{c},
 		}
+		cl, by, fl := clearPart[V]{c}, bytesPart[V]{c}, floorPart[V]{c}
 		switch m & backendExtra {
 		case 0:
 			return &backend[V]{c, parts}, true
 		case abClear:
-			return &backendC[V]{c, parts, clearPart[V]{c}}, true
+			return &backendC[V]{c, parts, cl}, true
 		case abBytes:
-			return &backendB[V]{c, parts, bytesPart[V]{c}}, true
+			return &backendB[V]{c, parts, by}, true
+		case abClear | abBytes:
+			return &backendCB[V]{c, parts, cl, by}, true
+		case abFloor:
+			return &backendF[V]{c, parts, fl}, true
+		case abClear | abFloor:
+			return &backendCF[V]{c, parts, cl, fl}, true
+		case abBytes | abFloor:
+			return &backendBF[V]{c, parts, by, fl}, true
 		default:
-			return &backendCB[V]{c, parts, clearPart[V]{c}, bytesPart[V]{c}}, true
+			return &backendCBF[V]{c, parts, cl, by, fl}, true
 		}
 	}
 	return nil, false

@@ -65,6 +65,8 @@ func TestTraceCacheSpans(t *testing.T) {
 	must(traced.(hoard.Clearer).Clear(ctx))
 	_, err = c.IncrBy(ctx, "ctr", 1)
 	must(err)
+	_, err = c.IncrAtLeast(ctx, "ctr", 10)
+	must(err)
 	_, err = c.Epoch(ctx)
 	must(err)
 	_, err = c.InvalidateTags(ctx, "t1", "t2")
@@ -102,6 +104,7 @@ func TestTraceCacheSpans(t *testing.T) {
 		{"hoard.shared.delete_prefix", []attribute.KeyValue{key("k"), AttrKeys.Int(3)}},
 		{"hoard.shared.clear", nil},
 		{"hoard.shared.incr_by", []attribute.KeyValue{key("ctr")}},
+		{"hoard.shared.incr_at_least", []attribute.KeyValue{key("ctr")}},
 		{"hoard.shared.epoch", nil},
 		{"hoard.shared.invalidate_tags", []attribute.KeyValue{AttrKeys.Int(2)}},
 		{"hoard.shared.tag_epochs", []attribute.KeyValue{AttrKeys.Int(1)}},
