@@ -30,10 +30,10 @@ import (
 // [hoard.ManyGetter], [hoard.PrefixDeleter] and [hoard.Counter], or all of
 // those both of hoard's backends have (those four, [hoard.ManySetter],
 // [hoard.ManyTokenGetter], [hoard.ManyCompareAndSetter] and
-// [hoard.TagClock]) with or without [hoard.Clearer] and
-// [hoard.KeyBytesGetter]. For any other mix it returns an error wrapping
-// [hoard.ErrInvalidOption] that names c's abilities, rather than a cache
-// that quietly lacks some. Each mix is a type of its own, so the list is
+// [hoard.TagClock]) with or without [hoard.Clearer],
+// [hoard.KeyBytesGetter] and [hoard.FloorCounter]. For any other mix it
+// returns an error wrapping [hoard.ErrInvalidOption] that names c's
+// abilities, rather than a cache that quietly lacks some. Each mix is a type of its own, so the list is
 // kept short: a type per mix of all ten would add megabytes to a binary
 // for each value type.
 //
@@ -69,7 +69,7 @@ func TraceCache[V any](t *Tracer, tier hoard.Tier, c hoard.Cache[V]) (hoard.Cach
 	m := abilitiesOf(c)
 	w, ok := withAbilities(tc, m)
 	if !ok {
-		return nil, fmt.Errorf("%w: otel: TraceCache cannot keep the abilities of %T (%s): it keeps any mix of CompareAndSetter, ManyGetter, PrefixDeleter and Counter, or all the abilities of hoard's backends, with or without Clearer and KeyBytesGetter",
+		return nil, fmt.Errorf("%w: otel: TraceCache cannot keep the abilities of %T (%s): it keeps any mix of CompareAndSetter, ManyGetter, PrefixDeleter and Counter, or all the abilities of hoard's backends, with or without Clearer, KeyBytesGetter and FloorCounter",
 			hoard.ErrInvalidOption, c, m)
 	}
 	return w, nil
