@@ -75,8 +75,9 @@ func NewAside[V any](options *AsideOptions[V]) (*Aside[V], error) {
 // Close stops listening to the bus, ends the retries of lock releases
 // that failed (after one last attempt each: see retryRelease), and waits
 // until the loads running in the background (past their soft timeout, or
-// early refreshes) have finished, or ctx ends. The Aside stays usable, without the bus: loads
-// that later calls send to the background are waited for by the next Close.
+// early refreshes) have finished, or ctx ends. The Aside stays usable,
+// without the bus and without release retries: loads that later calls
+// send to the background are waited for by the next Close.
 func (a *Aside[V]) Close(ctx context.Context) error {
 	a.closeOnce.Do(func() { close(a.closing) })
 	a.stopListening()
