@@ -9,6 +9,7 @@ import (
 
 	"github.com/hoard-cache/hoard"
 	"github.com/hoard-cache/hoard/backends/hoardredis"
+	"github.com/hoard-cache/hoard/backends/memory"
 )
 
 // A service with Tracking on: a write to one of its keys in Redis by any
@@ -62,4 +63,43 @@ func ExampleNewTracker() {
 	if err := tr.Ready(ctx); err != nil {
 		fmt.Println(err)
 	}
+}
+
+// A cache the Service does not make (here an Aside built by hand; an
+// httpcache page cache takes the same AsideOptions) listens on
+// svc.CacheBus(): the Service's bus, and with Tracking the Tracker's
+// reports too, as the Service's own Asides do. Compiled, not run: Tracking
+// needs a real Redis.
+func ExampleService_CacheBus() {
+	ctx := context.Background()
+	client := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:6379"})
+	defer client.Close()
+	svc, err := hoardredis.NewService(ctx, client, "shop", &hoardredis.ServiceOptions{Tracking: true})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer svc.Close(ctx)
+	shared, err := hoardredis.New[string](client, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	mem, err := memory.New[string](nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer mem.Close()
+	pages, err := hoard.NewAside(&hoard.AsideOptions[string]{
+		Name: "shop:pages", Memory: mem, Shared: shared, TTL: time.Minute, // keys under the tracked prefix shop:
+		Bus:         svc.CacheBus(), // hoard's invalidations and Redis's reports of others' writes
+		Invalidator: svc.Invalidator(),
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer pages.Close(ctx)
+	fmt.Println(pages.Key("home"))
 }

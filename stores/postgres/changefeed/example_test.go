@@ -71,3 +71,14 @@ func newFeed(svc *hoardredis.Service, users *hoard.Aside[user]) (*changefeed.Fee
 }
 
 // readme:end
+
+// Retiring a feed: once no instance runs it any more (the tables are no
+// longer cached), Drop removes its slot, which would otherwise keep WAL
+// on the server for good, its publication and its state row.
+func ExampleDrop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := changefeed.Drop(ctx, "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "shop_users"); err != nil {
+		fmt.Println(err)
+	}
+}
