@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/hoard-cache/hoard"
 	"github.com/hoard-cache/hoard/backends/hoardredis"
 	"github.com/hoard-cache/hoard/backends/memory"
@@ -21,10 +19,7 @@ import (
 // the Delete still waited on the bus's publish until it failed: 5s here,
 // about 2s on a Redis that is down (go-redis's dial retries).
 func TestDeleteDefersTheBusWhileTheBreakerIsOpen(t *testing.T) {
-	mr, _ := redistest.Miniredis(t)
-	proxy := redistest.NewProxy(t, mr.Addr())
-	client := goredis.NewClient(&goredis.Options{Addr: proxy.Addr(), ContextTimeoutEnabled: true, MaxRetries: -1})
-	t.Cleanup(func() { _ = client.Close() })
+	_, proxy, client := redistest.Proxied(t)
 	ctx := context.Background()
 	bus, err := hoardredis.NewBus(client, &hoardredis.BusOptions{Channel: "defer-bus", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/hoard-cache/hoard"
 	"github.com/hoard-cache/hoard/backends/hoardredis"
@@ -57,10 +56,7 @@ func TestCloseEndsLockReleaseRetries(t *testing.T) {
 // can black-hole it, with a 100 ms hard timeout.
 func newLockReleaseAside(t *testing.T) (*hoard.Aside[string], *miniredis.Miniredis, *redistest.Proxy) {
 	t.Helper()
-	mr, _ := redistest.Miniredis(t)
-	proxy := redistest.NewProxy(t, mr.Addr())
-	client := goredis.NewClient(&goredis.Options{Addr: proxy.Addr(), ContextTimeoutEnabled: true, MaxRetries: -1})
-	t.Cleanup(func() { _ = client.Close() })
+	mr, proxy, client := redistest.Proxied(t)
 	shared, err := hoardredis.New[string](client, nil)
 	if err != nil {
 		t.Fatal(err)

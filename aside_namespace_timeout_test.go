@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/hoard-cache/hoard"
 	"github.com/hoard-cache/hoard/backends/hoardredis"
 	"github.com/hoard-cache/hoard/backends/memory"
@@ -107,10 +105,7 @@ func TestNamespacedGetManyPaysTheHardTimeoutOnce(t *testing.T) {
 // is fake, to expire its local copy of the version at will.
 func newNamespacedGuardedAside(t *testing.T) (*hoard.Aside[string], *readCountingTier, *hoardtest.FakeClock, *redistest.Proxy) {
 	const hard = 100 * time.Millisecond
-	mr, _ := redistest.Miniredis(t)
-	proxy := redistest.NewProxy(t, mr.Addr())
-	client := goredis.NewClient(&goredis.Options{Addr: proxy.Addr(), ContextTimeoutEnabled: true, MaxRetries: -1})
-	t.Cleanup(func() { _ = client.Close() })
+	_, proxy, client := redistest.Proxied(t)
 	inner, err := hoardredis.New[string](client, nil)
 	if err != nil {
 		t.Fatal(err)

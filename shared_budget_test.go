@@ -28,10 +28,8 @@ type budgetRig struct {
 
 func newBudgetRig(t *testing.T, budget *hoard.SharedBudget) *budgetRig {
 	t.Helper()
-	mr, _ := redistest.Miniredis(t)
-	r := &budgetRig{proxy: redistest.NewProxy(t, mr.Addr()), clock: hoardtest.NewFakeClock(time.Now())}
-	client := goredis.NewClient(&goredis.Options{Addr: r.proxy.Addr(), ContextTimeoutEnabled: true, MaxRetries: -1})
-	t.Cleanup(func() { _ = client.Close() })
+	_, proxy, client := redistest.Proxied(t)
+	r := &budgetRig{proxy: proxy, clock: hoardtest.NewFakeClock(time.Now())}
 	mem, err := memory.New(&memory.Options[string]{Clock: r.clock})
 	if err != nil {
 		t.Fatal(err)

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/hoard-cache/hoard"
 	"github.com/hoard-cache/hoard/backends/hoardredis"
 	"github.com/hoard-cache/hoard/backends/memory"
@@ -22,10 +20,7 @@ import (
 // ctx ended.
 func TestHardTimeoutBoundsTheLockAndTheTagClock(t *testing.T) {
 	const hard = 200 * time.Millisecond
-	mr, _ := redistest.Miniredis(t)
-	proxy := redistest.NewProxy(t, mr.Addr())
-	client := goredis.NewClient(&goredis.Options{Addr: proxy.Addr(), ContextTimeoutEnabled: true, MaxRetries: -1})
-	t.Cleanup(func() { _ = client.Close() })
+	_, proxy, client := redistest.Proxied(t)
 	shared, err := hoardredis.New[string](client, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,9 @@ import (
 	"net"
 	"sync"
 	"testing"
+
+	"github.com/alicebob/miniredis/v2"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // Proxy is a TCP proxy in front of a Redis that a test can black-hole: its
@@ -106,4 +109,16 @@ func (p *Proxy) close() {
 	for c := range conns {
 		_ = c.Close()
 	}
+}
+
+// Proxied starts a miniredis behind a Proxy and returns both, with a client
+// of the proxy (closed at the test's end) whose calls end with their ctx
+// and are not retried: what a test of a black-holed Redis needs.
+func Proxied(t testing.TB) (*miniredis.Miniredis, *Proxy, *goredis.Client) {
+	t.Helper()
+	mr, _ := Miniredis(t)
+	proxy := NewProxy(t, mr.Addr())
+	client := goredis.NewClient(&goredis.Options{Addr: proxy.Addr(), ContextTimeoutEnabled: true, MaxRetries: -1})
+	t.Cleanup(func() { _ = client.Close() })
+	return mr, proxy, client
 }
