@@ -3,15 +3,12 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/hoard-cache/hoard"
 	"github.com/hoard-cache/hoard/stores/postgres/changefeed"
@@ -42,25 +39,15 @@ func feedReadiness(ctx context.Context, e *env) (string, error) {
 	if e.cfg.dbURL == "" {
 		return "the database is the embedded SQLite; the change feed needs PostgreSQL with wal_level=logical", nil
 	}
-	var level string
-	if err := e.db.db.QueryRowContext(ctx, "show wal_level").Scan(&level); err != nil {
-		return "", fmt.Errorf("show wal_level: %w", err)
-	}
-	if level != "logical" {
-		return fmt.Sprintf("PostgreSQL's wal_level is %s; the change feed needs logical", level), nil
-	}
-	cfg, err := pgconn.ParseConfig(e.cfg.dbURL)
-	if err != nil {
-		return "", err
-	}
-	cfg.RuntimeParams["replication"] = "database"
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	conn, err := pgconn.ConnectConfig(cctx, cfg)
-	if err != nil {
-		return fmt.Sprintf("PostgreSQL refuses the demo a replication connection (pg_hba.conf needs a replication line, the role the REPLICATION attribute): %v", err), nil
+	switch err := changefeed.Ready(cctx, e.cfg.dbURL); {
+	case errors.Is(err, changefeed.ErrNotReady):
+		return err.Error(), nil // what is missing
+	case err != nil:
+		return "", err
 	}
-	return "", conn.Close(cctx)
+	return "", nil
 }
 
 // withSearchPath returns the connection string dsn with search_path set to

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"os"
 	"slices"
@@ -10,7 +11,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/hoard-cache/hoard/stores/postgres/changefeed"
 )
@@ -25,29 +25,11 @@ func feedURL(t *testing.T) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
+	switch err := changefeed.Ready(ctx, url); {
+	case errors.Is(err, changefeed.ErrNotReady):
+		t.Skipf("the change feed needs a server set up for it (scripts/pg-logical.sh): %v", err)
+	case err != nil:
 		t.Fatalf("PostgreSQL at HOARD_POSTGRES_URL: %v", err)
-	}
-	defer conn.Close(ctx)
-	var level string
-	if err := conn.QueryRow(ctx, "SHOW wal_level").Scan(&level); err != nil {
-		t.Fatalf("PostgreSQL at HOARD_POSTGRES_URL: %v", err)
-	}
-	if level != "logical" {
-		t.Skipf("the change feed needs wal_level = logical, the server has %q (scripts/pg-logical.sh sets it)", level)
-	}
-	cfg, err := pgconn.ParseConfig(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.RuntimeParams["replication"] = "database"
-	rconn, err := pgconn.ConnectConfig(ctx, cfg)
-	if err != nil {
-		t.Skipf("the change feed needs a replication connection, refused (scripts/pg-logical.sh adds the pg_hba.conf line): %v", err)
-	}
-	if err := rconn.Close(ctx); err != nil {
-		t.Fatal(err)
 	}
 	return url
 }

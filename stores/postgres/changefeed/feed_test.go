@@ -244,3 +244,18 @@ func TestDrop(t *testing.T) {
 		t.Fatal("Drop of an empty slot name: no error")
 	}
 }
+
+// Ready passes on the test server (set up by scripts/pg-logical.sh) and
+// fails on one that does not answer, without ErrNotReady.
+func TestReady(t *testing.T) {
+	url, _ := pgURL(t) // skips unless Ready
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := changefeed.Ready(ctx, url); err != nil {
+		t.Fatalf("Ready: %v", err)
+	}
+	err := changefeed.Ready(ctx, "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=2")
+	if err == nil || errors.Is(err, changefeed.ErrNotReady) {
+		t.Fatalf("Ready of a server that does not answer: %v; want an error that is not ErrNotReady", err)
+	}
+}

@@ -2,6 +2,7 @@ package changefeed_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -10,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/goleak"
 
@@ -39,24 +39,11 @@ func pgURL(t testing.TB) (string, *pgxpool.Pool) {
 		t.Fatalf("PostgreSQL at %s: %v", EnvPostgres, err)
 	}
 	t.Cleanup(pool.Close)
-	var level string
-	if err := pool.QueryRow(ctx, "show wal_level").Scan(&level); err != nil {
-		t.Fatalf("PostgreSQL at %s does not answer: %v", EnvPostgres, err)
-	}
-	if level != "logical" {
-		t.Skipf("PostgreSQL: wal_level is %q, the change feed needs logical (.ci/run sets it: ALTER SYSTEM SET wal_level = logical, then a restart)", level)
-	}
-	cfg, err := pgconn.ParseConfig(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.RuntimeParams["replication"] = "database"
-	conn, err := pgconn.ConnectConfig(ctx, cfg)
-	if err != nil {
-		t.Skipf("PostgreSQL: no replication connection (.ci/run adds `host replication all 127.0.0.1/32 trust` to pg_hba.conf): %v", err)
-	}
-	if err := conn.Close(ctx); err != nil {
-		t.Fatal(err)
+	switch err := changefeed.Ready(ctx, url); {
+	case errors.Is(err, changefeed.ErrNotReady):
+		t.Skipf("PostgreSQL at %s (scripts/pg-logical.sh sets it up): %v", EnvPostgres, err)
+	case err != nil:
+		t.Fatalf("PostgreSQL at %s: %v", EnvPostgres, err)
 	}
 	return url, pool
 }
