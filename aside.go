@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -33,9 +32,9 @@ type Aside[V any] struct {
 	pacer      *drawPacer // nil without EarlyRefresh
 	// stopListening unsubscribes from the bus, once.
 	stopListening func()
-	// memoryBytes is the memory tier as a KeyBytesGetter, nil when it is
+	// memoryByID is the memory tier as an IDKeyGetter, nil when it is
 	// not one: asserted once here, not on every hit.
-	memoryBytes KeyBytesGetter[V]
+	memoryByID IDKeyGetter[V]
 }
 
 // NewAside returns a cache-aside configured by options (which it copies; nil
@@ -62,7 +61,7 @@ func NewAside[V any](options *AsideOptions[V]) (*Aside[V], error) {
 			a.log(context.Background(), slog.LevelDebug, "background work skipped: MaxBackground reached", key)
 		}
 	}
-	a.memoryBytes, _ = o.Memory.(KeyBytesGetter[V])
+	a.memoryByID, _ = o.Memory.(IDKeyGetter[V])
 	if o.EarlyRefresh {
 		a.pacer = newDrawPacer()
 	}
@@ -191,7 +190,8 @@ func (a *Aside[V]) Get(ctx context.Context, id string, loader Loader[V]) (V, err
 
 // get is Get, recording in src (when set) what answered, and skipping the
 // memory tier's read with skipMemory (GetWith's other options travel in
-// ctx to the load).
+// ctx to the load). A hit from memory, its common case, is answered here
+// in a small frame; everything else is getPast's.
 func (a *Aside[V]) get(ctx context.Context, id string, loader Loader[V], src *Source, skipMemory bool) (V, error) {
 	var ns string
 	var spent bool // the namespace's read ran past the hard timeout
@@ -201,15 +201,13 @@ func (a *Aside[V]) get(ctx context.Context, id string, loader Loader[V], src *So
 			return a.getUnversioned(ctx, id, loader, src)
 		}
 	}
-	var now time.Time   // read only when needed: a clock read is a good part of a hit
-	var stale *Entry[V] // a memory entry past its freshness, kept by the fail-safe
+	var e *Entry[V] // the memory tier's entry of id, shared with the tier: read only
 	if a.opts.Memory != nil && !skipMemory {
-		if v, err, ok := a.memoryHit(ctx, ns, id, loader, &now, &stale); ok {
-			answered(src, SourceMemory, err)
-			return v, err
+		if e = a.memoryEntry(ctx, ns, id); e != nil && a.servesAtOnce(ctx, e) {
+			return a.memoryAnswer(e, src)
 		}
 	}
-	return a.getPast(ctx, ns, id, loader, src, now, stale, spent)
+	return a.getPast(ctx, ns, id, loader, src, e, spent)
 }
 
 // getUnversioned answers Get while no version of the namespace is known:
@@ -225,14 +223,25 @@ func (a *Aside[V]) getUnversioned(ctx context.Context, id string, loader Loader[
 	return v, err
 }
 
-// getPast is Get past the memory tier: the shared tier, then the load. It
-// is apart from get so that a hit from memory, get's common case, runs in
-// a small frame. now is the clock's reading when memoryHit took one (else
-// zero), stale the memory entry it found past its freshness; spent says
-// that the namespace's read ran past the shared tier's hard timeout.
-func (a *Aside[V]) getPast(ctx context.Context, ns, id string, loader Loader[V], src *Source, now time.Time, stale *Entry[V], spent bool) (V, error) {
-	if now.IsZero() {
-		now = a.opts.Clock.Now()
+// getPast is Get for what a look at the memory tier without the clock
+// could not answer: memory holds e (nil for none), which may be fresh but
+// need the clock or an early refresh to tell, or be stale, or carry a tag
+// to check; then the shared tier, then the load. spent says that the
+// namespace's read ran past the shared tier's hard timeout.
+func (a *Aside[V]) getPast(ctx context.Context, ns, id string, loader Loader[V], src *Source, e *Entry[V], spent bool) (V, error) {
+	now := a.opts.Clock.Now()
+	var stale *Entry[V] // a memory entry past its freshness, kept by the fail-safe
+	if e != nil {
+		if e.IsFresh(now) {
+			if a.usable(ctx, e) {
+				if a.opts.EarlyRefresh {
+					a.maybeRefreshEarly(ctx, id, loader, e, now)
+				}
+				return a.memoryAnswer(e, src)
+			}
+		} else {
+			stale = e
+		}
 	}
 	key := a.keyIn(ns, id)
 	var seen *tierReads[V]
@@ -334,84 +343,60 @@ func (a *Aside[V]) forgetLoads(keys ...string) {
 	a.flights.forget(func(k string) bool { return slices.Contains(keys, k) })
 }
 
-// hitScratch is what a hit from the memory tier needs and keeps no
-// longer than the call: a buffer to build the key in, and the token of
-// the metrics stripe it counts in (see hotStripe). They come from a pool,
-// which keeps one per P: a hit then allocates nothing, and the hits of
-// different cores count in different stripes.
-type hitScratch struct {
-	key []byte
-	tok stripeToken
+// memoryEntry returns id's entry in the memory tier (in namespace version
+// ns), or nil when the tier has none or fails (counted as a backend
+// error). The entry may be the tier's own: read it only.
+func (a *Aside[V]) memoryEntry(ctx context.Context, ns, id string) *Entry[V] {
+	if g := a.memoryByID; g != nil {
+		e, err := g.GetID(ctx, IDKey{Keys: &a.opts.Keys, Version: ns, ID: id})
+		if err != nil {
+			a.memoryMissed(err)
+			return nil
+		}
+		return e
+	}
+	return a.memoryEntryByKey(ctx, ns, id)
 }
 
-var hitScratches = sync.Pool{New: func() any {
-	return &hitScratch{key: make([]byte, 0, 128), tok: stripeToken{n: rand.Uint32()}}
-}}
-
-// maxScratchKey bounds the key buffer a hitScratch keeps.
-const maxScratchKey = 1024
-
-// memoryHit answers Get from the memory tier when it holds a fresh entry
-// of id whose tags are valid. It reads the clock only when it must, into
-// *now, which it leaves zero otherwise, and sets *stale to an entry it
-// found past its freshness (kept for the fail-safe).
-func (a *Aside[V]) memoryHit(ctx context.Context, ns, id string, loader Loader[V], now *time.Time, stale **Entry[V]) (V, error, bool) {
-	sc := hitScratches.Get().(*hitScratch)
-	e, err := a.memoryGet(ctx, ns, id, sc) // shared with the tier: read only
+// memoryEntryByKey is memoryEntry for a tier that is no IDKeyGetter.
+func (a *Aside[V]) memoryEntryByKey(ctx context.Context, ns, id string) *Entry[V] {
+	e, err := a.opts.Memory.Get(ctx, a.keyIn(ns, id))
 	if err != nil {
-		putScratch(sc)
-		if !errors.Is(err, ErrNotFound) {
-			a.opts.Metrics.Add(EventBackendError, TierMemory, 1)
-		}
-		var zero V
-		return zero, nil, false
+		a.memoryMissed(err)
+		return nil
 	}
-	// A tier never returns an entry past its KeepUntil, so an entry kept
-	// only while fresh (no fail-safe window) is fresh.
-	fresh := e.ExpiresAt.IsZero() || !e.StaleUntil.After(e.ExpiresAt)
-	if !fresh || a.opts.EarlyRefresh {
-		*now = a.opts.Clock.Now()
-		fresh = e.IsFresh(*now)
+	return &e
+}
+
+// memoryMissed counts a failed read of the memory tier; a miss is no
+// failure.
+func (a *Aside[V]) memoryMissed(err error) {
+	if !errors.Is(err, ErrNotFound) {
+		a.opts.Metrics.Add(EventBackendError, TierMemory, 1)
 	}
-	if !fresh || !a.usable(ctx, e) {
-		putScratch(sc)
-		if !fresh {
-			*stale = e // the tier's own entry, not the scratch's: it outlives sc
-		}
-		var zero V
-		return zero, nil, false
-	}
-	if a.opts.EarlyRefresh {
-		a.maybeRefreshEarly(ctx, id, loader, e, *now)
-	}
+}
+
+// servesAtOnce reports whether Get may answer with memory's entry e
+// without reading the clock: e is fresh by the tier's own expiry (a tier
+// never returns an entry past its KeepUntil, so an entry kept only while
+// fresh, with no fail-safe window, is fresh), no early refresh needs the
+// time, and no tag of e was invalidated after its load began.
+func (a *Aside[V]) servesAtOnce(ctx context.Context, e *Entry[V]) bool {
+	keptOnlyFresh := e.ExpiresAt.IsZero() || !e.StaleUntil.After(e.ExpiresAt)
+	return keptOnlyFresh && !a.opts.EarlyRefresh && a.usable(ctx, e)
+}
+
+// memoryAnswer answers Get with memory's fresh entry e and counts it.
+func (a *Aside[V]) memoryAnswer(e *Entry[V], src *Source) (V, error) {
 	if e.Negative {
-		a.opts.Metrics.hitOn(EventNegativeHit, TierMemory, &sc.tok)
-		putScratch(sc)
+		a.opts.Metrics.hitHere(EventNegativeHit, TierMemory)
+		answered(src, SourceMemory, ErrNotFound)
 		var zero V
-		return zero, ErrNotFound, true
+		return zero, ErrNotFound
 	}
-	a.opts.Metrics.hitOn(EventHit, TierMemory, &sc.tok)
-	putScratch(sc)
-	return e.Value, nil, true
-}
-
-func putScratch(sc *hitScratch) {
-	if cap(sc.key) <= maxScratchKey {
-		hitScratches.Put(sc)
-	}
-}
-
-// memoryGet reads id from the memory tier, building its key in sc's
-// buffer when the tier can look keys up from bytes: a hit then allocates
-// and copies nothing. The entry may be the tier's own: read it only.
-func (a *Aside[V]) memoryGet(ctx context.Context, ns, id string, sc *hitScratch) (*Entry[V], error) {
-	bg := a.memoryBytes
-	if bg == nil {
-		e, err := a.opts.Memory.Get(ctx, a.keyIn(ns, id))
-		return &e, err
-	}
-	sc.key = a.opts.Keys.appendIDKey(sc.key[:0], ns, id)
-	return bg.GetBytes(ctx, sc.key)
+	a.opts.Metrics.hitHere(EventHit, TierMemory)
+	answered(src, SourceMemory, nil)
+	return e.Value, nil
 }
 
 // answer turns a fresh entry into Get's result and counts it.

@@ -80,7 +80,7 @@ func (a *Aside[V]) GetMany(ctx context.Context, ids []string, loader BatchLoader
 	}
 	ans := &batchAnswers[V]{out: make(map[string]V, len(ids))}
 	rest := ids
-	if a.memoryBytes != nil {
+	if a.memoryByID != nil {
 		if rest = a.memoryHits(ctx, ns, ids, ans); len(rest) == 0 {
 			return ans.out, nil
 		}
@@ -101,25 +101,22 @@ func (a *Aside[V]) GetMany(ctx context.Context, ids []string, loader BatchLoader
 
 // memoryHits answers, into ans, the ids the memory tier holds fresh and
 // valid, and returns the others (nil when there are none). It is the path
-// of a batch that memory answers whole, and costs what Get's hits do: the
-// key of each id built in one reused buffer, the entries read in place,
-// and the hits counted once for the batch. Like Get's, these reads are
+// of a batch that memory answers whole, and costs what Get's hits do: each
+// key written by the tier on its stack (see IDKeyGetter), the entries read
+// in place, and the hits counted once for the batch. Like Get's, these reads are
 // accesses for the memory tier's eviction policy.
 func (a *Aside[V]) memoryHits(ctx context.Context, ns string, ids []string, ans *batchAnswers[V]) []string {
-	sc := hitScratches.Get().(*hitScratch)
-	defer putScratch(sc)
 	var now time.Time // read only when an entry needs it, as in Get
 	var rest []string
 	failed := false
 	for _, id := range ids {
-		sc.key = a.opts.Keys.appendIDKey(sc.key[:0], ns, id)
-		e, err := a.memoryBytes.GetBytes(ctx, sc.key)
+		e, err := a.memoryByID.GetID(ctx, IDKey{Keys: &a.opts.Keys, Version: ns, ID: id})
 		if err != nil {
 			failed = failed || !errors.Is(err, ErrNotFound)
 			rest = append(rest, id)
 			continue
 		}
-		// See memoryHit: an entry kept only while fresh is fresh.
+		// See servesAtOnce: an entry kept only while fresh is fresh.
 		fresh := e.ExpiresAt.IsZero() || !e.StaleUntil.After(e.ExpiresAt)
 		if !fresh {
 			if now.IsZero() {
@@ -136,7 +133,7 @@ func (a *Aside[V]) memoryHits(ctx context.Context, ns string, ids []string, ans 
 	if failed {
 		a.opts.Metrics.Add(EventBackendError, TierMemory, 1)
 	}
-	a.opts.Metrics.hitsOn(TierMemory, len(ans.out), len(ans.negative), &sc.tok)
+	a.opts.Metrics.hitsOn(TierMemory, len(ans.out), len(ans.negative))
 	return rest
 }
 

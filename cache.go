@@ -139,18 +139,6 @@ type ManyCompareAndSetter[V any] interface {
 	CompareAndSetMany(ctx context.Context, writes []TokenWrite[V]) error
 }
 
-// KeyBytesGetter is a [Cache] that looks a key up from bytes it does not
-// keep, so a caller can build keys in a reused buffer: cache-aside's hits
-// on the memory tier then allocate nothing.
-type KeyBytesGetter[V any] interface {
-	// GetBytes is Get(ctx, string(key)) without the conversion, and
-	// without copying the entry: the entry it returns is the cache's own,
-	// which the cache never changes, and the caller must not change
-	// either. GetBytes must not keep key, or anything aliasing it, after it
-	// returns.
-	GetBytes(ctx context.Context, key []byte) (*Entry[V], error)
-}
-
 // ManySetter is a [Cache] that writes many entries in one round trip.
 type ManySetter[V any] interface {
 	// SetMany stores every entry as Set would. An entry over the maximum size

@@ -1117,7 +1117,7 @@ func (w *comboWorld) corrupt(inst int, tk tkey) {
 // ---- the random phase ----
 
 var interferencePoints = []string{
-	"GetWithToken", "Get", "GetBytes", "GetMany", "GetManyWithTokens", "CompareAndSet", "CompareAndSetMany",
+	"GetWithToken", "Get", "GetID", "GetMany", "GetManyWithTokens", "CompareAndSet", "CompareAndSetMany",
 	"Set", "IncrBy", "TagEpochs", "Epoch", "Delete", "TryLock", "load", "Save",
 }
 
@@ -1232,7 +1232,7 @@ func (w *comboWorld) randomOp(r *rand.Rand) {
 func (w *comboWorld) writePlan(r *rand.Rand) opPlan {
 	var p opPlan
 	if w.cfg.interference && r.IntN(2) == 0 {
-		p.interfereAt = pick(r, "GetWithToken", "IncrBy", "Save", "CompareAndSet", "Set", "Delete", "GetBytes")
+		p.interfereAt = pick(r, "GetWithToken", "IncrBy", "Save", "CompareAndSet", "Set", "Delete", "GetID")
 		p.interfereN = 1 + r.IntN(2)
 	}
 	return p

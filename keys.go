@@ -358,6 +358,16 @@ func escapedLen(s string) int {
 	return n
 }
 
+// needsEscape reports whether a byte of s is written escaped.
+func needsEscape(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if mustEscape[s[i]] {
+			return true
+		}
+	}
+	return false
+}
+
 // appendEscaped appends s encoded to dst.
 func appendEscaped(dst []byte, s string) []byte {
 	start := 0

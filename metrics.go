@@ -134,9 +134,7 @@ func (m *Metrics) Add(ev Event, tier Tier, n int64) {
 		return
 	}
 	if isHot(ev, tier) {
-		tok := stripeTokens.Get().(*stripeToken)
-		m.addHot(ev, tier, n, tok)
-		stripeTokens.Put(tok)
+		m.addHot(ev, tier, n)
 	} else {
 		m.counts[ev][tier].Add(n)
 	}

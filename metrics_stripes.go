@@ -3,21 +3,21 @@ package hoard
 import (
 	"math/rand/v2"
 	"runtime"
-	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Hits are the one event a cache counts on nearly every call, from every
 // core at once. One atomic counter for them is one cache line that the
 // cores take from each other on every hit: measured, it doubled the cost
 // of a parallel hit from the memory tier (issue 15). So hits and negative
-// hits are counted in stripes, one cache line each, and a caller adds to
-// the stripe its token names. Tokens come from a sync.Pool, which keeps
-// one per P, so the goroutines that run at the same time mostly hold
-// different tokens; a token whose stripe turns out contended (a failed
-// compare-and-swap) moves to another stripe at random, as
-// java.util.concurrent.atomic.LongAdder's probe does. Snapshot adds the
-// stripes up.
+// hits are counted in stripes, one cache line each. A goroutine counts in
+// the stripe its stack's address picks (see stackStripe): the same one
+// call after call, and goroutines running at the same time mostly pick
+// different ones, with nothing to fetch from a pool. When the stripe turns
+// out contended (a failed compare-and-swap) the count goes to a stripe
+// drawn at random, as java.util.concurrent.atomic.LongAdder's probe moves.
+// Snapshot adds the stripes up.
 
 // hotStripe is one share of the hit counts, alone on its cache line.
 type hotStripe struct {
@@ -29,20 +29,30 @@ type hotStripe struct {
 // maxHotStripes bounds the stripes of one Metrics (64 bytes each).
 const maxHotStripes = 64
 
-// newHotStripes returns GOMAXPROCS stripes, rounded up to a power of two
-// and at most maxHotStripes.
+// stripesPerProc is how many stripes a Metrics has per P: with more
+// stripes than goroutines running at once, two of them rarely share one,
+// since a goroutine's stripe does not move for good when contended.
+const stripesPerProc = 4
+
+// newHotStripes returns stripesPerProc stripes per GOMAXPROCS, rounded
+// up to a power of two and at most maxHotStripes.
 func newHotStripes() []hotStripe {
 	n := 1
-	for n < runtime.GOMAXPROCS(0) && n < maxHotStripes {
+	for n < stripesPerProc*runtime.GOMAXPROCS(0) && n < maxHotStripes {
 		n *= 2
 	}
 	return make([]hotStripe, n)
 }
 
-// stripeToken names a stripe; see hotStripe.
-type stripeToken struct{ n uint32 }
-
-var stripeTokens = sync.Pool{New: func() any { return &stripeToken{n: rand.Uint32()} }}
+// stackStripe is a number that picks the calling goroutine's stripe: a
+// hash of its stack's address, which is the goroutine's own while it runs
+// (goroutines running at once have different stacks) and stays the same
+// from call to call unless the stack moves. Bits below 2 KiB, which tell
+// call depths apart rather than goroutines, are dropped.
+func stackStripe() uint32 {
+	var here byte
+	return uint32((uint64(uintptr(unsafe.Pointer(&here))>>11) * 0x9e3779b97f4a7c15) >> 32)
+}
 
 // isHot reports whether ev at tier is counted in the stripes.
 func isHot(ev Event, tier Tier) bool {
@@ -50,44 +60,34 @@ func isHot(ev Event, tier Tier) bool {
 }
 
 // addHot counts n events ev (a hit or a negative hit) at tier in the
-// stripe tok names, moving tok to another stripe when that one is
+// calling goroutine's stripe, or in one drawn at random when that one is
 // contended. m is not nil and ev, tier are in range.
-func (m *Metrics) addHot(ev Event, tier Tier, n int64, tok *stripeToken) {
+func (m *Metrics) addHot(ev Event, tier Tier, n int64) {
 	if len(m.stripes) == 0 { // a Metrics not made by NewMetrics
 		m.counts[ev][tier].Add(n)
 		return
 	}
-	c := m.hotCounter(ev, tier, tok.n)
+	c := m.hotCounter(ev, tier, stackStripe())
 	if old := c.Load(); !c.CompareAndSwap(old, old+n) {
-		tok.n = rand.Uint32()
-		m.hotCounter(ev, tier, tok.n).Add(n)
+		m.hotCounter(ev, tier, rand.Uint32()).Add(n) // contended: see hotStripe
 	}
 }
 
-func (m *Metrics) hotCounter(ev Event, tier Tier, tok uint32) *atomic.Int64 {
-	s := &m.stripes[tok&uint32(len(m.stripes)-1)]
+func (m *Metrics) hotCounter(ev Event, tier Tier, stripe uint32) *atomic.Int64 {
+	s := &m.stripes[stripe&uint32(len(m.stripes)-1)]
 	if ev == EventHit {
 		return &s.hits[tier]
 	}
 	return &s.negative[tier]
 }
 
-// hitOn counts a hit (ev: EventHit or EventNegativeHit) at tier with the
-// caller's token, and tells the recorder: Add without the pool, for the
-// hit path.
-func (m *Metrics) hitOn(ev Event, tier Tier, tok *stripeToken) {
+// hitHere counts a hit (ev: EventHit or EventNegativeHit) at tier and
+// tells the recorder: Add for the hit path, without Add's checks.
+func (m *Metrics) hitHere(ev Event, tier Tier) {
 	if m == nil {
 		return
 	}
-	if len(m.stripes) > 0 {
-		c := m.hotCounter(ev, tier, tok.n)
-		if old := c.Load(); !c.CompareAndSwap(old, old+1) {
-			tok.n = rand.Uint32() // contended: see hotStripe
-			m.hotCounter(ev, tier, tok.n).Add(1)
-		}
-	} else {
-		m.counts[ev][tier].Add(1)
-	}
+	m.addHot(ev, tier, 1)
 	if m.recorder != nil {
 		m.recorder.Add(m.name, ev, tier, 1)
 	}
@@ -103,8 +103,8 @@ func (m *Metrics) hotCount(ev Event, tier Tier) int64 {
 }
 
 // hitsOn counts hits fresh hits and negative negative hits at tier, as
-// hitOn does one.
-func (m *Metrics) hitsOn(tier Tier, hits, negative int, tok *stripeToken) {
+// hitHere does one.
+func (m *Metrics) hitsOn(tier Tier, hits, negative int) {
 	if m == nil {
 		return
 	}
@@ -113,7 +113,7 @@ func (m *Metrics) hitsOn(tier Tier, hits, negative int, tok *stripeToken) {
 		n  int
 	}{{EventHit, hits}, {EventNegativeHit, negative}} {
 		if c.n > 0 {
-			m.addHot(c.ev, tier, int64(c.n), tok)
+			m.addHot(c.ev, tier, int64(c.n))
 			if m.recorder != nil {
 				m.recorder.Add(m.name, c.ev, tier, int64(c.n))
 			}

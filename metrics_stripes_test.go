@@ -12,17 +12,16 @@ func TestMetricsStripedHitsAddUp(t *testing.T) {
 	m := NewMetrics("c", rec)
 	const goroutines, each = 8, 1000
 	var wg sync.WaitGroup
-	for g := range goroutines {
+	for range goroutines {
 		wg.Go(func() {
-			tok := &stripeToken{n: uint32(g)}
 			for i := range each {
 				switch i % 4 {
 				case 0:
 					m.Hit(TierMemory)
 				case 1:
-					m.hitOn(EventHit, TierMemory, tok)
+					m.hitHere(EventHit, TierMemory)
 				case 2:
-					m.hitsOn(TierShared, 2, 1, tok)
+					m.hitsOn(TierShared, 2, 1)
 				case 3:
 					m.Add(EventNegativeHit, TierMemory, 1)
 				}
@@ -55,8 +54,8 @@ func TestMetricsStripedHitsAddUp(t *testing.T) {
 func TestMetricsZeroValueCountsHits(t *testing.T) {
 	var m Metrics
 	m.Hit(TierMemory)
-	m.hitOn(EventHit, TierMemory, &stripeToken{})
-	m.hitsOn(TierMemory, 3, 2, &stripeToken{})
+	m.hitHere(EventHit, TierMemory)
+	m.hitsOn(TierMemory, 3, 2)
 	s := m.Snapshot()
 	if s.Count(EventHit, TierMemory) != 5 || s.Count(EventNegativeHit, TierMemory) != 2 {
 		t.Errorf("hits %d, negative %d; want 5 and 2", s.Count(EventHit, TierMemory), s.Count(EventNegativeHit, TierMemory))

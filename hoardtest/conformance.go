@@ -28,7 +28,7 @@ var conformanceTests = []struct {
 	{"SetAlreadyExpired", testSetAlreadyExpired},
 	{"NegativeEntry", testNegativeEntry},
 	{"HostileKeys", testHostileKeys},
-	{"GetBytes", testGetBytes},
+	{"GetID", testGetID},
 	{"Oversize", testOversize},
 	{"Concurrent", testConcurrent},
 	{"ContextCanceled", testContextCanceled},
@@ -212,26 +212,34 @@ func testHostileKeys(t *testing.T, s *suite) {
 	}
 }
 
-func testGetBytes(t *testing.T, s *suite) {
-	bg, ok := s.Cache.(hoard.KeyBytesGetter[Item])
+func testGetID(t *testing.T, s *suite) {
+	g, ok := s.Cache.(hoard.IDKeyGetter[Item])
 	if !ok {
-		t.Skip("hoardtest: cache is no KeyBytesGetter")
+		t.Skip("hoardtest: cache is no IDKeyGetter")
 	}
 	ctx := context.Background()
-	k := s.key("bytes")
-	s.mustSet(t, k, s.entry(1, time.Hour))
-	buf := []byte(k)
-	e, err := bg.GetBytes(ctx, buf)
-	if err != nil || e == nil || !itemsEqual(e.Value, sampleItem(1)) {
-		t.Fatalf("GetBytes = %+v, %v; want item 1", e, err)
+	kb, err := hoard.NewKeyBuilder(s.key("by-id"), nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	// The cache must not keep the bytes: overwrite them, read again.
-	for i := range buf {
-		buf[i] = 'x'
+	keys := []hoard.IDKey{
+		{Keys: &kb, ID: "7"},
+		{Keys: &kb, Version: "v3", ID: "7"},
+		{Keys: &kb, ID: "a:b {c}%\n"},                          // escaped parts
+		{Keys: &kb, ID: strings.Repeat("long/", 100)},          // past any stack buffer, hashed down
+		{Keys: &kb, Version: "9", ID: strings.Repeat("é", 40)}, // escapes that make it long
 	}
-	s.mustHoldItem(t, k, 1)
-	if _, err := bg.GetBytes(ctx, []byte(s.key("absent"))); !errors.Is(err, hoard.ErrNotFound) {
-		t.Fatalf("GetBytes of an absent key: %v; want ErrNotFound", err)
+	for i, k := range keys {
+		s.mustSet(t, k.String(), s.entry(i, time.Hour))
+	}
+	for i, k := range keys {
+		e, err := g.GetID(ctx, k)
+		if err != nil || e == nil || !itemsEqual(e.Value, sampleItem(i)) {
+			t.Fatalf("GetID(%q) = %+v, %v; want item %d", k.String(), e, err, i)
+		}
+	}
+	if _, err := g.GetID(ctx, hoard.IDKey{Keys: &kb, Version: "v4", ID: "7"}); !errors.Is(err, hoard.ErrNotFound) {
+		t.Fatalf("GetID of an absent key: %v; want ErrNotFound", err)
 	}
 }
 

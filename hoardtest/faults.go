@@ -25,7 +25,7 @@ type Op string
 
 // The kinds of calls.
 const (
-	OpRead     Op = "read"      // Get, GetWithToken, GetBytes, GetMany, GetManyWithTokens
+	OpRead     Op = "read"      // Get, GetWithToken, GetID, GetMany, GetManyWithTokens
 	OpWrite    Op = "write"     // Set, SetMany, CompareAndSet, CompareAndSetMany
 	OpDelete   Op = "delete"    // Delete, DeletePrefix, Clear
 	OpCounter  Op = "counter"   // IncrBy, IncrAtLeast (namespace versions, write versions)
@@ -97,19 +97,19 @@ type Cache[V any] interface {
 // The wrapper has exactly inner's optional abilities among those that
 // cache-aside, write-through, write-behind and the invalidator look for:
 // it forwards everything in [Cache], and [hoard.Clearer] and
-// [hoard.KeyBytesGetter] when inner has them, so code that finds an
+// [hoard.IDKeyGetter] when inner has them, so code that finds an
 // ability by type assertion behaves as it does on inner.
 func NewFaultyCache[V any](inner Cache[V], opts FaultOptions[V]) hoard.Cache[V] {
 	f := &faultyCache[V]{inner: inner, opts: opts}
 	cl, clear := inner.(hoard.Clearer)
-	kb, bytes := inner.(hoard.KeyBytesGetter[V])
+	g, byID := inner.(hoard.IDKeyGetter[V])
 	switch {
-	case clear && bytes:
-		return &faultyClearBytes[V]{f, cl, kb}
+	case clear && byID:
+		return &faultyClearByID[V]{f, cl, g}
 	case clear:
 		return &faultyClear[V]{f, cl}
-	case bytes:
-		return &faultyBytes[V]{f, kb}
+	case byID:
+		return &faultyByID[V]{f, g}
 	}
 	return f
 }

@@ -19,22 +19,22 @@ type (
 		*faultyCache[V]
 		clearer hoard.Clearer
 	}
-	faultyBytes[V any] struct {
+	faultyByID[V any] struct {
 		*faultyCache[V]
-		bytes hoard.KeyBytesGetter[V]
+		byID hoard.IDKeyGetter[V]
 	}
-	faultyClearBytes[V any] struct {
+	faultyClearByID[V any] struct {
 		*faultyCache[V]
 		clearer hoard.Clearer
-		bytes   hoard.KeyBytesGetter[V]
+		byID    hoard.IDKeyGetter[V]
 	}
 )
 
 var (
-	_ hoard.Clearer             = (*faultyClear[int])(nil)
-	_ hoard.KeyBytesGetter[int] = (*faultyBytes[int])(nil)
-	_ hoard.Clearer             = (*faultyClearBytes[int])(nil)
-	_ hoard.KeyBytesGetter[int] = (*faultyClearBytes[int])(nil)
+	_ hoard.Clearer          = (*faultyClear[int])(nil)
+	_ hoard.IDKeyGetter[int] = (*faultyByID[int])(nil)
+	_ hoard.Clearer          = (*faultyClearByID[int])(nil)
+	_ hoard.IDKeyGetter[int] = (*faultyClearByID[int])(nil)
 )
 
 func (f *faultyCache[V]) clear(ctx context.Context, cl hoard.Clearer) error {
@@ -42,13 +42,11 @@ func (f *faultyCache[V]) clear(ctx context.Context, cl hoard.Clearer) error {
 	return err
 }
 
-func (f *faultyCache[V]) getBytes(ctx context.Context, kb hoard.KeyBytesGetter[V], key []byte) (*hoard.Entry[V], error) {
+func (f *faultyCache[V]) getID(ctx context.Context, g hoard.IDKeyGetter[V], key hoard.IDKey) (*hoard.Entry[V], error) {
 	var e *hoard.Entry[V]
-	// The key is copied for the injector, which may keep it; the call
-	// itself still gets the caller's bytes.
-	_, err := around(ctx, f.opts.Inject, Call{Method: "GetBytes", Op: OpRead, Keys: []string{string(key)}}, func() error {
+	_, err := around(ctx, f.opts.Inject, Call{Method: "GetID", Op: OpRead, Keys: []string{key.String()}}, func() error {
 		var err error
-		e, err = kb.GetBytes(ctx, key)
+		e, err = g.GetID(ctx, key)
 		return err
 	})
 	if err != nil {
@@ -59,12 +57,12 @@ func (f *faultyCache[V]) getBytes(ctx context.Context, kb hoard.KeyBytesGetter[V
 
 func (f *faultyClear[V]) Clear(ctx context.Context) error { return f.clear(ctx, f.clearer) }
 
-func (f *faultyBytes[V]) GetBytes(ctx context.Context, key []byte) (*hoard.Entry[V], error) {
-	return f.getBytes(ctx, f.bytes, key)
+func (f *faultyByID[V]) GetID(ctx context.Context, key hoard.IDKey) (*hoard.Entry[V], error) {
+	return f.getID(ctx, f.byID, key)
 }
 
-func (f *faultyClearBytes[V]) Clear(ctx context.Context) error { return f.clear(ctx, f.clearer) }
+func (f *faultyClearByID[V]) Clear(ctx context.Context) error { return f.clear(ctx, f.clearer) }
 
-func (f *faultyClearBytes[V]) GetBytes(ctx context.Context, key []byte) (*hoard.Entry[V], error) {
-	return f.getBytes(ctx, f.bytes, key)
+func (f *faultyClearByID[V]) GetID(ctx context.Context, key hoard.IDKey) (*hoard.Entry[V], error) {
+	return f.getID(ctx, f.byID, key)
 }

@@ -37,7 +37,7 @@ func TestFaultyCache(t *testing.T) {
 	})
 	for name, ok := range map[string]bool{
 		"Clearer":          is[hoard.Clearer](c),
-		"KeyBytesGetter":   is[hoard.KeyBytesGetter[string]](c),
+		"IDKeyGetter":      is[hoard.IDKeyGetter[string]](c),
 		"CompareAndSetter": is[hoard.CompareAndSetter[string]](c),
 		"Counter":          is[hoard.Counter](c),
 		"TagClock":         is[hoard.TagClock](c),

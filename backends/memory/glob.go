@@ -32,9 +32,13 @@ func (c *Cache[V]) DeleteMatching(_ context.Context, pattern string) (int, error
 	}
 	c.gens.lockAll()
 	defer c.gens.unlockAll()
+	o := c.keys.forReads()
+	if o == nil {
+		return 0, nil
+	}
 	n := 0
 	for k := range c.entries.Keys() {
-		if ok, _ := path.Match(pattern, k); ok {
+		if ok, _ := path.Match(pattern, o.fullKey(k)); ok {
 			if _, deleted := c.entries.Invalidate(k); deleted {
 				n++
 			}

@@ -10,9 +10,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/maypok86/otter/v2"
 
@@ -28,13 +26,17 @@ import (
 type Cache[V any] struct {
 	entries  *otter.Cache[string, *hoard.Entry[V]]
 	counters *otter.Cache[string, *counter]
+	keys     keySpace // how entries' keys are stored
 	gens     *generations
 	tags     tagClock
 	clock    hoard.Clock
 	// otterClock is clock as otter reads it; Close stops its ticker.
 	otterClock otter.Clock
 	weigher    func(string, V) int
-	maxValue   int
+	// keyedWeigher is set when weigher is the Options' own, which is told
+	// the key (the default one is not).
+	keyedWeigher bool
+	maxValue     int
 	// minWeight is what every entry is charged at least, so that a byte
 	// bound also bounds the entry count (see Options.MaxEntries).
 	minWeight int
@@ -65,12 +67,13 @@ func New[V any](opts *Options[V]) (*Cache[V], error) {
 	}
 	o := opts.withDefaults()
 	c := &Cache[V]{
-		gens:       newGenerations(),
-		tags:       tagClock{ttl: o.TagStampTTL},
-		clock:      o.Clock,
-		otterClock: otterClock(o.Clock),
-		weigher:    o.Weigher,
-		maxValue:   o.MaxValueBytes,
+		gens:         newGenerations(),
+		tags:         tagClock{ttl: o.TagStampTTL},
+		clock:        o.Clock,
+		otterClock:   otterClock(o.Clock),
+		weigher:      o.Weigher,
+		keyedWeigher: opts.Weigher != nil,
+		maxValue:     o.MaxValueBytes,
 	}
 	oo := &otter.Options[string, *hoard.Entry[V]]{
 		// otter's own "expire after write" calculator: otter then skips
@@ -94,7 +97,7 @@ func New[V any](opts *Options[V]) (*Cache[V], error) {
 			c.minWeight = int((o.MaxBytes + uint64(o.MaxEntries) - 1) / uint64(o.MaxEntries))
 		}
 		oo.MaximumWeight = o.MaxBytes
-		oo.Weigher = func(key string, e *hoard.Entry[V]) uint32 { return c.weight(key, e) }
+		oo.Weigher = func(stored string, e *hoard.Entry[V]) uint32 { return c.storedWeight(stored, e) }
 	} else {
 		oo.MaximumSize = o.MaxEntries
 	}
@@ -116,20 +119,13 @@ func New[V any](opts *Options[V]) (*Cache[V], error) {
 // Get returns the entry under key, or hoard.ErrNotFound. The entry shares
 // its Value and Tags with the cache: treat them as read-only.
 func (c *Cache[V]) Get(_ context.Context, key string) (hoard.Entry[V], error) {
-	if e, ok := c.entries.GetIfPresent(key); ok {
-		return *e, nil
+	if o := c.keys.forReads(); o != nil {
+		var buf [stackKeyLen]byte
+		if e, ok := c.entries.GetIfPresent(o.lookupKey(key, &buf)); ok {
+			return *e, nil
+		}
 	}
 	return hoard.Entry[V]{}, hoard.ErrNotFound
-}
-
-// GetBytes is Get without the string and without the copy: otter only
-// hashes and compares the key on a read, so the bytes are not kept, and
-// the entry returned is the stored one, which is never changed after Set.
-func (c *Cache[V]) GetBytes(_ context.Context, key []byte) (*hoard.Entry[V], error) {
-	if e, ok := c.entries.GetIfPresent(unsafe.String(unsafe.SliceData(key), len(key))); ok {
-		return e, nil
-	}
-	return nil, hoard.ErrNotFound
 }
 
 // GetWithToken is Get that also returns the key's token for CompareAndSet.
@@ -142,8 +138,11 @@ func (c *Cache[V]) GetWithToken(_ context.Context, key string) (hoard.Entry[V], 
 	// then makes the token stale (a refused CompareAndSet), never the
 	// entry older than its token.
 	tok := c.gens.token(key)
-	if e, ok := c.entries.GetEntryQuietly(key); ok {
-		return *e.Value, tok, nil
+	if o := c.keys.forReads(); o != nil {
+		var buf [stackKeyLen]byte
+		if e, ok := c.entries.GetEntryQuietly(o.lookupKey(key, &buf)); ok {
+			return *e.Value, tok, nil
+		}
 	}
 	return hoard.Entry[V]{}, tok, hoard.ErrNotFound
 }
@@ -151,8 +150,13 @@ func (c *Cache[V]) GetWithToken(_ context.Context, key string) (hoard.Entry[V], 
 // GetMany returns the entries found under keys.
 func (c *Cache[V]) GetMany(_ context.Context, keys []string) (map[string]hoard.Entry[V], error) {
 	found := make(map[string]hoard.Entry[V], len(keys))
+	o := c.keys.forReads()
+	if o == nil {
+		return found, nil
+	}
+	var buf [stackKeyLen]byte
 	for _, k := range keys {
-		if e, ok := c.entries.GetIfPresent(k); ok {
+		if e, ok := c.entries.GetIfPresent(o.lookupKey(k, &buf)); ok {
 			found[k] = *e
 		}
 	}
@@ -163,11 +167,15 @@ func (c *Cache[V]) GetMany(_ context.Context, keys []string) (map[string]hoard.E
 // read it only) and token; like GetWithToken, it is not an access for the
 // eviction policy.
 func (c *Cache[V]) GetManyWithTokens(_ context.Context, keys []string, each func(int, *hoard.Entry[V], hoard.Token, bool)) error {
+	o := c.keys.forReads()
+	var buf [stackKeyLen]byte
 	for i, k := range keys {
 		tok := c.gens.token(k) // before the entry: see GetWithToken
 		var e *hoard.Entry[V]
-		if n, hit := c.entries.GetEntryQuietly(k); hit {
-			e = n.Value
+		if o != nil {
+			if n, hit := c.entries.GetEntryQuietly(o.lookupKey(k, &buf)); hit {
+				e = n.Value
+			}
 		}
 		each(i, e, tok, true)
 	}
@@ -265,26 +273,31 @@ func (c *Cache[V]) CompareAndSetMany(_ context.Context, writes []hoard.TokenWrit
 // clock that then stands still would serve it. It is dropped instead.
 func (c *Cache[V]) store(s *stripe, key string, e hoard.Entry[V]) {
 	e.Generation = s.gen.Add(1)
+	sk := c.keys.forWrites().stored(key)
 	now := c.clock.Now()
 	if !e.IsKept(now) {
-		c.entries.Invalidate(key)
+		c.entries.Invalidate(sk)
 		return
 	}
 	if len(e.Tags) > 0 {
 		c.tags.noteLife(e.KeepUntil(), now)
 	}
-	c.entries.Set(key, &e)
+	c.entries.Set(sk, &e)
 	if !e.ExpiresAt.IsZero() && !e.IsKept(c.clock.Now()) {
-		c.entries.Invalidate(key)
+		c.entries.Invalidate(sk)
 	}
 }
 
 // Delete removes keys and invalidates their tokens.
 func (c *Cache[V]) Delete(_ context.Context, keys ...string) error {
+	o := c.keys.forReads() // nil: nothing stored, nothing to drop
+	var buf [stackKeyLen]byte
 	for _, k := range keys {
 		s := c.gens.lock(k)
 		s.gen.Add(1)
-		c.entries.Invalidate(k)
+		if o != nil {
+			c.entries.Invalidate(o.lookupKey(k, &buf))
+		}
 		s.mu.Unlock()
 	}
 	return nil
@@ -296,9 +309,13 @@ func (c *Cache[V]) Delete(_ context.Context, keys ...string) error {
 func (c *Cache[V]) DeletePrefix(_ context.Context, prefix string) (int, error) {
 	c.gens.lockAll()
 	defer c.gens.unlockAll()
+	o := c.keys.forReads()
+	if o == nil {
+		return 0, nil
+	}
 	n := 0
 	for k := range c.entries.Keys() {
-		if strings.HasPrefix(k, prefix) {
+		if o.fullHasPrefix(k, prefix) {
 			if _, ok := c.entries.Invalidate(k); ok {
 				n++
 			}

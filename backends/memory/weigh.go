@@ -38,16 +38,25 @@ func (c *Cache[V]) checkSize(key string, e *hoard.Entry[V]) error {
 }
 
 // size is what an entry occupies as the weigher sees it.
-func (c *Cache[V]) size(key string, e *hoard.Entry[V]) int {
-	n := len(key) + c.weigher(key, e.Value)
+func (c *Cache[V]) size(key string, e *hoard.Entry[V]) int { return c.sizeOf(len(key), key, e) }
+
+// sizeOf is size for a key of keyLen bytes, given to the weigher as key.
+func (c *Cache[V]) sizeOf(keyLen int, key string, e *hoard.Entry[V]) int {
+	n := keyLen + c.weigher(key, e.Value)
 	for _, t := range e.Tags {
 		n += len(t)
 	}
 	return n
 }
 
-// weight is an entry's charge against MaxBytes.
-func (c *Cache[V]) weight(key string, e *hoard.Entry[V]) uint32 {
-	w := max(c.size(key, e)+entryOverhead, c.minWeight)
+// storedWeight is the charge against MaxBytes of an entry stored under
+// stored (see keySpace): that of its key as given to Set.
+func (c *Cache[V]) storedWeight(stored string, e *hoard.Entry[V]) uint32 {
+	o := c.keys.forWrites() // settled: an entry was stored
+	key := stored           // the default weigher ignores it
+	if c.keyedWeigher {
+		key = o.fullKey(stored)
+	}
+	w := max(c.sizeOf(o.fullLen(stored), key, e)+entryOverhead, c.minWeight)
 	return uint32(min(w, math.MaxUint32))
 }

@@ -27,7 +27,7 @@ var abilityTypes = [abilityCount]reflect.Type{
 	reflect.TypeFor[hoard.ManyCompareAndSetter[int]](),
 	reflect.TypeFor[hoard.TagClock](),
 	reflect.TypeFor[hoard.Clearer](),
-	reflect.TypeFor[hoard.KeyBytesGetter[int]](),
+	reflect.TypeFor[hoard.IDKeyGetter[int]](),
 	reflect.TypeFor[hoard.FloorCounter](),
 }
 
@@ -71,7 +71,7 @@ func TestTraceCacheKeepsAbilities(t *testing.T) {
 		"faulty memory":            hoardtest.NewFaultyCache[int](mem, hoardtest.FaultOptions[int]{}),
 		"faulty hoardredis":        hoardtest.NewFaultyCache[int](rc, hoardtest.FaultOptions[int]{}),
 		"faulty memory with clear": hoardtest.NewFaultyCache[int](clearOnly{mem}, hoardtest.FaultOptions[int]{}),
-		"faulty memory with bytes": hoardtest.NewFaultyCache[int](bytesOnly{mem}, hoardtest.FaultOptions[int]{}),
+		"faulty memory with GetID": hoardtest.NewFaultyCache[int](byIDOnly{mem}, hoardtest.FaultOptions[int]{}),
 		"plain":                    plain{mem},
 	}
 	// Every mix TraceCache keeps, as a wrapper of the memory cache.
@@ -145,10 +145,10 @@ func TestTraceCacheBadInput(t *testing.T) {
 // through fewer methods.
 type (
 	plain struct{ hoard.Cache[int] }
-	// clearOnly is hoardtest.Cache and Clearer; bytesOnly is
-	// hoardtest.Cache and KeyBytesGetter.
+	// clearOnly is hoardtest.Cache and Clearer; byIDOnly is
+	// hoardtest.Cache and IDKeyGetter.
 	clearOnly struct{ hoardtest.Cache[int] }
-	bytesOnly struct{ hoardtest.Cache[int] }
+	byIDOnly  struct{ hoardtest.Cache[int] }
 	// setManyOnly, casWithTokens and plainClear are mixes TraceCache does
 	// not keep: a Cache with SetMany; one with GetWithToken, CompareAndSet
 	// and GetManyWithTokens but not CompareAndSetMany; one with Clear.
@@ -188,6 +188,6 @@ func (c clearOnly) Clear(ctx context.Context) error {
 	return c.Cache.(*memory.Cache[int]).Clear(ctx)
 }
 
-func (c bytesOnly) GetBytes(ctx context.Context, key []byte) (*hoard.Entry[int], error) {
-	return c.Cache.(*memory.Cache[int]).GetBytes(ctx, key)
+func (c byIDOnly) GetID(ctx context.Context, key hoard.IDKey) (*hoard.Entry[int], error) {
+	return c.Cache.(*memory.Cache[int]).GetID(ctx, key)
 }

@@ -31,7 +31,7 @@ import (
 // those both of hoard's backends have (those four, [hoard.ManySetter],
 // [hoard.ManyTokenGetter], [hoard.ManyCompareAndSetter] and
 // [hoard.TagClock]) with or without [hoard.Clearer],
-// [hoard.KeyBytesGetter] and [hoard.FloorCounter]. For any other mix it
+// [hoard.IDKeyGetter] and [hoard.FloorCounter]. For any other mix it
 // returns an error wrapping [hoard.ErrInvalidOption] that names c's
 // abilities, rather than a cache that quietly lacks some. Each mix is a type of its own, so the list is
 // kept short: a type per mix of all ten would add megabytes to a binary
@@ -60,7 +60,7 @@ func TraceCache[V any](t *Tracer, tier hoard.Tier, c hoard.Cache[V]) (hoard.Cach
 	tc.setMany, _ = c.(hoard.ManySetter[V])
 	tc.manyTokens, _ = c.(hoard.ManyTokenGetter[V])
 	tc.casMany, _ = c.(hoard.ManyCompareAndSetter[V])
-	tc.bytes, _ = c.(hoard.KeyBytesGetter[V])
+	tc.byID, _ = c.(hoard.IDKeyGetter[V])
 	tc.prefix, _ = c.(hoard.PrefixDeleter)
 	tc.clearer, _ = c.(hoard.Clearer)
 	tc.counter, _ = c.(hoard.Counter)
@@ -69,7 +69,7 @@ func TraceCache[V any](t *Tracer, tier hoard.Tier, c hoard.Cache[V]) (hoard.Cach
 	m := abilitiesOf(c)
 	w, ok := withAbilities(tc, m)
 	if !ok {
-		return nil, fmt.Errorf("%w: otel: TraceCache cannot keep the abilities of %T (%s): it keeps any mix of CompareAndSetter, ManyGetter, PrefixDeleter and Counter, or all the abilities of hoard's backends, with or without Clearer, KeyBytesGetter and FloorCounter",
+		return nil, fmt.Errorf("%w: otel: TraceCache cannot keep the abilities of %T (%s): it keeps any mix of CompareAndSetter, ManyGetter, PrefixDeleter and Counter, or all the abilities of hoard's backends, with or without Clearer, IDKeyGetter and FloorCounter",
 			hoard.ErrInvalidOption, c, m)
 	}
 	return w, nil
@@ -81,7 +81,7 @@ type op uint8
 const (
 	opGet op = iota
 	opGetWithToken
-	opGetBytes
+	opGetID
 	opGetMany
 	opGetManyWithTokens
 	opSet
@@ -100,7 +100,7 @@ const (
 )
 
 var opNames = [opCount]string{
-	opGet: "get", opGetWithToken: "get_with_token", opGetBytes: "get_bytes", opGetMany: "get_many",
+	opGet: "get", opGetWithToken: "get_with_token", opGetID: "get_id", opGetMany: "get_many",
 	opGetManyWithTokens: "get_many_with_tokens", opSet: "set", opSetMany: "set_many",
 	opCompareAndSet: "compare_and_set", opCompareAndSetMany: "compare_and_set_many", opDelete: "delete",
 	opDeletePrefix: "delete_prefix", opClear: "clear", opIncrBy: "incr_by", opIncrAtLeast: "incr_at_least", opEpoch: "epoch",
@@ -133,7 +133,7 @@ type tracedCache[V any] struct {
 	setMany    hoard.ManySetter[V]
 	manyTokens hoard.ManyTokenGetter[V]
 	casMany    hoard.ManyCompareAndSetter[V]
-	bytes      hoard.KeyBytesGetter[V]
+	byID       hoard.IDKeyGetter[V]
 	prefix     hoard.PrefixDeleter
 	clearer    hoard.Clearer
 	counter    hoard.Counter

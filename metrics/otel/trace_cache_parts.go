@@ -17,7 +17,7 @@ type (
 	setManyPart[V any]    struct{ c *tracedCache[V] } // hoard.ManySetter
 	manyTokensPart[V any] struct{ c *tracedCache[V] } // hoard.ManyTokenGetter
 	casManyPart[V any]    struct{ c *tracedCache[V] } // hoard.ManyCompareAndSetter
-	bytesPart[V any]      struct{ c *tracedCache[V] } // hoard.KeyBytesGetter
+	idPart[V any]         struct{ c *tracedCache[V] } // hoard.IDKeyGetter
 	prefixPart[V any]     struct{ c *tracedCache[V] } // hoard.PrefixDeleter
 	clearPart[V any]      struct{ c *tracedCache[V] } // hoard.Clearer
 	counterPart[V any]    struct{ c *tracedCache[V] } // hoard.Counter
@@ -106,15 +106,15 @@ func onlyConflicts(err error) bool {
 	return errors.Is(err, hoard.ErrConflict)
 }
 
-// GetBytes reads key, given as bytes, from the traced cache. It keeps no
-// reference to key: a recording span gets a copy, or its hash.
-func (p bytesPart[V]) GetBytes(ctx context.Context, key []byte) (*hoard.Entry[V], error) {
+// GetID reads an Aside's key of an id from the traced cache. The key's
+// string is written only for a recording span.
+func (p idPart[V]) GetID(ctx context.Context, key hoard.IDKey) (*hoard.Entry[V], error) {
 	c := p.c
-	ctx, span := c.start(ctx, opGetBytes)
+	ctx, span := c.start(ctx, opGetID)
 	if span.IsRecording() {
-		c.t.setKey(span, string(key))
+		c.t.setKey(span, key.String())
 	}
-	e, err := c.bytes.GetBytes(ctx, key)
+	e, err := c.byID.GetID(ctx, key)
 	endRead(span, err)
 	return e, err
 }

@@ -19,14 +19,14 @@ const (
 	abCASMany                        // hoard.ManyCompareAndSetter
 	abTagClock                       // hoard.TagClock
 	abClear                          // hoard.Clearer
-	abBytes                          // hoard.KeyBytesGetter
+	abByID                           // hoard.IDKeyGetter
 	abFloor                          // hoard.FloorCounter
 	abilityCount = iota
 )
 
 var abilityNames = [abilityCount]string{
 	"CompareAndSetter", "ManyGetter", "PrefixDeleter", "Counter", "ManySetter",
-	"ManyTokenGetter", "ManyCompareAndSetter", "TagClock", "Clearer", "KeyBytesGetter", "FloorCounter",
+	"ManyTokenGetter", "ManyCompareAndSetter", "TagClock", "Clearer", "IDKeyGetter", "FloorCounter",
 }
 
 // The mixes TraceCache keeps: any of mixable, or all of backendCore with
@@ -34,7 +34,7 @@ var abilityNames = [abilityCount]string{
 const (
 	mixable      = abCAS | abGetMany | abPrefix | abCounter
 	backendCore  = mixable | abSetMany | abManyTokens | abCASMany | abTagClock
-	backendExtra = abClear | abBytes | abFloor
+	backendExtra = abClear | abByID | abFloor
 )
 
 // String lists the abilities in m by their interface names.
@@ -77,8 +77,8 @@ func abilitiesOf[V any](c hoard.Cache[V]) ability {
 	has(ok, abTagClock)
 	_, ok = c.(hoard.Clearer)
 	has(ok, abClear)
-	_, ok = c.(hoard.KeyBytesGetter[V])
-	has(ok, abBytes)
+	_, ok = c.(hoard.IDKeyGetter[V])
+	has(ok, abByID)
 	_, ok = c.(hoard.FloorCounter)
 	has(ok, abFloor)
 	return m
@@ -86,7 +86,7 @@ func abilitiesOf[V any](c hoard.Cache[V]) ability {
 
 // The wrapper types, one per mix of abilities TraceCache keeps: mix plus
 // the letters of the abilities of mixable it has (CAS, GetMany, Prefix,
-// Counter), and backend plus those of backendExtra (Clear, Bytes, Floor). The
+// Counter), and backend plus those of backendExtra (Clear, GetID, Floor). The
 // mix with none is *tracedCache itself.
 type (
 	mixC[V any] struct {
@@ -190,13 +190,13 @@ type (
 	backendB[V any] struct {
 		*tracedCache[V]
 		backendParts[V]
-		bytesPart[V]
+		idPart[V]
 	}
 	backendCB[V any] struct {
 		*tracedCache[V]
 		backendParts[V]
 		clearPart[V]
-		bytesPart[V]
+		idPart[V]
 	}
 	backendF[V any] struct {
 		*tracedCache[V]
@@ -212,14 +212,14 @@ type (
 	backendBF[V any] struct {
 		*tracedCache[V]
 		backendParts[V]
-		bytesPart[V]
+		idPart[V]
 		floorPart[V]
 	}
 	backendCBF[V any] struct {
 		*tracedCache[V]
 		backendParts[V]
 		clearPart[V]
-		bytesPart[V]
+		idPart[V]
 		floorPart[V]
 	}
 )
@@ -235,21 +235,21 @@ func withAbilities[V any](c *tracedCache[V], m ability) (hoard.Cache[V], bool) {
 			casPart[V]{c}, getManyPart[V]{c}, prefixPart[V]{c}, counterPart[V]{c},
 			setManyPart[V]{c}, manyTokensPart[V]{c}, casManyPart[V]{c}, tagClockPart[V]{c},
 		}
-		cl, by, fl := clearPart[V]{c}, bytesPart[V]{c}, floorPart[V]{c}
+		cl, by, fl := clearPart[V]{c}, idPart[V]{c}, floorPart[V]{c}
 		switch m & backendExtra {
 		case 0:
 			return &backend[V]{c, parts}, true
 		case abClear:
 			return &backendC[V]{c, parts, cl}, true
-		case abBytes:
+		case abByID:
 			return &backendB[V]{c, parts, by}, true
-		case abClear | abBytes:
+		case abClear | abByID:
 			return &backendCB[V]{c, parts, cl, by}, true
 		case abFloor:
 			return &backendF[V]{c, parts, fl}, true
 		case abClear | abFloor:
 			return &backendCF[V]{c, parts, cl, fl}, true
-		case abBytes | abFloor:
+		case abByID | abFloor:
 			return &backendBF[V]{c, parts, by, fl}, true
 		default:
 			return &backendCBF[V]{c, parts, cl, by, fl}, true

@@ -53,10 +53,13 @@ func TestTraceCacheSpans(t *testing.T) {
 	must(err)
 	must(c.SetMany(ctx, map[string]hoard.Entry[int]{"k4": e, "k5": e}))
 	toks := make([]hoard.Token, 2)
-	must(c.GetManyWithTokens(ctx, []string{"k4", "k6"}, func(i int, _ *hoard.Entry[int], tok hoard.Token, _ bool) { toks[i] = tok }))
-	// k6 is stored, k2 conflicts: tok was spent above.
-	casMany := c.CompareAndSetMany(ctx, []hoard.TokenWrite[int]{{Key: "k6", Token: toks[1], Entry: e}, {Key: "k2", Token: tok, Entry: e}})
-	_, err = traced.(hoard.KeyBytesGetter[int]).GetBytes(ctx, []byte("k1"))
+	must(c.GetManyWithTokens(ctx, []string{"k4", "k:6"}, func(i int, _ *hoard.Entry[int], tok hoard.Token, _ bool) { toks[i] = tok }))
+	// k:6 is stored, k2 conflicts: tok was spent above.
+	casMany := c.CompareAndSetMany(ctx, []hoard.TokenWrite[int]{{Key: "k:6", Token: toks[1], Entry: e}, {Key: "k2", Token: tok, Entry: e}})
+	kb, err := hoard.NewKeyBuilder("k", nil)
+	must(err)
+	_, err = traced.(hoard.IDKeyGetter[int]).GetID(ctx, hoard.IDKey{Keys: &kb, ID: "6"}) // k:6
+
 	must(err)
 	must(c.Delete(ctx, "k1"))
 	must(c.Delete(ctx, "k2", "k3"))
@@ -98,7 +101,7 @@ func TestTraceCacheSpans(t *testing.T) {
 		{"hoard.shared.set_many", []attribute.KeyValue{AttrKeys.Int(2)}},
 		{"hoard.shared.get_many_with_tokens", []attribute.KeyValue{AttrKeys.Int(2), AttrHits.Int(1)}},
 		{"hoard.shared.compare_and_set_many", []attribute.KeyValue{AttrKeys.Int(2), AttrOutcome.String("conflict")}},
-		{"hoard.shared.get_bytes", []attribute.KeyValue{key("k1"), AttrHit.Bool(true)}},
+		{"hoard.shared.get_id", []attribute.KeyValue{key("k:6"), AttrHit.Bool(true)}},
 		{"hoard.shared.delete", []attribute.KeyValue{key("k1")}},
 		{"hoard.shared.delete", []attribute.KeyValue{AttrKeys.Int(2)}},
 		{"hoard.shared.delete_prefix", []attribute.KeyValue{key("k"), AttrKeys.Int(3)}},
