@@ -14,15 +14,20 @@ import (
 // whatever reads the same hoard.Clock (the Aside in front) agree on when an
 // entry expires: the clock itself when it already speaks otter's interface,
 // as hoardtest.FakeClock does; for hoard.SystemClock an adapter that reads
-// it and ticks (see systemClock); else an adapter that never ticks.
+// it once per resolution (see coarseClock), or on every access when
+// resolution is not positive (see systemClock); else an adapter that never
+// ticks.
 //
 // otter's own clock (nil) would not do for the system clock: it is the wall
 // clock at the cache's start plus the monotonic time since, so it never
 // follows a step of the wall clock, which hoard.SystemClock follows within
 // a second. The cache and otter would then disagree on expiry.
-func otterClock(c hoard.Clock) otter.Clock {
+func otterClock(c hoard.Clock, resolution time.Duration) otter.Clock {
 	switch c := c.(type) {
 	case hoard.SystemClock:
+		if resolution > 0 {
+			return newCoarseClock(resolution)
+		}
 		return &systemClock{}
 	case otter.Clock:
 		return c

@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"runtime"
 	"testing"
 	"time"
 
@@ -13,7 +14,7 @@ import (
 // follows a step of the wall clock, so after a step the two would disagree
 // on whether an entry has expired.
 func TestOtterReadsSystemClock(t *testing.T) {
-	oc := otterClock(hoard.SystemClock{})
+	oc := otterClock(hoard.SystemClock{}, -1)
 	if oc == nil {
 		t.Fatal("otterClock(SystemClock) = nil: otter reads a clock of its own")
 	}
@@ -29,7 +30,13 @@ func TestOtterReadsSystemClock(t *testing.T) {
 // The system clock's ticks drive otter's periodic clean-up; stopping the
 // clock (Close does) stops its ticker, and a Tick after that gives none.
 func TestSystemClockTicksUntilStopped(t *testing.T) {
-	oc := otterClock(hoard.SystemClock{})
+	for _, resolution := range []time.Duration{-1, time.Millisecond} {
+		t.Run(resolution.String(), func(t *testing.T) { testTicksUntilStopped(t, resolution) })
+	}
+}
+
+func testTicksUntilStopped(t *testing.T, resolution time.Duration) {
+	oc := otterClock(hoard.SystemClock{}, resolution)
 	if oc == nil {
 		t.Fatal("otterClock(SystemClock) = nil: otter reads a clock of its own")
 	}
@@ -45,5 +52,48 @@ func TestSystemClockTicksUntilStopped(t *testing.T) {
 	stopClock(oc)
 	if tick := oc.Tick(time.Millisecond); tick != nil {
 		t.Error("Tick after the clock was stopped gives ticks")
+	}
+}
+
+// A coarse clock reads hoard.SystemClock's time as of its ticker's last
+// reading: never ahead of the clock, moving on as the ticker ticks. The
+// caches of one resolution share one ticker, which stops with the last of
+// them; a clock read after that reads the time itself.
+func TestCoarseClockFollowsSystemClock(t *testing.T) {
+	const resolution = 3 * time.Millisecond
+	a := otterClock(hoard.SystemClock{}, resolution)
+	b := otterClock(hoard.SystemClock{}, resolution)
+	ca, cb := a.(*coarseClock), b.(*coarseClock)
+	if ca.ticker != cb.ticker {
+		t.Fatal("two clocks of one resolution run a ticker each")
+	}
+	first := a.NowNano()
+	if now := (hoard.SystemClock{}).Now().UnixNano(); first > now {
+		t.Fatalf("coarse reading %d is ahead of the clock %d", first, now)
+	}
+	for a.NowNano() == first { // the ticker's next reading
+		runtime.Gosched()
+	}
+	if got, now := b.NowNano(), (hoard.SystemClock{}).Now().UnixNano(); got <= first || got > now {
+		t.Fatalf("after a tick the shared reading is %d; want it past %d and not past %d", got, first, now)
+	}
+	stopClock(a)
+	select {
+	case <-ca.ticker.done:
+		t.Fatal("the ticker stopped while a cache still used it")
+	default:
+	}
+	stopClock(b)
+	<-cb.ticker.done // stopped with the last user (and goleak checks it)
+	before := hoard.SystemClock{}.Now().UnixNano()
+	got := b.NowNano()
+	after := hoard.SystemClock{}.Now().UnixNano()
+	if got < before || got > after {
+		t.Errorf("NowNano after the stop = %d; want a reading of its own between %d and %d", got, before, after)
+	}
+	c := otterClock(hoard.SystemClock{}, resolution).(*coarseClock)
+	defer stopClock(c)
+	if c.ticker == ca.ticker {
+		t.Error("a clock made after the last stop shares the stopped ticker")
 	}
 }

@@ -70,7 +70,7 @@ func New[V any](opts *Options[V]) (*Cache[V], error) {
 		gens:         newGenerations(),
 		tags:         tagClock{ttl: o.TagStampTTL},
 		clock:        o.Clock,
-		otterClock:   otterClock(o.Clock),
+		otterClock:   otterClock(o.Clock, o.ExpiryResolution),
 		weigher:      o.Weigher,
 		keyedWeigher: opts.Weigher != nil,
 		maxValue:     o.MaxValueBytes,

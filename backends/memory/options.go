@@ -70,6 +70,17 @@ type Options[V any] struct {
 	// Clock reads the time for expiry. Default: the system clock. A
 	// hoardtest.FakeClock makes expiry move only when the test says so.
 	Clock hoard.Clock
+
+	// ExpiryResolution is how often the cache reads the system clock for
+	// expiry: otter reads the time on every access, and a read of the
+	// system clock costs as much as the rest of a hit on many virtual
+	// machines, so by default one goroutine per process reads it once a
+	// millisecond and every cache reads that reading. An entry then
+	// expires up to ExpiryResolution late, and later while the process is
+	// starved of CPU. Negative: read the clock on every access, for
+	// expiry to the nanosecond. Only the system clock is read coarsely;
+	// another Clock is read on every access. Default: 1ms.
+	ExpiryResolution time.Duration
 }
 
 func (o *Options[V]) validate() error {
@@ -105,5 +116,8 @@ func (o Options[V]) withDefaults() Options[V] {
 		o.Weigher = defaultWeigher[V]
 	}
 	o.Clock = defaults.Clock(o.Clock)
+	if o.ExpiryResolution == 0 {
+		o.ExpiryResolution = defaultExpiryResolution
+	}
 	return o
 }
