@@ -209,7 +209,7 @@ func singles(st *stack) func(ctx context.Context, ids, keys []string) (int, erro
 // MemoryHit is workload 1: a hit from the in-process tier, by one
 // goroutine (parallel false) or by GOMAXPROCS goroutines.
 func MemoryHit(env *Env, n int, parallel bool) (*Micro, error) {
-	libs := []Lib{Hoard, GoRedisCache, Sturdyc, Otter, OtterPresent}
+	libs := []Lib{Hoard, GoRedisCache, Sturdyc, Otter, OtterPresent, OtterCoarse}
 	stacks, srcs, _, err := warmStacks(env, n, libs, stackOpts{env: env, memory: true, shared: true}, "hit", false)
 	if err != nil {
 		return nil, err
@@ -220,6 +220,7 @@ func MemoryHit(env *Env, n int, parallel bool) (*Micro, error) {
 		Sturdyc:      "`GetOrFetch` (a fetch closure per call)",
 		Otter:        "`Get` with a `Loader`, expire-after-write",
 		OtterPresent: "`GetIfPresent`: the floor, no loader",
+		OtterCoarse:  "`GetIfPresent` on otter's `CoarseClock` (1ms): the floor with the clock reads hoard's memory tier makes",
 	}
 	m := &Micro{Name: "memory-hit", Close: func() { closeAll(stacks) }}
 	for i, st := range stacks {

@@ -218,7 +218,7 @@ func (r *Report) writeMemoryHit(b *strings.Builder) {
 			verdict = "0 allocs/op: " + yes(ok(s, p) && s.Allocs == 0 && p.Allocs == 0)
 		case GoRedisCache, Sturdyc:
 			verdict = "hoard faster: " + yes(ok(h, s, hp, p) && h.Median() < s.Median() && hp.Median() < p.Median())
-		case Otter, OtterPresent:
+		case Otter, OtterPresent, OtterCoarse:
 			verdict = fmt.Sprintf("hoard within 2×: %s (hoard at %s, %s)", yes(ok(h, s, hp, p) && h.Median() <= 2*s.Median() && hp.Median() <= 2*p.Median()),
 				ratio(h.Median(), s.Median()), ratio(hp.Median(), p.Median()))
 		}

@@ -29,6 +29,7 @@ const (
 	Sturdyc      Lib = "sturdyc"
 	Otter        Lib = "otter"
 	OtterPresent Lib = "otter GetIfPresent"
+	OtterCoarse  Lib = "otter GetIfPresent, CoarseClock"
 	RawRedis     Lib = "raw go-redis"
 	RawBytes     Lib = "raw go-redis, bytes only"
 	RawPipeline  Lib = "raw go-redis pipeline"
@@ -83,7 +84,7 @@ func newStack(lib Lib, o stackOpts) (*stack, error) {
 		goRedisCacheStack(st, o)
 	case Sturdyc:
 		sturdycStack(st, o)
-	case Otter, OtterPresent, OtterAgain:
+	case Otter, OtterPresent, OtterCoarse, OtterAgain:
 		otterStack(st, o)
 	case RawRedis, RawBytes, RawPipeline, Naive:
 		rawStack(st, o)
@@ -232,6 +233,13 @@ func otterStack(st *stack, o stackOpts) {
 	if o.early {
 		opts.RefreshCalculator = otter.RefreshWriting[string, Product](o.ttl * 8 / 10)
 	}
+	stopClock := func() {}
+	if st.lib == OtterCoarse {
+		// The clock hoard's memory tier reads by default: the time read
+		// once a millisecond (see memory.Options.ExpiryResolution).
+		clock := otter.NewCoarseClock(time.Millisecond)
+		opts.Clock, stopClock = clock, clock.Stop
+	}
 	c := otter.Must(opts)
 	prefix := st.prefix
 	loader := otter.LoaderFunc[string, Product](func(ctx context.Context, key string) (Product, error) {
@@ -246,7 +254,7 @@ func otterStack(st *stack, o stackOpts) {
 		return out, nil
 	})
 	st.get = func(ctx context.Context, _, key string) (Product, error) { return c.Get(ctx, key, loader) }
-	if st.lib == OtterPresent {
+	if st.lib == OtterPresent || st.lib == OtterCoarse {
 		st.get = func(ctx context.Context, _, key string) (Product, error) {
 			if p, ok := c.GetIfPresent(key); ok {
 				return p, nil
@@ -258,7 +266,10 @@ func otterStack(st *stack, o stackOpts) {
 		m, err := c.BulkGet(ctx, keys, bulk)
 		return len(m), err
 	}
-	st.close = func() { c.StopAllGoroutines() }
+	st.close = func() {
+		c.StopAllGoroutines()
+		stopClock()
+	}
 }
 
 // rawStack is go-redis by hand: GET and JSON; on a miss, load and SET (the
