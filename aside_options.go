@@ -27,6 +27,9 @@ type AsideOptions[V any] struct {
 	Shared Cache[V]
 
 	// TTL is how long a loaded value stays fresh. Default: 5 * time.Minute.
+	// The memory backend tells its entries' expiry by a clock it reads
+	// once a millisecond (memory.Options.ExpiryResolution), so a value
+	// with no fail-safe window may be served from memory up to that late.
 	TTL time.Duration
 
 	// Jitter shortens each TTL by a random share of up to Jitter (0 to 1),
