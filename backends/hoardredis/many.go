@@ -63,7 +63,7 @@ func (c *Cache[V]) getMany(ctx context.Context, keys []string, each func(int, *h
 		return wrapErr("get many", fmt.Sprintf("%d keys", len(keys)), err)
 	}
 	now := c.opts.Clock.Now()
-	absent := absentTokenAt(now)
+	absent, nowNs := absentTokenAt(now), nowNano(now)
 	var corrupt []error
 	// One entry for every key, handed to each and then overwritten (each
 	// copies what it keeps): the value is decoded in place, so a key costs
@@ -83,7 +83,7 @@ func (c *Cache[V]) getMany(ctx context.Context, keys []string, each func(int, *h
 			// entry's value is the zero value.
 			var zero V
 			e.Value = zero
-			payload, tok, err := c.decodeMeta(&e, keys[at], stringBytes(s), now)
+			payload, tok, err := c.decodeMeta(&e, keys[at], stringBytes(s), nowNs)
 			if err == nil && !e.Negative {
 				err = c.unmarshal(keys[at], payload, &e.Value)
 			}

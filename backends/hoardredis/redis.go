@@ -157,7 +157,7 @@ func (c *Cache[V]) decode(key string, b []byte) (hoard.Entry[V], hoard.Token, er
 // decodeAt is decode for bytes read at now.
 func (c *Cache[V]) decodeAt(key string, b []byte, now time.Time) (hoard.Entry[V], hoard.Token, error) {
 	var e hoard.Entry[V]
-	payload, tok, err := c.decodeMeta(&e, key, b, now)
+	payload, tok, err := c.decodeMeta(&e, key, b, nowNano(now))
 	if err != nil {
 		return hoard.Entry[V]{}, tok, err
 	}
@@ -174,23 +174,20 @@ func (c *Cache[V]) decodeAt(key string, b []byte, now time.Time) (hoard.Entry[V]
 }
 
 // decodeMeta sets the metadata of e from the envelope b read under key at
-// now, and returns its payload (aliasing b) and the key's token, with
-// decode's errors; it leaves e.Value as it is. An entry past its
-// KeepUntil, in its ExpiredGrace, is absent to readers (ErrNotFound) but
-// its generation is still the key's token.
-func (c *Cache[V]) decodeMeta(e *hoard.Entry[V], key string, b []byte, now time.Time) ([]byte, hoard.Token, error) {
+// now (in Unix ns, from nowNano), and returns its payload (aliasing b) and
+// the key's token, with decode's errors; it leaves e.Value as it is. An
+// entry past its KeepUntil, in its ExpiredGrace, is absent to readers
+// (ErrNotFound) but its generation is still the key's token.
+func (c *Cache[V]) decodeMeta(e *hoard.Entry[V], key string, b []byte, now int64) ([]byte, hoard.Token, error) {
 	h, payload, err := decodeEnvelope(b)
 	if err != nil {
 		return nil, 0, corruptErr(key, err)
 	}
 	tok := hoard.Token(h.generation)
-	if h.flags&flagTombstone != 0 {
+	if h.flags&flagTombstone != 0 || !h.keptAt(now) {
 		return nil, tok, hoard.ErrNotFound
 	}
 	setMeta(e, &h)
-	if !e.IsKept(now) {
-		return nil, tok, hoard.ErrNotFound
-	}
 	return payload, tok, nil
 }
 
