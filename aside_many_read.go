@@ -50,7 +50,7 @@ func (a *Aside[V]) readBatch(ctx context.Context, c Cache[V], tier Tier, pending
 	if tier == TierShared && a.opts.Memory != nil {
 		fill = make([]batchWrite[V], 0, len(pending))
 	}
-	hits, negative := 0, 0
+	hits, negative, answered := 0, 0, 0
 	visit := func(i int, e *Entry[V], tok Token, tokOK bool) {
 		b := pending[i]
 		r := slot(b)
@@ -66,7 +66,8 @@ func (a *Aside[V]) readBatch(ctx context.Context, c Cache[V], tier Tier, pending
 			}
 			return
 		}
-		pending[i] = nil // answered
+		pending[i] = nil
+		answered++
 		if !ans.answer(b.id, e) {
 			return // a duplicate id
 		}
@@ -104,6 +105,12 @@ func (a *Aside[V]) readBatch(ctx context.Context, c Cache[V], tier Tier, pending
 	}
 	if len(fill) > 0 {
 		a.writeBatch(ctx, a.opts.Memory, TierMemory, fill, now, func(b *batchKey[V]) *batchRead[V] { return &b.mem })
+	}
+	switch answered {
+	case 0:
+		return pending
+	case len(pending):
+		return pending[:0] // the usual hit: nothing to compact
 	}
 	return slices.DeleteFunc(pending, func(b *batchKey[V]) bool { return b == nil })
 }
