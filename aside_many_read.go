@@ -50,7 +50,9 @@ func (a *Aside[V]) readBatch(ctx context.Context, c Cache[V], tier Tier, pending
 	if tier == TierShared && a.opts.Memory != nil {
 		fill = make([]batchWrite[V], 0, len(pending))
 	}
-	hits, negative := 0, 0
+	// The counts visit keeps, in one variable: the closure escapes, and
+	// each variable it changes is an allocation of its own.
+	var n struct{ hits, negative, answered int }
 	visit := func(i int, e *Entry[V], tok Token, tokOK bool) {
 		b := pending[i]
 		r := slot(b)
@@ -66,14 +68,15 @@ func (a *Aside[V]) readBatch(ctx context.Context, c Cache[V], tier Tier, pending
 			}
 			return
 		}
-		pending[i] = nil // answered
+		pending[i] = nil
+		n.answered++
 		if !ans.answer(b.id, e) {
 			return // a duplicate id
 		}
 		if e.Negative {
-			negative++
+			n.negative++
 		} else {
-			hits++
+			n.hits++
 		}
 		if fill != nil {
 			fill = append(fill, batchWrite[V]{b: b, entry: *e})
@@ -96,14 +99,20 @@ func (a *Aside[V]) readBatch(ctx context.Context, c Cache[V], tier Tier, pending
 	if err != nil {
 		a.opts.Metrics.Add(EventBackendError, tier, 1)
 	}
-	if hits > 0 {
-		a.opts.Metrics.Add(EventHit, tier, int64(hits))
+	if n.hits > 0 {
+		a.opts.Metrics.Add(EventHit, tier, int64(n.hits))
 	}
-	if negative > 0 {
-		a.opts.Metrics.Add(EventNegativeHit, tier, int64(negative))
+	if n.negative > 0 {
+		a.opts.Metrics.Add(EventNegativeHit, tier, int64(n.negative))
 	}
 	if len(fill) > 0 {
 		a.writeBatch(ctx, a.opts.Memory, TierMemory, fill, now, func(b *batchKey[V]) *batchRead[V] { return &b.mem })
+	}
+	switch n.answered {
+	case 0:
+		return pending
+	case len(pending):
+		return pending[:0] // the usual hit: nothing to compact
 	}
 	return slices.DeleteFunc(pending, func(b *batchKey[V]) bool { return b == nil })
 }

@@ -18,13 +18,17 @@ type Codec interface {
 }
 
 // JSON is the default [Codec]: encoding/json, readable with redis-cli.
-var JSON Codec = jsonCodec{}
+var JSON Codec = &jsonCodec{}
 
+// jsonCodec has pointer methods: through the Codec interface, a value
+// method of a struct type is reached by way of a generated wrapper that
+// dereferences the pointer the interface holds, a call more on every
+// value read.
 type jsonCodec struct{}
 
-func (jsonCodec) Name() string { return "json" }
+func (*jsonCodec) Name() string { return "json" }
 
-func (jsonCodec) Marshal(v any) ([]byte, error) {
+func (*jsonCodec) Marshal(v any) ([]byte, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("hoard: json marshal: %w", err)
@@ -32,7 +36,7 @@ func (jsonCodec) Marshal(v any) ([]byte, error) {
 	return b, nil
 }
 
-func (jsonCodec) Unmarshal(data []byte, v any) error {
+func (*jsonCodec) Unmarshal(data []byte, v any) error {
 	if err := json.Unmarshal(data, v); err != nil {
 		return fmt.Errorf("%w: json: %w", ErrCorrupt, err)
 	}

@@ -189,6 +189,33 @@ func setMeta[V any](e *hoard.Entry[V], h *header) {
 	e.TagEpoch = h.tagEpoch
 }
 
+// keptAt is hoard.Entry.IsKept of the entry h heads, at now in Unix ns
+// (as nowNano gives it), without building its times: kept when it never
+// expires, else until the later of its expiry and its stale-until.
+func (h *header) keptAt(now int64) bool {
+	if h.expiresAt == 0 {
+		return true
+	}
+	keep := h.expiresAt
+	if h.staleUntil != 0 && h.staleUntil > keep {
+		keep = h.staleUntil
+	}
+	return now < keep
+}
+
+// nowNano is now in Unix ns for keptAt: clamped to the range an envelope's
+// times can take, so that it compares with them as now compares with the
+// times setMeta builds (the zero time is before every one of them).
+func nowNano(now time.Time) int64 {
+	switch {
+	case now.After(maxTime):
+		return math.MaxInt64
+	case now.Before(minTime):
+		return math.MinInt64
+	}
+	return now.UnixNano()
+}
+
 // unixNano is t in Unix ns, 0 for the zero time, and clamped to the range
 // an int64 of ns can hold (years 1678 to 2262).
 func unixNano(t time.Time) int64 {

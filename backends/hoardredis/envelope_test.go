@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -142,4 +143,28 @@ func FuzzDecodeEnvelope(f *testing.F) {
 			}
 		}
 	})
+}
+
+// keptAt on an envelope's integer times agrees with hoard.Entry.IsKept on
+// the times setMeta builds from them, at every edge: no expiry, no
+// stale-until, times before 1970 and at the ends of the int64 range, and
+// nows outside it (the zero time, the year 3000).
+func TestKeptAtAgreesWithIsKept(t *testing.T) {
+	base := time.Unix(1_800_000_000, 0).UnixNano()
+	times := []int64{0, base - 1, base, base + 1, -base, -1, 1, math.MaxInt64, math.MinInt64 + 1}
+	nows := []time.Time{{}, time.Unix(0, base-1), time.Unix(0, base), time.Unix(0, base+1),
+		time.Unix(0, -base), time.Unix(0, 0), time.Unix(0, math.MaxInt64), time.Unix(0, math.MinInt64+1),
+		time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC), time.Now()}
+	for _, exp := range times {
+		for _, stale := range times {
+			h := header{expiresAt: exp, staleUntil: stale}
+			var e hoard.Entry[int]
+			setMeta(&e, &h)
+			for _, now := range nows {
+				if got, want := h.keptAt(nowNano(now)), e.IsKept(now); got != want {
+					t.Errorf("expires %d, stale until %d, now %v: keptAt %v; IsKept %v", exp, stale, now, got, want)
+				}
+			}
+		}
+	}
 }

@@ -63,9 +63,12 @@ func (c *Cache[V]) getMany(ctx context.Context, keys []string, each func(int, *h
 		return wrapErr("get many", fmt.Sprintf("%d keys", len(keys)), err)
 	}
 	now := c.opts.Clock.Now()
-	absent := absentTokenAt(now)
+	absent, nowNs := absentTokenAt(now), nowNano(now)
 	var corrupt []error
-	var e hoard.Entry[V] // reused: each copies what it keeps
+	// One entry for every key, handed to each and then overwritten (each
+	// copies what it keeps): the value is decoded in place, so a key costs
+	// no allocation of its own beyond what the codec makes.
+	var e hoard.Entry[V]
 	for i, cmd := range cmds {
 		for j, v := range cmd.Val() {
 			at := position(groups, i, j)
@@ -74,9 +77,16 @@ func (c *Cache[V]) getMany(ctx context.Context, keys []string, each func(int, *h
 				each(at, nil, absent, true)
 				continue
 			}
-			var tok hoard.Token
-			var err error
-			e, tok, err = c.decodeAt(keys[at], stringBytes(s), now)
+			// From V's zero value, as decodeAt's new(V): the codec must
+			// not merge into, or reuse the slices and maps of, the value
+			// the last key left (each kept a copy of it), and a negative
+			// entry's value is the zero value.
+			var zero V
+			e.Value = zero
+			payload, tok, err := c.decodeMeta(&e, keys[at], stringBytes(s), nowNs)
+			if err == nil && !e.Negative {
+				err = c.unmarshal(keys[at], payload, &e.Value)
+			}
 			switch {
 			case err == nil:
 				each(at, &e, tok, true)

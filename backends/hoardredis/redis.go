@@ -157,30 +157,47 @@ func (c *Cache[V]) decode(key string, b []byte) (hoard.Entry[V], hoard.Token, er
 // decodeAt is decode for bytes read at now.
 func (c *Cache[V]) decodeAt(key string, b []byte, now time.Time) (hoard.Entry[V], hoard.Token, error) {
 	var e hoard.Entry[V]
-	h, payload, err := decodeEnvelope(b)
+	payload, tok, err := c.decodeMeta(&e, key, b, nowNano(now))
 	if err != nil {
-		return e, 0, corruptErr(key, err)
-	}
-	tok := hoard.Token(h.generation)
-	if h.flags&flagTombstone != 0 {
-		return e, tok, hoard.ErrNotFound
-	}
-	setMeta(&e, &h)
-	if !e.IsKept(now) {
-		// Past its KeepUntil, in its ExpiredGrace: absent to readers, but
-		// its generation is still the key's token.
-		return hoard.Entry[V]{}, tok, hoard.ErrNotFound
+		return hoard.Entry[V]{}, tok, err
 	}
 	if !e.Negative {
 		// Into a variable of its own: &e.Value would move the whole entry
 		// to the heap, since the codec takes an interface.
 		v := new(V)
-		if err := c.opts.Codec.Unmarshal(payload, v); err != nil {
-			return hoard.Entry[V]{}, tok, corruptErr(key, fmt.Errorf("codec %s: %w", c.opts.Codec.Name(), err))
+		if err := c.unmarshal(key, payload, v); err != nil {
+			return hoard.Entry[V]{}, tok, err
 		}
 		e.Value = *v
 	}
 	return e, tok, nil
+}
+
+// decodeMeta sets the metadata of e from the envelope b read under key at
+// now (in Unix ns, from nowNano), and returns its payload (aliasing b) and
+// the key's token, with decode's errors; it leaves e.Value as it is. An
+// entry past its KeepUntil, in its ExpiredGrace, is absent to readers
+// (ErrNotFound) but its generation is still the key's token.
+func (c *Cache[V]) decodeMeta(e *hoard.Entry[V], key string, b []byte, now int64) ([]byte, hoard.Token, error) {
+	h, payload, err := decodeEnvelope(b)
+	if err != nil {
+		return nil, 0, corruptErr(key, err)
+	}
+	tok := hoard.Token(h.generation)
+	if h.flags&flagTombstone != 0 || !h.keptAt(now) {
+		return nil, tok, hoard.ErrNotFound
+	}
+	setMeta(e, &h)
+	return payload, tok, nil
+}
+
+// unmarshal decodes the payload read under key into v, which holds V's
+// zero value.
+func (c *Cache[V]) unmarshal(key string, payload []byte, v *V) error {
+	if err := c.opts.Codec.Unmarshal(payload, v); err != nil {
+		return corruptErr(key, fmt.Errorf("codec %s: %w", c.opts.Codec.Name(), err))
+	}
+	return nil
 }
 
 // Set stores e under key. See [hoard.Cache.Set].
