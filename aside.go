@@ -204,7 +204,12 @@ func (a *Aside[V]) get(ctx context.Context, id string, loader Loader[V], src *So
 	var e *Entry[V] // the memory tier's entry of id, shared with the tier: read only
 	if a.opts.Memory != nil && !skipMemory {
 		if e = a.memoryEntry(ctx, ns, id); e != nil && a.servesAtOnce(ctx, e) {
-			return a.memoryAnswer(e, src)
+			if e.Negative {
+				return a.memoryAnswer(e, src)
+			}
+			a.opts.Metrics.hitHere(EventHit, TierMemory) // memoryAnswer's, without a frame to copy V through
+			answered(src, SourceMemory, nil)
+			return e.Value, nil
 		}
 	}
 	return a.getPast(ctx, ns, id, loader, src, e, spent)
@@ -382,7 +387,7 @@ func (a *Aside[V]) memoryMissed(err error) {
 // fresh, with no fail-safe window, is fresh), no early refresh needs the
 // time, and no tag of e was invalidated after its load began.
 func (a *Aside[V]) servesAtOnce(ctx context.Context, e *Entry[V]) bool {
-	keptOnlyFresh := e.ExpiresAt.IsZero() || !e.StaleUntil.After(e.ExpiresAt)
+	keptOnlyFresh := e.StaleUntil.IsZero() || e.ExpiresAt.IsZero() || !e.StaleUntil.After(e.ExpiresAt)
 	return keptOnlyFresh && !a.opts.EarlyRefresh && a.usable(ctx, e)
 }
 

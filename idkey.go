@@ -46,8 +46,11 @@ func (k IDKey) Verbatim() bool {
 	n := len(k.Keys.prefix) + 1 + len(k.ID)
 	if k.Version != "" {
 		n += 1 + len(k.Version)
+		if needsEscape(k.Version) {
+			return false
+		}
 	}
-	return n <= k.Keys.MaxLen() && !needsEscape(k.ID) && !needsEscape(k.Version)
+	return (n <= k.Keys.maxLen || k.Keys.maxLen == 0 && n <= defaultKeyMaxLen) && !needsEscape(k.ID)
 }
 
 // IDKeyGetter is a [Cache] that looks an [IDKey] up without being given
