@@ -61,7 +61,14 @@ func NewAside[V any](options *AsideOptions[V]) (*Aside[V], error) {
 			a.log(context.Background(), slog.LevelDebug, "background work skipped: MaxBackground reached", key)
 		}
 	}
-	a.memoryByID, _ = o.Memory.(IDKeyGetter[V])
+	if a.memoryByID, _ = o.Memory.(IDKeyGetter[V]); a.memoryByID != nil {
+		// The Aside introduces itself to its memory tier with one read by
+		// id: a tier not written to yet then stores this Aside's keys in
+		// its own form (see IDKeyGetter), even when the first thing the
+		// Aside does is write (a write-through warming the cache). The
+		// read's answer, a miss, says nothing.
+		_, _ = a.memoryByID.GetID(context.Background(), IDKey{Keys: &a.opts.Keys})
+	}
 	if o.EarlyRefresh {
 		a.pacer = newDrawPacer()
 	}

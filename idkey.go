@@ -56,8 +56,10 @@ func (k IDKey) Verbatim() bool {
 // IDKeyGetter is a [Cache] that looks an [IDKey] up without being given
 // the key's string: it writes the key itself, where it likes. Cache-aside
 // reads its memory tier through it when the tier has it: the memory
-// backend writes the key on its stack, so a hit allocates nothing, copies
-// no entry and takes no buffer from a pool.
+// backend stores the keys of the Aside that reads it by id first without
+// their prefix, and others on its stack, so a hit allocates nothing,
+// copies no entry and takes no buffer from a pool. [NewAside] calls GetID
+// once, with an empty ID, so that its tier meets it before any write.
 type IDKeyGetter[V any] interface {
 	// GetID is Get(ctx, key.String()) without the string and without
 	// copying the entry: the entry it returns is the cache's own, which
