@@ -49,7 +49,19 @@ func TestCache(t *testing.T, newSubject func(t *testing.T) Subject) {
 				t.Fatal("hoardtest: Subject.Cache is nil")
 			}
 			s.Clock = defaults.Clock(s.Clock)
-			tc.run(t, &suite{Subject: s, prefix: uniquePrefix()})
+			prefix := uniquePrefix()
+			if pd, ok := s.Cache.(hoard.PrefixDeleter); ok {
+				// Before the subject's own clean-ups (t.Cleanup runs them
+				// last in, first out), which may close its client: a
+				// shared server keeps nothing of the suite, even the
+				// entries stored with no expiry.
+				t.Cleanup(func() {
+					if _, err := pd.DeletePrefix(context.Background(), prefix); err != nil {
+						t.Errorf("hoardtest: deleting the suite's keys (prefix %q): %v", prefix, err)
+					}
+				})
+			}
+			tc.run(t, &suite{Subject: s, prefix: prefix})
 		})
 	}
 }
