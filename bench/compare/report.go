@@ -172,7 +172,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(&b, "Command (from the repository root; real Redis):\n\n```sh\n%s\n```\n\n", r.Config.Command)
 	fmt.Fprintf(&b, "Machine: %d cores (%s), %s %s, %s. Load average (1, 5, 15 min) %s at the start, %s at the end; "+
 		"the machine is shared with other work, so micro figures are noisy: each is the median of %d runs of %v, "+
-		"every library run in turn within a round, and ratios compare figures of the same run. Run at %s, took %s.\n\n",
+		"every library run in turn within a round (the order turned by one each round), and ratios compare figures of the same run. Run at %s, took %s.\n\n",
 		m.Cores, m.CPU, m.Go, m.OS, m.Redis, m.LoadStart, m.LoadEnd, c.Count, c.BenchTime,
 		r.Started.UTC().Format("2006-01-02 15:04 MST"), r.Elapsed.Round(time.Second))
 	if c.Short {

@@ -170,7 +170,11 @@ func Run(ctx context.Context, env *Env, cfg Config, progress io.Writer) (*Report
 	for round := range cfg.Count {
 		_, _ = fmt.Fprintf(progress, "compare: micro benchmarks, round %d of %d (%v each)\n", round+1, cfg.Count, cfg.BenchTime)
 		for i, m := range micros {
-			for j, c := range m.Cases {
+			// The order turns by one each round, so no library always
+			// runs first, right after another workload's last run.
+			for k := range m.Cases {
+				j := (k + round) % len(m.Cases)
+				c := m.Cases[j]
 				if c.Bench == nil {
 					continue
 				}
