@@ -47,3 +47,23 @@ func TestBusSecondConfirmationFlushes(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// While the subscription is down, the bus tries again at least every
+// MaxStaleness/4 (between busMinBackoff and busMaxBackoff), so an instance
+// whose subscription broke in an outage is not deaf for a whole
+// busMaxBackoff after Redis is back.
+func TestBusRetryCap(t *testing.T) {
+	for _, c := range []struct {
+		staleness, want time.Duration
+	}{
+		{time.Second, 250 * time.Millisecond}, // the default MaxStaleness
+		{20 * time.Millisecond, busMinBackoff},
+		{time.Minute, busMaxBackoff},
+		{-1, busMaxBackoff}, // no outage flushes
+	} {
+		b := &Bus{opts: BusOptions{MaxStaleness: c.staleness}}
+		if got := b.retryCap(); got != c.want {
+			t.Errorf("MaxStaleness %v: retry cap %v, want %v", c.staleness, got, c.want)
+		}
+	}
+}

@@ -13,11 +13,27 @@ import (
 )
 
 // Backoff between subscription attempts after the first retry, which is
-// immediate.
+// immediate; see retryCap for the longest wait.
 const (
 	busMinBackoff = 10 * time.Millisecond
 	busMaxBackoff = 2 * time.Second
 )
+
+// retryCap is the longest wait between two subscription attempts:
+// busMaxBackoff, or a quarter of MaxStaleness when that is shorter. While
+// the subscription is down this instance hears no invalidation, and once
+// Redis answers again the other instances write and publish again: each
+// attempt that waits out a long backoff then is time in which this
+// instance's memory tiers serve what they changed. Attempts against a
+// server that refuses connections are cheap; the outage watch also kicks
+// the subscriber as soon as its probe is answered, but it probes only
+// every MaxStaleness.
+func (b *Bus) retryCap() time.Duration {
+	if s := b.opts.MaxStaleness; s > 0 {
+		return min(busMaxBackoff, max(s/4, busMinBackoff))
+	}
+	return busMaxBackoff
+}
 
 // receiver is the state of the subscriber, owned by its goroutine.
 type receiver struct {
@@ -98,7 +114,7 @@ func (b *Bus) subscribeLoop(ctx context.Context) {
 				return
 			}
 		}
-		backoff = min(max(2*backoff, busMinBackoff), busMaxBackoff)
+		backoff = min(max(2*backoff, busMinBackoff), b.retryCap())
 	}
 }
 
