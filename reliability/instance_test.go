@@ -115,6 +115,18 @@ func (m *markers) has(v string) bool {
 
 var markerSeq atomic.Int64
 
+// syncAllBuses is syncBus from every instance to all the others: it returns
+// once each bus is subscribed and has received everything the others
+// sent before the call (or a flush in its place). A marker from one
+// instance says nothing of that instance's own subscription, which may
+// still be waiting to be made again after an outage.
+func syncAllBuses(t testing.TB, ins []*instance, d time.Duration) {
+	t.Helper()
+	for _, from := range ins {
+		syncBus(t, from, ins, d)
+	}
+}
+
 // syncBus returns once every instance in to has received everything from
 // sent before the call, or a flush in its place: from publishes a marker
 // (again every 100ms, as pub/sub may lose it) until each has it. Handlers

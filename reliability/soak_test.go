@@ -160,9 +160,7 @@ func TestSoak(t *testing.T) {
 		for _, p := range proxies {
 			p.Heal()
 		}
-		for _, in := range insts {
-			syncBus(t, in, insts, 30*time.Second)
-		}
+		syncAllBuses(t, insts, 30*time.Second)
 		// A write whose cache update and invalidation both failed leaves
 		// the old value until its TTL.
 		time.Sleep(ttl + 100*time.Millisecond)
