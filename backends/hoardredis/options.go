@@ -23,6 +23,8 @@ const (
 	defaultScanCount = 1000
 	// defaultBatchSize is how many keys go in one MGET of GetMany.
 	defaultBatchSize = 1000
+	// defaultCounterTTL is how long a counter lives after its last use.
+	defaultCounterTTL = 30 * 24 * time.Hour
 	// defaultTagPrefix starts the keys of the tag clock.
 	defaultTagPrefix = "{hoard:tags}"
 
@@ -84,6 +86,19 @@ type Options struct {
 	// 10 * time.Second.
 	ExpiredGrace time.Duration
 
+	// CounterTTL is how long a counter (hoard.Counter, hoard.FloorCounter:
+	// the namespace versions, and the per-id versions of write-through and
+	// write-behind) lives in Redis after its last IncrBy or IncrAtLeast,
+	// each of which renews it, at most MaxTTL. Without it every id ever
+	// written keeps a key for ever. A counter that expired starts again as
+	// a new one does, from the time in microseconds (IncrBy) or the floor
+	// (IncrAtLeast), so it comes back above every value it handed out
+	// unless some process's clock ran ahead of the others' by more than
+	// CounterTTL. A namespace whose counter expired moves its keys to a new
+	// version: its entries load again, as after a bump. Default:
+	// 30 days; negative: counters never expire.
+	CounterTTL time.Duration
+
 	// ScanCount is the COUNT hint of the SCANs of DeletePrefix. Default:
 	// 1000.
 	ScanCount int
@@ -117,6 +132,10 @@ func (o *Options) validate() error {
 		return fmt.Errorf("%w: redis: ExpiredGrace %v is negative", hoard.ErrInvalidOption, o.ExpiredGrace)
 	case o.ExpiredGrace > MaxTTL:
 		return fmt.Errorf("%w: redis: ExpiredGrace %v is over MaxTTL %v", hoard.ErrInvalidOption, o.ExpiredGrace, MaxTTL)
+	case o.CounterTTL > 0 && o.CounterTTL < time.Millisecond:
+		return fmt.Errorf("%w: redis: CounterTTL %v is under Redis's 1ms resolution", hoard.ErrInvalidOption, o.CounterTTL)
+	case o.CounterTTL > MaxTTL:
+		return fmt.Errorf("%w: redis: CounterTTL %v is over MaxTTL %v", hoard.ErrInvalidOption, o.CounterTTL, MaxTTL)
 	case o.ScanCount < 0:
 		return fmt.Errorf("%w: redis: ScanCount %d is negative", hoard.ErrInvalidOption, o.ScanCount)
 	case o.BatchSize < 0:
@@ -138,6 +157,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ExpiredGrace == 0 {
 		o.ExpiredGrace = defaultExpiredGrace
+	}
+	if o.CounterTTL == 0 {
+		o.CounterTTL = defaultCounterTTL
 	}
 	if o.ScanCount == 0 {
 		o.ScanCount = defaultScanCount

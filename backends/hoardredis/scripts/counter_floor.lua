@@ -5,6 +5,7 @@
 --
 -- KEYS[1]  the counter
 -- ARGV[1]  the floor, a decimal integer above 0 without leading zeros
+-- ARGV[2]  the counter's TTL in ms, renewed by every call; 0: none
 -- Returns the new value as a string. The comparison is done on the decimal
 -- strings: Lua numbers are doubles, which would round a 16-digit counter,
 -- while INCRBY works on Redis's own 64-bit integers.
@@ -22,12 +23,20 @@ local function below(a, b)
   return a < b
 end
 
+local function renew()
+  if tonumber(ARGV[2]) > 0 then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  end
+end
+
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('INCRBY', KEYS[1], 1)
   local n = redis.call('GET', KEYS[1])
   if not below(n, floor) then
+    renew()
     return n
   end
 end
 redis.call('SET', KEYS[1], floor)
+renew()
 return floor
