@@ -63,12 +63,18 @@ func eachBackend(t *testing.T, fn func(t *testing.T, f *fixture)) {
 func runRedis(t *testing.T, client goredis.UniversalClient, fn func(t *testing.T, f *fixture)) {
 	t.Helper()
 	clock := hoardtest.NewFakeClock(time.Now())
-	shared, err := hoardredis.New[*httpcache.Response](client, &hoardredis.Options{Clock: clock})
+	// A tag clock of the test's own: on a shared Redis the default one's
+	// stamps ("product:42") would meet other runs' and stay for ever.
+	tagName := uniqueName()
+	shared, err := hoardredis.New[*httpcache.Response](client, &hoardredis.Options{Clock: clock, TagPrefix: tagName + ":{tags}"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := newFixture(t, clock, shared, hoard.AsideOptions[*httpcache.Response]{Shared: shared})
-	t.Cleanup(func() { _, _ = shared.DeletePrefix(context.Background(), f.aside.Name) })
+	t.Cleanup(func() {
+		redistest.DeleteUnder(t, client, f.aside.Name)
+		redistest.DeleteUnder(t, client, tagName)
+	})
 	fn(t, f)
 }
 
