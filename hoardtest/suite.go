@@ -31,6 +31,13 @@ type Subject struct {
 	// MaxValueBytes is the largest value the cache takes; the suite checks
 	// that a larger one is refused and loses nothing. 0 skips that test.
 	MaxValueBytes int
+
+	// DeleteUnder, when set, deletes every key under prefix from the
+	// cache's server once a subtest is done, counters included, and fails
+	// t if it cannot: a shared server then keeps nothing of the suite.
+	// Default: the cache's DeletePrefix when it is a [hoard.PrefixDeleter],
+	// which leaves counters (they are not entries).
+	DeleteUnder func(t testing.TB, prefix string)
 }
 
 // TestCache runs the conformance suite against the caches newSubject makes:
@@ -50,7 +57,10 @@ func TestCache(t *testing.T, newSubject func(t *testing.T) Subject) {
 			}
 			s.Clock = defaults.Clock(s.Clock)
 			prefix := uniquePrefix()
-			if pd, ok := s.Cache.(hoard.PrefixDeleter); ok {
+			if s.DeleteUnder != nil {
+				// Before the subject's own clean-ups, as below.
+				t.Cleanup(func() { s.DeleteUnder(t, prefix) })
+			} else if pd, ok := s.Cache.(hoard.PrefixDeleter); ok {
 				// Before the subject's own clean-ups (t.Cleanup runs them
 				// last in, first out), which may close its client: a
 				// shared server keeps nothing of the suite, even the

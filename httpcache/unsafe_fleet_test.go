@@ -72,14 +72,12 @@ func newInstance(t *testing.T, client goredis.UniversalClient, name string, key 
 	if err := bus.Ready(readyCtx); err != nil {
 		t.Fatal(err)
 	}
-	shared, err := hoardredis.New[*httpcache.Response](client, nil)
+	// The fleet's own tag clock, under its name like the rest of its keys.
+	shared, err := hoardredis.New[*httpcache.Response](client, &hoardredis.Options{TagPrefix: name + ":{tags}"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_, _ = shared.DeletePrefix(ctx, name)
-		_, _ = shared.DeletePrefix(ctx, "{hoard:tags}:tag:"+name)
-	})
+	t.Cleanup(func() { redistest.DeleteUnder(t, client, name) })
 	inv, err := hoard.NewInvalidator(&hoard.InvalidatorOptions{Counter: shared, TagClock: shared, Bus: bus, NamespacePrefix: name + ":ns:"})
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package hoardredis_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -54,29 +53,20 @@ func TestConformanceMiniredis(t *testing.T) {
 // cleanTagStamps deletes the tag stamps the suite leaves (they have no TTL:
 // a lost stamp would revive what it invalidated).
 func cleanTagStamps(t *testing.T, client goredis.UniversalClient) {
-	t.Cleanup(func() {
-		ctx := context.Background()
-		del := func(ctx context.Context, node *goredis.Client) error {
-			keys, err := node.Keys(ctx, "{hoard:tags}:tag:hoardtest:*").Result()
-			if err == nil && len(keys) > 0 {
-				err = node.Del(ctx, keys...).Err()
-			}
-			return err
-		}
-		switch c := client.(type) {
-		case *goredis.ClusterClient:
-			_ = c.ForEachMaster(ctx, del)
-		case *goredis.Client:
-			_ = del(ctx, c)
-		}
-	})
+	t.Cleanup(func() { redistest.DeleteUnder(t, client, "{hoard:tags}:tag:hoardtest:") })
+}
+
+// deleteUnder is a Subject's DeleteUnder on client: the suite's entries
+// and its counters.
+func deleteUnder(client goredis.UniversalClient) func(t testing.TB, prefix string) {
+	return func(t testing.TB, prefix string) { redistest.DeleteUnder(t, client, prefix) }
 }
 
 func TestConformanceRealRedis(t *testing.T) {
 	client := redistest.Real(t)
 	cleanTagStamps(t, client)
 	hoardtest.TestCache(t, func(t *testing.T) hoardtest.Subject {
-		return hoardtest.Subject{Cache: newCache(t, client, nil), MaxValueBytes: testMaxValue}
+		return hoardtest.Subject{Cache: newCache(t, client, nil), MaxValueBytes: testMaxValue, DeleteUnder: deleteUnder(client)}
 	})
 }
 
@@ -84,6 +74,6 @@ func TestConformanceRedisCluster(t *testing.T) {
 	client := redistest.Cluster(t)
 	cleanTagStamps(t, client)
 	hoardtest.TestCache(t, func(t *testing.T) hoardtest.Subject {
-		return hoardtest.Subject{Cache: newCache(t, client, nil), MaxValueBytes: testMaxValue}
+		return hoardtest.Subject{Cache: newCache(t, client, nil), MaxValueBytes: testMaxValue, DeleteUnder: deleteUnder(client)}
 	})
 }

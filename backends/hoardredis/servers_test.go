@@ -1,7 +1,6 @@
 package hoardredis_test
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"strconv"
@@ -27,7 +26,7 @@ func onServers(t *testing.T, f func(t *testing.T, client goredis.UniversalClient
 	t.Run("redis", func(t *testing.T) {
 		client := redistest.Real(t)
 		prefix := uniquePrefix(t)
-		t.Cleanup(func() { deleteUnder(t, client, prefix) })
+		t.Cleanup(func() { redistest.DeleteUnder(t, client, prefix) })
 		f(t, client, prefix)
 	})
 }
@@ -39,25 +38,4 @@ func uniquePrefix(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return "hoard-test:" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + hex.EncodeToString(r[:]) + ":"
-}
-
-// deleteUnder deletes every key under prefix (a unique one: no glob
-// characters to escape).
-func deleteUnder(t testing.TB, client *goredis.Client, prefix string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	iter := client.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	var keys []string
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
-		t.Errorf("scanning the test's keys: %v", err)
-		return
-	}
-	if len(keys) > 0 {
-		if err := client.Del(ctx, keys...).Err(); err != nil {
-			t.Errorf("deleting the test's keys: %v", err)
-		}
-	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hoard-cache/hoard"
 	"github.com/hoard-cache/hoard/backends/hoardredis"
+	"github.com/hoard-cache/hoard/internal/redistest"
 )
 
 // appName returns name on miniredis (prefix "t:", a server of the test's
@@ -29,7 +30,7 @@ func appName(t *testing.T, client goredis.UniversalClient, prefix, name string) 
 		t.Fatal(err)
 	}
 	app := name + "-" + hex.EncodeToString(r[:])
-	t.Cleanup(func() { deleteUnder(t, client.(*goredis.Client), app+":") })
+	t.Cleanup(func() { redistest.DeleteUnder(t, client, app+":") })
 	return app
 }
 

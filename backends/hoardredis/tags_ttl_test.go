@@ -39,7 +39,7 @@ func onStampServers(t *testing.T, f func(t *testing.T, s stampServer)) {
 	t.Run("redis", func(t *testing.T) {
 		client := redistest.Real(t)
 		prefix := uniquePrefix(t)
-		t.Cleanup(func() { deleteUnder(t, client, prefix) })
+		t.Cleanup(func() { redistest.DeleteUnder(t, client, prefix) })
 		f(t, stampServer{client: client, prefix: prefix, expire: waitExpired(client)})
 	})
 	t.Run("cluster", func(t *testing.T) {

@@ -26,7 +26,7 @@ import (
 func BenchmarkTracking(b *testing.B) {
 	client := redistest.Real(b)
 	app := randomApp(b)
-	b.Cleanup(func() { deleteUnder(b, client, app+":") })
+	b.Cleanup(func() { redistest.DeleteUnder(b, client, app+":") })
 	other := goredis.NewClient(&goredis.Options{Addr: client.Options().Addr})
 	defer other.Close()
 	ctx := context.Background()

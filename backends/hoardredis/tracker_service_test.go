@@ -101,7 +101,7 @@ func (in *trackedInstance) inMemory(t testing.TB, key string) bool {
 func TestTrackingDropsOutsideWritesFromEveryInstance(t *testing.T) {
 	client := redistest.Real(t)
 	app := randomApp(t)
-	t.Cleanup(func() { deleteUnder(t, client, app+":") })
+	t.Cleanup(func() { redistest.DeleteUnder(t, client, app+":") })
 	ins := trackedInstances(t, client, app, 3)
 	other := goredis.NewClient(&goredis.Options{Addr: client.Options().Addr})
 	defer other.Close()
@@ -171,7 +171,7 @@ func TestTrackingDropsOutsideWritesFromEveryInstance(t *testing.T) {
 func TestTrackingRefusesAFillOverlappedByAWrite(t *testing.T) {
 	client := redistest.Real(t)
 	app := randomApp(t)
-	t.Cleanup(func() { deleteUnder(t, client, app+":") })
+	t.Cleanup(func() { redistest.DeleteUnder(t, client, app+":") })
 	writer := trackedInstances(t, client, app, 1)[0]
 	other := goredis.NewClient(&goredis.Options{Addr: client.Options().Addr})
 	defer other.Close()
@@ -266,7 +266,7 @@ func (c *thenCache) Get(ctx context.Context, key string) (hoard.Entry[string], e
 func TestTrackingKeepsTheBus(t *testing.T) {
 	client := redistest.Real(t)
 	app := randomApp(t)
-	t.Cleanup(func() { deleteUnder(t, client, app+":") })
+	t.Cleanup(func() { redistest.DeleteUnder(t, client, app+":") })
 	in := trackedInstances(t, client, app, 1)[0]
 	ctx := context.Background()
 	load := hoard.LoaderFunc[string](func(_ context.Context, id string) (string, error) { return "row " + id, nil })

@@ -78,7 +78,7 @@ func waitEvent(t testing.TB, ch chan hoard.Invalidation, want hoard.Invalidation
 func TestTrackerReportsWritesOfAnotherClient(t *testing.T) {
 	client := redistest.Real(t)
 	prefix := uniquePrefix(t)
-	t.Cleanup(func() { deleteUnder(t, client, prefix) })
+	t.Cleanup(func() { redistest.DeleteUnder(t, client, prefix) })
 	tr := newTracker(t, client, &hoardredis.TrackerOptions{Prefix: prefix, Ignore: []string{prefix + "lock:"}})
 	ch := trackerEvents(t, tr)
 	other := goredis.NewClient(&goredis.Options{Addr: client.Options().Addr})
@@ -138,7 +138,7 @@ func trackingIDs(t *testing.T, client *goredis.Client, name string) []string {
 func TestTrackerFlushesAndRecoversWhenKilled(t *testing.T) {
 	base := redistest.Real(t)
 	prefix := uniquePrefix(t)
-	t.Cleanup(func() { deleteUnder(t, base, prefix) })
+	t.Cleanup(func() { redistest.DeleteUnder(t, base, prefix) })
 	name := "trk-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	opts := *base.Options()
 	opts.ClientName = name
