@@ -3,6 +3,8 @@ package hoardredis_test
 import (
 	"context"
 	"errors"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 
 	"github.com/hoard-cache/hoard"
 	"github.com/hoard-cache/hoard/backends/hoardredis"
+	"github.com/hoard-cache/hoard/internal/redistest"
 )
 
 // Counters (namespace versions, per-id write versions) expire CounterTTL
@@ -152,4 +155,78 @@ func TestCounterTTLOption(t *testing.T) {
 			t.Errorf("CounterTTL %v: %v; want hoard.ErrInvalidOption", d, err)
 		}
 	}
+}
+
+// A Service's counters take ServiceOptions.CounterTTL: the namespace
+// version its Invalidator reads, and the per-id version a write-through on
+// one of its caches takes.
+func TestServiceCounterTTL(t *testing.T) {
+	ctx := context.Background()
+	mr, client := redistest.Miniredis(t)
+	svc, err := hoardredis.NewService(ctx, client, "ctr", &hoardredis.ServiceOptions{CounterTTL: 2 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = svc.Close(ctx) })
+	a, err := hoardredis.NewAside(svc, "people", &hoard.AsideOptions[string]{Namespace: "people"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt, err := hoard.NewWriteThrough(&hoard.WriteThroughOptions[string]{Aside: a, Store: &oneRowStore{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wt.Put(ctx, "7", "ann"); err != nil {
+		t.Fatal(err)
+	}
+	// Every counter on the server: the keys holding a decimal integer, but
+	// the tag clock's own two (its epoch and start, kept for good).
+	counters := 0
+	for _, k := range mr.Keys() {
+		v, err := mr.Get(k)
+		if err != nil || v == "" || strings.Trim(v, "0123456789") != "" || strings.Contains(k, ":{ctr:tags}:") {
+			continue
+		}
+		counters++
+		if d := mr.TTL(k); d != 2*time.Hour {
+			t.Errorf("counter %s has the TTL %v; want 2h", k, d)
+		}
+	}
+	if counters < 2 {
+		t.Errorf("%d counters on the server (keys %v); want the namespace's and the id's", counters, mr.Keys())
+	}
+}
+
+// oneRowStore is a hoard.Store that keeps what it is given, for a
+// write-through to write to.
+type oneRowStore struct {
+	mu   sync.Mutex
+	rows map[string]string
+}
+
+func (s *oneRowStore) Load(_ context.Context, id string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.rows[id]
+	if !ok {
+		return "", hoard.ErrNotFound
+	}
+	return v, nil
+}
+
+func (s *oneRowStore) Save(_ context.Context, id, v string, _ uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rows == nil {
+		s.rows = map[string]string{}
+	}
+	s.rows[id] = v
+	return nil
+}
+
+func (s *oneRowStore) Delete(_ context.Context, id string, _ uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.rows, id)
+	return nil
 }

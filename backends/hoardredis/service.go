@@ -96,7 +96,7 @@ func NewService(ctx context.Context, client goredis.UniversalClient, app string,
 		return nil, err
 	}
 	var err error
-	if s.counters, err = New[struct{}](client, &Options{TagPrefix: s.tagPrefix(), TagStampTTL: o.TagStampTTL, Clock: o.Clock}); err != nil {
+	if s.counters, err = New[struct{}](client, &Options{TagPrefix: s.tagPrefix(), TagStampTTL: o.TagStampTTL, CounterTTL: o.CounterTTL, Clock: o.Clock}); err != nil {
 		return nil, err
 	}
 	s.counters.deriveTagStampTTL = o.TagStampTTL == 0

@@ -74,7 +74,7 @@ func NewAside[V any](s *Service, name string, policy *hoard.AsideOptions[V]) (*h
 		o.Metrics = hoard.NewMetrics(name, s.opts.Recorder)
 	}
 	if o.Shared == nil {
-		if o.Shared, err = New[V](s.client, &Options{Codec: s.opts.Codec, TagPrefix: s.tagPrefix(), Clock: o.Clock}); err != nil {
+		if o.Shared, err = New[V](s.client, &Options{Codec: s.opts.Codec, TagPrefix: s.tagPrefix(), CounterTTL: s.opts.CounterTTL, Clock: o.Clock}); err != nil {
 			return nil, err
 		}
 	}

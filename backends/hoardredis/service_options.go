@@ -59,6 +59,12 @@ type ServiceOptions struct {
 	// or when instances of the application make different caches.
 	TagStampTTL time.Duration
 
+	// CounterTTL is how long the service's counters (namespace versions,
+	// and the per-id versions of write-through and write-behind) live
+	// after their last use: see Options.CounterTTL. Default: 30 days;
+	// negative: never expire.
+	CounterTTL time.Duration
+
 	// StartTimeout bounds each start-up check of [NewService]. With a
 	// go-redis client whose ContextTimeoutEnabled is off (go-redis's
 	// default), a server that accepts connections and never answers holds
