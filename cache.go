@@ -168,8 +168,8 @@ type Counter interface {
 	// A counter that does not exist yet starts from the current Unix time in
 	// microseconds, so a counter that was lost (an evicted memory entry, a
 	// Redis restarted empty, a Redis counter past its CounterTTL) comes
-	// back larger than it ever was, and never
-	// repeats an old version. IncrBy with delta 0 reads the counter.
+	// back larger than it ever was, and never repeats an old version.
+	// IncrBy with delta 0 reads the counter.
 	IncrBy(ctx context.Context, key string, delta int64) (int64, error)
 }
 

@@ -106,8 +106,9 @@ type BusOptions struct {
 	// too; while it is down the bus tries to make it again at least every
 	// MaxStaleness/4 (and at once when the probe is answered), so once
 	// Redis is back this instance is deaf to the others' invalidations
-	// for about that long at most. A connection that hangs is noticed only after PingInterval of
-	// quiet and as long again for the ping. Negative: no flush until the
+	// for about that long at most. A connection that hangs is noticed
+	// only after PingInterval of quiet and as long again for the ping.
+	// Negative: no flush until the
 	// subscription is made again. Default: time.Second, as
 	// hoard.InvalidatorOptions.MaxStaleness; at least 10ms.
 	MaxStaleness time.Duration
