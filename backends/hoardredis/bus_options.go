@@ -108,9 +108,9 @@ type BusOptions struct {
 	// Redis is back this instance is deaf to the others' invalidations
 	// for about that long at most. A connection that hangs is noticed
 	// only after PingInterval of quiet and as long again for the ping.
-	// Negative: no flush until the
-	// subscription is made again. Default: time.Second, as
-	// hoard.InvalidatorOptions.MaxStaleness; at least 10ms.
+	// Negative: no flush until the subscription is made again. Default:
+	// time.Second, as hoard.InvalidatorOptions.MaxStaleness; at least
+	// 10ms.
 	MaxStaleness time.Duration
 
 	// Logger receives reconnects, gaps, malformed messages, publish
